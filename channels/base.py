@@ -1,0 +1,65 @@
+"""The one interface every channel implements, and the message it produces.
+
+A *receiver* (SMTP listener, IMAP poller, webhook) only stores what it got as a
+receipt. A *channel* turns a stored receipt into an :class:`InboundMessage`:
+a pure function of the raw bytes and the receiver's metadata, with no I/O, so
+the same receipt always normalises the same way and can be replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    filename: str | None
+    content_type: str
+    size: int
+    data: bytes | None  # None when omitted; omitted_reason then says why
+    omitted_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A client's message, the same shape whatever channel brought it."""
+
+    channel: str  # email, whatsapp, sms, phone, visit
+    external_id: str  # the channel's natural id, the deduplication key
+    sender_address: str  # e-mail address, E.164 number, WhatsApp id
+    sender_name: str | None
+    subject: str | None
+    text: str
+    received_at: datetime
+    # Ids of earlier messages this one answers (In-Reply-To, References).
+    refers_to: tuple[str, ...] = ()
+    attachments: tuple[InboundAttachment, ...] = ()
+    # Automatic mail (auto-reply, bounce) never opens an inquiry.
+    automatic: str | None = None
+    language_hint: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class UnprocessableReceipt(Exception):
+    """The receipt can never become a message as it is (a fact about the input).
+
+    Distinct from an unexpected failure (a bug, the database): both park the
+    receipt, but this one is the sender's problem and is logged as such.
+    """
+
+
+class Channel(Protocol):
+    """Normalises one channel's stored receipts."""
+
+    name: str
+
+    def natural_id(self, raw: bytes, meta: Mapping[str, Any]) -> str:
+        """The id that identifies this message across redeliveries."""
+        ...
+
+    def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
+        """Turn a stored receipt into an inbound message; raise UnprocessableReceipt if it cannot."""
+        ...

@@ -1,0 +1,61 @@
+"""The SMTP receiver: the company's mail server relays the public addresses here.
+
+It refuses unknown recipients at RCPT time, stores the raw message, and only
+answers 250 once the receipt is committed; anything else gets a 4xx so the
+sending server keeps the message and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger(__name__)
+
+StoreRaw = Callable[[bytes, dict[str, Any]], Awaitable[object]]
+
+
+class InboundSmtpHandler:
+    def __init__(self, *, recipients: Collection[str], store: StoreRaw) -> None:
+        self._recipients = {r.lower() for r in recipients}
+        self._store = store
+        self.accepted = 0
+        self.refused = 0
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() not in self._recipients:
+            self.refused += 1
+            return "550 5.1.1 No such mailbox here: this server accepts mail for the customer-service addresses only"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):  # only when decode_data=True, which we never set
+            raw = raw.encode("utf-8", "surrogateescape")
+        meta = {
+            # The null sender "<>" (bounces) is no address to answer.
+            "envelope_from": (envelope.mail_from or "").strip("<>").strip(),
+            "envelope_to": [r.lower() for r in envelope.rcpt_tos],
+        }
+        try:
+            await self._store(raw, meta)
+        except Exception:  # noqa: BLE001 - the sender keeps the message and retries on 4xx
+            log.exception("smtp: could not store a message; answered 451")
+            return "451 4.3.0 Temporary failure storing the message, please try again later"
+        self.accepted += 1
+        return "250 2.0.0 Message accepted"
+
+
+def smtp_protocol_factory(
+    handler: InboundSmtpHandler, *, max_message_bytes: int, hostname: str | None = None
+) -> Callable[[], SMTP]:
+    def factory() -> SMTP:
+        return SMTP(handler, data_size_limit=max_message_bytes, hostname=hostname, enable_SMTPUTF8=True)
+
+    return factory

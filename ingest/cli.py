@@ -1,0 +1,181 @@
+"""The ``ingest`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ingest.config import ConfigError, Settings, load_config
+
+log = logging.getLogger("ingest")
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("INGEST_CONFIG", DEFAULT_CONFIG),
+        help="the TOML configuration file (default: $INGEST_CONFIG or ./config.toml)",
+    )
+
+
+def _load(path: str) -> Settings:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"ingest: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.file)
+    print(
+        f"{args.file}: OK ({len(settings.employees)} employees, {len(settings.topics)} topics, "
+        f"database {settings.database_url().split('://', 1)[0]})"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ingest.logs import setup_logging
+    from ingest.service import Service
+
+    settings = _load(args.config)
+    setup_logging(settings.service.log_level)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # uvicorn handles SIGINT/SIGTERM while it serves and re-raises them after it stopped;
+        # by then shutdown is under way, so there is nothing left to do here.
+        log.info("signal %s received; shutting down", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        asyncio.run(Service(settings).run())
+    except OSError as exc:
+        print(f"ingest: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except SystemExit as exc:  # uvicorn exits when it cannot bind its port
+        if exc.code not in (None, 0):
+            print("ingest: the HTTP server could not start (see the log above)", file=sys.stderr)
+            return 1
+    return 0
+
+
+def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
+    """What the service would make of a message, without storing anything."""
+    from ingest.build_router import router_from_settings
+    from ingest.service import channels_from_settings
+    from storage.types import utcnow
+
+    channel = channels_from_settings(settings)["email"]
+    now = utcnow()
+    meta = {"received_at": now.isoformat(), "envelope_from": ""}
+    inbound = channel.normalise(raw, meta)
+    decision = router_from_settings(settings).decide(
+        subject=inbound.subject, text=inbound.text, received_at=now, open_counts=_open_counts(settings)
+    )
+    employee = settings.employee(decision.employee_key)
+    tz = ZoneInfo(settings.service.timezone)
+    return {
+        "natural_id": inbound.external_id,
+        "sender": {"name": inbound.sender_name, "address": inbound.sender_address},
+        "subject": inbound.subject,
+        "text": inbound.text,
+        "refers_to": list(inbound.refers_to),
+        "automatic": inbound.automatic,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size, "omitted": a.omitted_reason}
+            for a in inbound.attachments
+        ],
+        "defects": list(inbound.extra.get("defects", [])),
+        "routing": {
+            "topic": decision.topic_key,
+            "complexity": decision.complexity,
+            "rule": decision.rule,
+            "facts": decision.facts,
+            "employee": {
+                "key": employee.key,
+                "name": f"{employee.name} {employee.surname}",
+                "position": employee.position,
+            },
+            "due_at": decision.due_at.astimezone(tz).isoformat(),
+        },
+    }
+
+
+def _open_counts(settings: Settings) -> dict[str, int]:
+    """Current load per employee, if the database is there; inspecting never creates it."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from storage import repo
+    from storage.db import make_engine, session_factory
+
+    url = settings.database_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}
+    engine = make_engine(url)
+    try:
+        if not sa_inspect(engine).has_table("inquiry"):
+            return {}
+        with session_factory(engine)() as session:
+            return repo.open_counts_by_employee(session)
+    except Exception:  # noqa: BLE001 - the load is a nicety here; routing works without it
+        return {}
+    finally:
+        engine.dispose()
+
+
+def cmd_inspect_email(args: argparse.Namespace) -> int:
+    from channels.base import UnprocessableReceipt
+
+    settings = _load(args.config)
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"ingest: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        result = inspect_email(raw, settings)
+    except UnprocessableReceipt as exc:
+        print(json.dumps({"error": str(exc)}, ensure_ascii=False, indent=2))
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ingest", description="Omnichannel inquiry service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service: HTTP, SMTP listener, workers, scheduler")
+    _config_arg(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    inspect = sub.add_parser("inspect-email", help="show, as JSON, what the service makes of an e-mail")
+    inspect.add_argument("file")
+    _config_arg(inspect)
+    inspect.set_defaults(func=cmd_inspect_email)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

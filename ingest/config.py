@@ -1,0 +1,277 @@
+"""Configuration: one TOML file, any value overridable from the environment.
+
+Environment variables win over the file, so secrets never need to be written
+into it: ``INGEST__DATABASE__URL``, ``INGEST__OUTGOING_MAIL__PASSWORD`` and so
+on (section and key joined by double underscores). The whole configuration is
+validated at start-up; a problem becomes a :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "INGEST__"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_address(value: str) -> str:
+    value = value.strip()
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or "." not in domain or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return local + "@" + domain.lower()
+
+
+EmailAddress = Annotated[str, AfterValidator(_check_address)]
+
+
+class ServiceSettings(_Section):
+    name: str = "Klientu apkalpošana"
+    timezone: str = "Europe/Riga"
+    # Relative paths in the config are taken from the config file's folder.
+    data_dir: Path = Path("var")
+    reference_prefix: str = "GK"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class DatabaseSettings(_Section):
+    # Empty means SQLite in data_dir.
+    url: str = ""
+    pool_size: int = Field(default=20, ge=1, le=500)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class SmtpListenerSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    # Only mail for these addresses is accepted; anything else gets 550.
+    recipients: list[EmailAddress] = Field(default_factory=list)
+    max_message_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+
+    @field_validator("recipients")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.lower() for v in value]
+
+
+class OutgoingMailSettings(_Section):
+    from_address: EmailAddress = "klienti@example.lv"
+    from_name: str = "Klientu apkalpošana"
+    # Empty relay_host: nothing is sent, each message is written to `folder` as an .eml file.
+    relay_host: str = ""
+    relay_port: int = Field(default=25, ge=1, le=65535)
+    username: str = ""
+    password: str = ""
+    security: Literal["none", "starttls", "tls"] = "none"
+    timeout_seconds: float = Field(default=30, gt=0)
+    folder: Path = Path("outgoing-mail")
+
+
+class RetrySettings(_Section):
+    poll_seconds: float = Field(default=5, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_base_seconds: float = Field(default=30, ge=0)
+    backoff_max_seconds: float = Field(default=3600, ge=0)
+    batch_size: int = Field(default=100, ge=1)
+
+
+class WorkingTimeSettings(_Section):
+    # When the working day ends; a due date falls at this time on its day.
+    day_end: time = time(17, 0)
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    simple_working_days: int = Field(default=1, ge=1)
+    complex_working_days: int = Field(default=2, ge=1)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _iso_weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("weekdays are ISO numbers 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+
+class EmployeeSettings(_Section):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
+    name: str
+    surname: str
+    position: str
+    email: EmailAddress
+    phone: str | None = None
+    location: str | None = None
+    reception_hours: str | None = None
+    languages: list[str] = Field(default_factory=lambda: ["lv"])
+    supervisor: str | None = None
+    deputy: str | None = None
+    active: bool = True
+
+
+class TopicSettings(_Section):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
+    name: str
+    keywords: list[str] = Field(min_length=1)
+    employees: list[str] = Field(min_length=1)
+    complexity: Literal["simple", "complex"] = "simple"
+
+
+class RoutingSettings(_Section):
+    # The customer-service coordinator: gets whatever matches no topic.
+    fallback_employee: str
+    board_member: str | None = None
+
+
+class Settings(_Section):
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    smtp_listener: SmtpListenerSettings = Field(default_factory=SmtpListenerSettings)
+    outgoing_mail: OutgoingMailSettings = Field(default_factory=OutgoingMailSettings)
+    pipeline: RetrySettings = Field(default_factory=RetrySettings)
+    outbox: RetrySettings = Field(default_factory=lambda: RetrySettings(poll_seconds=10, max_attempts=12))
+    working_time: WorkingTimeSettings = Field(default_factory=WorkingTimeSettings)
+    routing: RoutingSettings
+    employees: list[EmployeeSettings] = Field(min_length=1)
+    topics: list[TopicSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        keys = [e.key for e in self.employees]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"employees: duplicate key {duplicates[0]!r}")
+        known = set(keys)
+
+        def need(where: str, key: str | None) -> None:
+            if key is not None and key not in known:
+                raise ValueError(f"{where}: unknown employee {key!r}")
+
+        need("routing.fallback_employee", self.routing.fallback_employee)
+        need("routing.board_member", self.routing.board_member)
+        for i, emp in enumerate(self.employees):
+            need(f"employees[{i}].supervisor", emp.supervisor)
+            need(f"employees[{i}].deputy", emp.deputy)
+        topic_keys = [t.key for t in self.topics]
+        for i, topic in enumerate(self.topics):
+            if topic_keys.count(topic.key) > 1:
+                raise ValueError(f"topics[{i}].key: duplicate topic {topic.key!r}")
+            for emp_key in topic.employees:
+                need(f"topics[{i}].employees", emp_key)
+        return self
+
+    def employee(self, key: str) -> EmployeeSettings:
+        for emp in self.employees:
+            if emp.key == key:
+                return emp
+        raise KeyError(key)
+
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.service.data_dir / 'ingest.sqlite3'}"
+
+    def outgoing_folder(self) -> Path:
+        folder = self.outgoing_mail.folder
+        return folder if folder.is_absolute() else self.service.data_dir / folder
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in item["loc"]).replace(".[", "[")
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    data_dir = settings.service.data_dir
+    if not data_dir.is_absolute():
+        settings.service.data_dir = (base / data_dir).resolve()
+    return settings
+
+
+def _overlay_env(document: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Apply INGEST__SECTION__KEY=value variables on top of the file's values.
+
+    A value that starts with ``[`` or ``{`` is read as JSON (a list, a table);
+    anything else stays a string, which pydantic converts like a value from the
+    file ("8080" to a port, "false" to a boolean) and reports when it cannot.
+    """
+    merged = copy.deepcopy(document)
+    for name, raw in sorted(env.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not path:
+            continue
+        value: Any = raw
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise ConfigError(f"{name}: not valid JSON") from None
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def parse_config(document: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Validate a configuration document; env overrides (INGEST__...) apply on top."""
+    merged = _overlay_env(dict(document), os.environ if env is None else env)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+    return _resolve_paths(settings, base_dir)
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the TOML file at ``path``."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(document, base_dir=path.resolve().parent, env=env)

@@ -1,0 +1,123 @@
+"""Sending an e-mail: through an SMTP relay, or into a folder when there is none."""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.headerregistry import Address
+from email import policy
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryFailure(Exception):
+    """Try again later: the relay is down, busy, or answered 4xx."""
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help: the relay answered 5xx."""
+
+
+class MailTransport(Protocol):
+    def send(self, message: EmailMessage, *, name: str) -> None:
+        """Deliver one message; raise TemporaryFailure or PermanentFailure."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+def build_email(payload: dict[str, Any]) -> EmailMessage:
+    """The same message, byte for byte in its headers, every time the payload is sent."""
+    message = EmailMessage(policy=policy.SMTP)
+    from_name, from_addr = payload["from"]
+    to_name, to_addr = payload["to"]
+    message["From"] = Address(display_name=from_name or "", addr_spec=from_addr)
+    message["To"] = Address(display_name=to_name or "", addr_spec=to_addr)
+    message["Subject"] = payload["subject"]
+    message["Date"] = payload["date"]
+    message["Message-ID"] = f"<{payload['message_id']}>"
+    if payload.get("in_reply_to"):
+        message["In-Reply-To"] = f"<{payload['in_reply_to']}>"
+        message["References"] = f"<{payload['in_reply_to']}>"
+    # RFC 3834: marks our mail as automatic so that well-behaved auto-responders stay quiet.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    for key, value in payload.get("headers", {}).items():
+        message[key] = value
+    message.set_content(payload["text"], charset="utf-8")
+    return message
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | tls
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0
+
+    def describe(self) -> str:
+        return f"SMTP relay {self.host}:{self.port} ({self.security})"
+
+    def send(self, message: EmailMessage, *, name: str) -> None:
+        try:
+            with self._connect() as smtp:
+                if self.username:
+                    smtp.login(self.username, self.password)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise self._classify(min(codes) if codes else 450, "recipient refused") from None
+        except smtplib.SMTPResponseException as exc:
+            raise self._classify(exc.smtp_code, exc.smtp_error.decode("utf-8", "replace")) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+        if refused:
+            code = min(code for code, _ in refused.values())
+            raise self._classify(code, "recipient refused")
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        return smtp
+
+    @staticmethod
+    def _classify(code: int, text: str) -> Exception:
+        if 500 <= code < 600:
+            return PermanentFailure(f"{code} {text}")
+        return TemporaryFailure(f"{code} {text}")
+
+
+@dataclass(frozen=True)
+class FolderTransport:
+    """No relay configured: each message becomes an .eml file a person can open."""
+
+    folder: Path
+
+    def describe(self) -> str:
+        return f"folder {self.folder}"
+
+    def send(self, message: EmailMessage, *, name: str) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / f"{name}.eml"
+            # Write then rename, so a half-written file never appears under the final name.
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(message.as_bytes())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write to {self.folder}: {exc.strerror}") from None

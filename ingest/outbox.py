@@ -1,0 +1,104 @@
+"""Delivering what the outbox holds, with retries.
+
+Rows are claimed with a lease before sending, so a process that dies while
+sending leaves rows that are taken again once the lease runs out. Delivery is
+therefore at least once; every retry carries the same Message-ID, so a
+receiving system can recognise a repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ingest.backoff import backoff_delay
+from ingest.config import RetrySettings
+from ingest.mail_transport import MailTransport, PermanentFailure, TemporaryFailure, build_email
+from storage import repo
+from storage.db import SessionFactory, transaction
+from storage.models import Outbox, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class OutboxSender:
+    sessions: SessionFactory
+    transports: Mapping[str, MailTransport]  # by channel
+    retry: RetrySettings
+    clock: Callable[[], datetime]
+
+    def deliver_due(self) -> int:
+        """Send one batch of due rows; returns how many were tried."""
+        with transaction(self.sessions) as session:
+            rows = repo.claim_outbox(session, now=self.clock(), lease=LEASE, limit=self.retry.batch_size)
+        for row in rows:
+            self._deliver(row)
+        return len(rows)
+
+    def _deliver(self, row: Outbox) -> None:
+        transport = self.transports.get(row.channel)
+        error: Exception | None = None
+        if transport is None:
+            error = PermanentFailure(f"no transport for channel {row.channel!r}")
+        else:
+            try:
+                transport.send(build_email(row.payload), name=f"{row.id:08d}-{row.kind}")
+            except (TemporaryFailure, PermanentFailure) as exc:
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose the row
+                error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
+        self._record(row, error)
+
+    def _record(self, row: Outbox, error: Exception | None) -> None:
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            current = session.get(Outbox, row.id)
+            if current is None:
+                return
+            current.attempts += 1
+            current.lease_until = None
+            if error is None:
+                current.status = OutboxStatus.SENT.value
+                current.sent_at = now
+                current.last_error = None
+                if current.inquiry_id is not None:
+                    repo.add_event(
+                        session,
+                        inquiry_id=current.inquiry_id,
+                        type="notified",
+                        at=now,
+                        data={"outbox_id": current.id, "kind": current.kind, "attempts": current.attempts},
+                    )
+                log.info("outbox %s sent (%s, attempt %s)", current.id, current.kind, current.attempts)
+            else:
+                current.last_error = str(error)[:4000]
+                final = isinstance(error, PermanentFailure) or current.attempts >= self.retry.max_attempts
+                if final:
+                    current.status = OutboxStatus.FAILED.value
+                    current.next_attempt_at = None
+                    if current.inquiry_id is not None:
+                        repo.add_event(
+                            session,
+                            inquiry_id=current.inquiry_id,
+                            type="notification_failed",
+                            at=now,
+                            data={"outbox_id": current.id, "kind": current.kind, "error": current.last_error},
+                        )
+                    log.error("outbox %s failed for good after %s attempts", current.id, current.attempts)
+                else:
+                    delay = backoff_delay(current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds)
+                    current.status = OutboxStatus.PENDING.value
+                    current.next_attempt_at = now + timedelta(seconds=delay)
+                    log.warning(
+                        "outbox %s not sent (attempt %s), retry in %.0f s: %s",
+                        current.id,
+                        current.attempts,
+                        delay,
+                        type(error).__name__,
+                    )
+            session.add(current)

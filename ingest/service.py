@@ -1,0 +1,200 @@
+"""Assembling the service: database, receivers, pipeline, outbox, scheduler, HTTP.
+
+Everything is built from the settings passed in; nothing is global, so tests
+can run several services side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from channels.base import Channel
+from channels.email import EmailChannel
+from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
+from ingest.build_router import router_from_settings
+from ingest.config import Settings
+from ingest.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.outbox import OutboxSender
+from ingest.pipeline import MailIdentity, Pipeline
+from ingest.receipts import ReceiptStore
+from ingest.web import create_app
+from ingest.workers import Worker
+from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
+from storage.models import Employee
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def mail_transport(settings: Settings) -> MailTransport:
+    out = settings.outgoing_mail
+    if out.relay_host:
+        return SmtpRelay(
+            host=out.relay_host,
+            port=out.relay_port,
+            security=out.security,
+            username=out.username,
+            password=out.password,
+            timeout=out.timeout_seconds,
+        )
+    return FolderTransport(settings.outgoing_folder())
+
+
+def channels_from_settings(settings: Settings) -> dict[str, Channel]:
+    email = EmailChannel(max_attachment_bytes=settings.smtp_listener.max_message_bytes)
+    return {email.name: email}
+
+
+def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
+    """Make the employee rows match the config; employees no longer configured become inactive."""
+    with transaction(sessions) as session:
+        existing = {e.key: e for e in session.exec(select(Employee)).all()}
+        for conf in settings.employees:
+            row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
+            row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
+            row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
+            row.languages = list(conf.languages)
+            row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
+            session.add(row)
+        for gone in existing.values():
+            gone.active = False
+            session.add(gone)
+
+
+def build_pipeline(
+    settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]
+) -> Pipeline:
+    return Pipeline(
+        sessions=sessions,
+        channels=channels_from_settings(settings),
+        router=router_from_settings(settings),
+        retry=settings.pipeline,
+        mail=MailIdentity(settings.outgoing_mail.from_address, settings.outgoing_mail.from_name),
+        tz=ZoneInfo(settings.service.timezone),
+        topic_names={t.key: t.name for t in settings.topics},
+        reference_prefix=settings.service.reference_prefix,
+        clock=clock,
+    )
+
+
+class Service:
+    """One process of the service. ``run`` serves until ``request_stop`` or a signal."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], datetime] = utcnow, engine: Engine | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = engine or make_engine(settings.database_url(), pool_size=settings.database.pool_size)
+        self.sessions = session_factory(self.engine)
+        self.transport = mail_transport(settings)
+        self.pipeline = build_pipeline(settings, self.sessions, clock)
+        self.outbox = OutboxSender(
+            sessions=self.sessions, transports={"email": self.transport}, retry=settings.outbox, clock=clock
+        )
+        self.pipeline_worker = Worker("pipeline", self.pipeline.process_due)
+        self.outbox_worker = Worker("outbox", self.outbox.deliver_due)
+        self.pipeline.on_outbox = self.outbox_worker.wake
+        self.receipts = ReceiptStore(sessions=self.sessions, clock=clock, on_stored=self.pipeline_worker.wake)
+        self.email_channel = self.pipeline.channels["email"]
+        self.smtp_handler = InboundSmtpHandler(
+            recipients=settings.smtp_listener.recipients, store=self._store_email
+        )
+        self.app = create_app(sessions=self.sessions, components=self.component_states)
+        self._smtp_server: asyncio.base_events.Server | None = None
+        self._http: uvicorn.Server | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.smtp_port: int | None = None
+        self.http_port: int | None = None
+        self._stop_requested = False
+        self.started = asyncio.Event()
+
+    async def _store_email(self, raw: bytes, meta: dict[str, object]) -> object:
+        return await self.receipts.store(self.email_channel, source="smtp", raw=raw, meta=dict(meta))
+
+    def component_states(self) -> dict[str, str]:
+        smtp = "disabled"
+        if self.settings.smtp_listener.enabled:
+            smtp = "listening" if self._smtp_server is not None and self._smtp_server.is_serving() else "stopped"
+        return {
+            "smtp_listener": smtp,
+            "pipeline": self.pipeline_worker.state,
+            "outbox": self.outbox_worker.state,
+            "scheduler": "running" if self._scheduler is not None and self._scheduler.running else "stopped",
+        }
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(migrate, self.engine)
+        await asyncio.to_thread(sync_employees, self.sessions, self.settings)
+        log.info("outgoing mail goes to %s", self.transport.describe())
+        for worker in (self.pipeline_worker, self.outbox_worker):
+            self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
+        self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
+        self._scheduler.add_job(
+            self.pipeline_worker.wake, "interval", seconds=self.settings.pipeline.poll_seconds, id="pipeline-due"
+        )
+        self._scheduler.add_job(
+            self.outbox_worker.wake, "interval", seconds=self.settings.outbox.poll_seconds, id="outbox-due"
+        )
+        self._scheduler.start()
+        # Whatever arrived while the service was down, or is due for retry, goes now.
+        self.pipeline_worker.wake()
+        self.outbox_worker.wake()
+        listener = self.settings.smtp_listener
+        if listener.enabled:
+            self._smtp_server = await self._loop.create_server(
+                smtp_protocol_factory(self.smtp_handler, max_message_bytes=listener.max_message_bytes),
+                host=listener.host,
+                port=listener.port,
+            )
+            self.smtp_port = self._smtp_server.sockets[0].getsockname()[1]
+            log.info("SMTP listener on %s:%s", listener.host, self.smtp_port)
+
+    async def stop(self) -> None:
+        if self._smtp_server is not None:
+            self._smtp_server.close()
+            await self._smtp_server.wait_closed()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        for worker in (self.pipeline_worker, self.outbox_worker):
+            worker.stop()
+        # Workers finish the batch they are in: a receipt half-processed is rolled back anyway.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.engine.dispose()
+        log.info("service stopped")
+
+    async def run(self) -> None:
+        await self.start()
+        http = self.settings.http
+        config = uvicorn.Config(self.app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._http.should_exit = self._stop_requested
+        serve = asyncio.create_task(self._http.serve())
+        while not self._http.started and not serve.done():
+            await asyncio.sleep(0.01)
+        if self._http.servers:
+            self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+        self.started.set()
+        try:
+            await serve
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        """Ask a running service to shut down; callable from any thread."""
+        self._stop_requested = True
+        if self._http is not None:
+            self._http.should_exit = True

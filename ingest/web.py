@@ -1,0 +1,37 @@
+"""The HTTP application: health now; webhooks and the staff API plug in here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from storage import repo
+from storage.db import SessionFactory
+from storage.models import Outbox, Receipt
+
+
+def create_app(*, sessions: SessionFactory, components: Callable[[], dict[str, str]]) -> FastAPI:
+    app = FastAPI(title="Inquiry service", version="0.1.0")
+
+    @app.get("/health", tags=["operations"])
+    def health() -> JSONResponse:
+        body: dict[str, Any] = {"components": components()}
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+                body["receipts"] = repo.count_by_status(session, Receipt)
+                body["outbox"] = repo.count_by_status(session, Outbox)
+            body["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            body["database"] = f"error: {type(exc).__name__}"
+        healthy = body["database"] == "ok" and all(
+            state in ("running", "listening", "disabled") for state in body["components"].values()
+        )
+        body["status"] = "ok" if healthy else "degraded"
+        return JSONResponse(body, status_code=200 if body["database"] == "ok" else 503)
+
+    return app

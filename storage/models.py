@@ -1,0 +1,233 @@
+"""The one inquiry model, shared by every channel.
+
+A receipt is what a channel received, raw and unprocessed. The pipeline turns
+each receipt into a message on an inquiry; an inquiry belongs to a contact and
+has one responsible employee at a time. Every state change is an event row, and
+everything to be sent goes through the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+class ReceiptStatus(StrEnum):
+    PENDING = "pending"  # stored, not yet processed
+    PROCESSED = "processed"  # turned into a message (or recognised as a duplicate)
+    PARKED = "parked"  # processing failed; error kept; retried while next_attempt_at is set
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure or attempts exhausted
+
+
+class InquiryStatus(StrEnum):
+    OPEN = "open"
+    WAITING_CLIENT = "waiting_client"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (InquiryStatus.OPEN.value, InquiryStatus.WAITING_CLIENT.value)
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+    NOTE = "note"
+
+
+class Kind(StrEnum):
+    QUESTION = "question"
+    REQUEST = "request"
+    COMPLAINT = "complaint"
+    SUGGESTION = "suggestion"
+
+
+class Complexity(StrEnum):
+    SIMPLE = "simple"
+    COMPLEX = "complex"
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Employee(SQLModel, table=True):
+    """Staff as configured; rows are kept in step with the config at start-up."""
+
+    __tablename__ = "employee"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    name: str
+    surname: str
+    position: str
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    phone: str | None = None
+    location: str | None = None
+    reception_hours: str | None = None
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    supervisor_key: str | None = None
+    deputy_key: str | None = None
+    active: bool = True
+
+
+class Contact(SQLModel, table=True):
+    """A client: a person or a company, reachable on any of its channels."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_email", "email"),
+        Index("ix_contact_phone", "phone"),
+        Index("ix_contact_whatsapp_id", "whatsapp_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = "person"  # person | company
+    name: str | None = None
+    email: str | None = Field(default=None, sa_column=Column(String(320)))
+    phone: str | None = Field(default=None, sa_column=Column(String(32)))
+    whatsapp_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    preferred_language: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Inquiry(SQLModel, table=True):
+    __tablename__ = "inquiry"
+    __table_args__ = (
+        Index("ix_inquiry_status_employee", "status", "employee_id"),
+        Index("ix_inquiry_status_due", "status", "due_at"),
+        Index("ix_inquiry_contact_status", "contact_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    # Random token carried in staff notifications so that replies find their inquiry.
+    token: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    contact_id: int = Field(foreign_key="contact.id")
+    channel: str
+    kind: str = Kind.QUESTION.value
+    topic: str | None = None
+    complexity: str = Complexity.SIMPLE.value
+    language: str | None = None
+    subject: str | None = None
+    status: str = InquiryStatus.OPEN.value
+    employee_id: int | None = Field(default=None, foreign_key="employee.id")
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime | None = _ts()
+    first_response_at: datetime | None = _ts()
+    answered_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_channel_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    direction: str
+    channel: str
+    # The channel's own id (Message-ID, MessageSid, call id): the deduplication key.
+    external_id: str = Field(sa_column=Column(String(998), nullable=False))
+    sender: str | None = Field(default=None, sa_column=Column(String(320)))
+    sender_name: str | None = None
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    receipt_id: int | None = Field(default=None, foreign_key="receipt.id")
+    # Ids this message refers to (In-Reply-To, References), for threading.
+    refers_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    filename: str | None = None
+    content_type: str
+    size: int
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    # Why the bytes are not stored (too large, unreadable); never silently lost.
+    omitted_reason: str | None = None
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    type: str
+    actor: str = "system"
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Receipt(SQLModel, table=True):
+    """What a receiver got from outside, stored before it is acknowledged."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (
+        UniqueConstraint("channel", "natural_id", name="uq_receipt_channel_natural_id"),
+        Index("ix_receipt_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    source: str  # which receiver stored it: smtp, imap, twilio-webhook, ...
+    natural_id: str = Field(sa_column=Column(String(998), nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = ReceiptStatus.PENDING.value
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime | None = _ts()
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    processed_at: datetime | None = _ts()
+    message_id: int | None = None
+
+
+class Outbox(SQLModel, table=True):
+    """A message to send. Rendered when queued, so a retry sends the same bytes."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # staff_notification, client_ack, ...
+    channel: str  # email, sms, whatsapp
+    recipient: str = Field(sa_column=Column(String(320), nullable=False))
+    inquiry_id: int | None = Field(default=None, foreign_key="inquiry.id", index=True)
+    # The id the sent message carries (an RFC 5322 Message-ID for e-mail), so replies thread.
+    external_id: str | None = Field(default=None, sa_column=Column(String(998), index=True))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = OutboxStatus.PENDING.value
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _ts()
+
+
+class Counter(SQLModel, table=True):
+    """Named counters, e.g. the per-year sequence of public references."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = 0

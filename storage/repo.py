@@ -1,0 +1,228 @@
+"""Queries, as keyword-only functions that take the session they work in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    OPEN_STATUSES,
+    Contact,
+    Counter,
+    Employee,
+    Event,
+    Inquiry,
+    Message,
+    Outbox,
+    OutboxStatus,
+    Receipt,
+    ReceiptStatus,
+)
+
+
+def _insert_for(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+# --- receipts -------------------------------------------------------------------------------
+
+
+def insert_receipt(
+    session: Session,
+    *,
+    channel: str,
+    source: str,
+    natural_id: str,
+    raw: bytes,
+    meta: dict[str, Any],
+    now: datetime,
+) -> tuple[int, bool]:
+    """Store a receipt unless one with the same natural id exists; (id, created)."""
+    stmt = (
+        _insert_for(session, Receipt.__table__)
+        .values(
+            channel=channel,
+            source=source,
+            natural_id=natural_id,
+            raw=raw,
+            meta=meta,
+            status=ReceiptStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "natural_id"])
+        .returning(Receipt.__table__.c.id)
+    )
+    new_id = session.execute(stmt).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id), True
+    existing = session.exec(
+        select(Receipt.id).where(Receipt.channel == channel, Receipt.natural_id == natural_id)
+    ).one()
+    return int(existing), False  # type: ignore[arg-type]
+
+
+def due_receipt_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(Receipt.id)
+        .where(
+            col(Receipt.status).in_([ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value]),
+            col(Receipt.next_attempt_at).is_not(None),
+            col(Receipt.next_attempt_at) <= now,
+        )
+        .order_by(col(Receipt.id))
+        .limit(limit)
+    )
+    return [int(i) for i in session.exec(stmt).all() if i is not None]
+
+
+def claim_receipt(session: Session, *, receipt_id: int, now: datetime) -> bool:
+    """Mark a receipt processed inside the caller's transaction; False if another got it first.
+
+    Done first in the processing transaction: a rollback undoes it, and on
+    PostgreSQL a second worker blocks on the row until the first commits.
+    """
+    result = session.execute(
+        update(Receipt)
+        .where(
+            col(Receipt.id) == receipt_id,
+            col(Receipt.status).in_([ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value]),
+        )
+        .values(status=ReceiptStatus.PROCESSED.value, processed_at=now, next_attempt_at=None, last_error=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def park_receipt(
+    session: Session, *, receipt_id: int, error: str, next_attempt_at: datetime | None
+) -> int:
+    """Record a failure; returns the attempts so far."""
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None:
+        return 0
+    receipt.status = ReceiptStatus.PARKED.value
+    receipt.attempts += 1
+    receipt.last_error = error
+    receipt.next_attempt_at = next_attempt_at
+    session.add(receipt)
+    return receipt.attempts
+
+
+def count_by_status(session: Session, table: Any) -> dict[str, int]:
+    rows = session.exec(select(table.status, func.count()).group_by(table.status)).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+# --- contacts, employees, inquiries ---------------------------------------------------------
+
+
+def find_contact_by_email(session: Session, *, email: str) -> Contact | None:
+    return session.exec(
+        select(Contact).where(Contact.email == email.lower()).order_by(col(Contact.id)).limit(1)
+    ).first()
+
+
+def employees_by_key(session: Session) -> dict[str, Employee]:
+    return {e.key: e for e in session.exec(select(Employee)).all()}
+
+
+def open_counts_by_employee(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(Employee.key, func.count(col(Inquiry.id)))
+        .join(Inquiry, col(Inquiry.employee_id) == col(Employee.id))
+        .where(col(Inquiry.status).in_(OPEN_STATUSES))
+        .group_by(Employee.key)
+    ).all()
+    return {str(k): int(n) for k, n in rows}
+
+
+def next_counter(session: Session, *, name: str) -> int:
+    """Increment and return a named counter; the row lock serialises concurrent callers."""
+    session.execute(
+        _insert_for(session, Counter.__table__)
+        .values(name=name, value=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    session.execute(update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1))
+    return int(session.exec(select(Counter.value).where(Counter.name == name)).one())
+
+
+def message_by_external_id(session: Session, *, channel: str, external_id: str) -> Message | None:
+    return session.exec(
+        select(Message).where(Message.channel == channel, Message.external_id == external_id)
+    ).first()
+
+
+def inquiry_for_references(session: Session, *, external_ids: Sequence[str]) -> Inquiry | None:
+    """The inquiry of the first of these ids (a client's message or one we sent) that we know."""
+    if not external_ids:
+        return None
+    ids = list(external_ids)
+    found: dict[str, int] = {}
+    for ext, inquiry_id in session.exec(select(Message.external_id, Message.inquiry_id).where(col(Message.external_id).in_(ids))):
+        found.setdefault(ext, inquiry_id)
+    for ext, inquiry_id in session.exec(
+        select(Outbox.external_id, Outbox.inquiry_id).where(col(Outbox.external_id).in_(ids), col(Outbox.inquiry_id).is_not(None))
+    ):
+        if ext is not None and inquiry_id is not None:
+            found.setdefault(ext, inquiry_id)
+    for ext in ids:
+        if ext in found:
+            return session.get(Inquiry, found[ext])
+    return None
+
+
+def inquiry_by_reference(session: Session, *, reference: str) -> Inquiry | None:
+    return session.exec(select(Inquiry).where(Inquiry.reference == reference)).first()
+
+
+def add_event(
+    session: Session, *, inquiry_id: int, type: str, at: datetime, data: dict[str, Any] | None = None, actor: str = "system"
+) -> Event:
+    event = Event(inquiry_id=inquiry_id, type=type, at=at, data=data or {}, actor=actor)
+    session.add(event)
+    return event
+
+
+def reference_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"\[({re.escape(prefix)}-\d{{4}}-\d{{6,}})\]")
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+def claim_outbox(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[Outbox]:
+    """Take due outbox rows for sending until now + lease; expired leases are taken again."""
+    due = or_(
+        (col(Outbox.status) == OutboxStatus.PENDING.value) & (col(Outbox.next_attempt_at) <= now),
+        (col(Outbox.status) == OutboxStatus.SENDING.value) & (col(Outbox.lease_until) < now),
+    )
+    stmt = select(Outbox.id).where(due).order_by(col(Outbox.id)).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = [int(i) for i in session.exec(stmt).all() if i is not None]
+    if not ids:
+        return []
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_(ids), due)
+        .values(status=OutboxStatus.SENDING.value, lease_until=now + lease)
+    )
+    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.lease_until) == now + lease)).all()
+    return list(rows)
+
+
+def outbox_rows(session: Session, *, ids: Iterable[int]) -> list[Outbox]:
+    return list(session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids)))).all())

@@ -1,0 +1,221 @@
+"""Fixtures: real databases (SQLite and PostgreSQL), a real SMTP relay, a running service.
+
+Every test that takes ``database_url`` runs twice, once per backend. The
+PostgreSQL server is the one on 127.0.0.1:5432 (override with
+INGEST_TEST_PG_ADMIN_URL); each test run gets a database of its own, dropped
+at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from ingest.config import Settings, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+PG_ADMIN_URL = os.environ.get("INGEST_TEST_PG_ADMIN_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    name = f"ingest_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        raise RuntimeError(
+            f"PostgreSQL is needed for the tests and was not reachable at {PG_ADMIN_URL}: {exc}. "
+            "Start it (.ci/run does) or point INGEST_TEST_PG_ADMIN_URL at one."
+        ) from exc
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_pg(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+        if tables:
+            with engine.begin() as conn:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ingest.sqlite3'}"
+    url: str = request.getfixturevalue("pg_database")
+    _empty_pg(url)
+    return url
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def example_document() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    """The example office, on this test's database, ports chosen by the OS, fast retries."""
+
+    def make(**sections: dict[str, Any]) -> Settings:
+        doc = deep_merge(
+            example_document(),
+            {
+                "service": {"data_dir": str(tmp_path / "var"), "log_level": "DEBUG"},
+                "database": {"url": database_url, "pool_size": 5},
+                "http": {"port": 0},
+                "smtp_listener": {"port": 0},
+                "pipeline": {"poll_seconds": 0.2, "backoff_base_seconds": 0.2, "backoff_max_seconds": 1},
+                "outbox": {"poll_seconds": 0.2, "backoff_base_seconds": 0.2, "backoff_max_seconds": 0.5},
+            },
+        )
+        return parse_config(deep_merge(doc, sections), base_dir=tmp_path, env={})
+
+    return make
+
+
+# --- a real SMTP relay ----------------------------------------------------------------------
+
+
+class Relay:
+    """An aiosmtpd server standing in for the company's mail relay; can be taken down and back."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[bytes] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.reply: str = "250 OK"
+        self._controller_cls = Controller
+        self._controller: Any = None
+        self.port = _free_port()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reply.startswith("250"):
+            self.messages.append(envelope.original_content)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return self.reply
+
+    def start(self) -> None:
+        self._controller = self._controller_cls(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def parsed(self) -> list[Any]:
+        import email
+        from email import policy
+
+        return [email.message_from_bytes(m, policy=policy.default) for m in self.messages]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    server = Relay()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- a running service ----------------------------------------------------------------------
+
+
+@contextmanager
+def running_service(settings: Settings, **kwargs: Any) -> Iterator[Any]:
+    """The real service in a thread of its own, with its own event loop."""
+    from ingest.service import Service
+
+    service = Service(settings, **kwargs)
+    errors: list[BaseException] = []
+    ready = threading.Event()
+
+    def main() -> None:
+        async def run() -> None:
+            task = asyncio.create_task(service.run())
+            started = asyncio.create_task(service.started.wait())
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            ready.set()
+            await task
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=main, name="service", daemon=True)
+    thread.start()
+    ready.wait(30)
+    if errors:
+        raise errors[0]
+    try:
+        yield service
+    finally:
+        service.request_stop()
+        thread.join(30)
+        assert not thread.is_alive(), "service did not stop within 30 s"
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture
+def service_factory() -> Callable[..., Any]:
+    return running_service

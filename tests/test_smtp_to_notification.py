@@ -1,0 +1,217 @@
+"""The walking skeleton end to end: mail in over SMTP, a routed inquiry, a staff notification out."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from storage.models import Employee, Event, Inquiry, Message, Outbox, Receipt
+from tests.conftest import wait_until
+
+CLIENT = "janis.berzins@client.example"
+PUBLIC = "klienti@example.lv"
+
+
+def client_mail(subject: str, body: str, *, message_id: str | None = None, sender: str = CLIENT) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"Jānis Bērziņš <{sender}>"
+    msg["To"] = PUBLIC
+    msg["Subject"] = subject
+    if message_id:
+        msg["Message-ID"] = f"<{message_id}>"
+    msg.set_content(body)
+    return msg
+
+
+def send(port: int, msg: EmailMessage | bytes, *, rcpt: str = PUBLIC, sender: str = CLIENT) -> Any:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        if isinstance(msg, bytes):
+            return smtp.sendmail(sender, [rcpt], msg)
+        return smtp.send_message(msg, from_addr=sender, to_addrs=[rcpt])
+
+
+def rows(service: Any, model: Any) -> list[Any]:
+    with Session(service.engine) as session:
+        return list(session.exec(select(model)).all())
+
+
+@pytest.fixture
+def settings(make_settings: Any, relay: Any) -> Any:
+    return make_settings(outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"})
+
+
+def test_mail_becomes_routed_inquiry_and_employee_is_notified(settings: Any, relay: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        send(
+            service.smtp_port,
+            client_mail("Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."),
+        )
+        wait_until(lambda: relay.messages, what="the staff notification at the relay")
+        inquiries = rows(service, Inquiry)
+        employees = {e.id: e for e in rows(service, Employee)}
+
+    assert len(inquiries) == 1
+    inquiry = inquiries[0]
+    assert inquiry.topic == "atkritumi"
+    assert employees[inquiry.employee_id].key == "atkritumi-1"  # both waste specialists idle: the first listed
+    assert inquiry.reference.startswith("GK-") and len(inquiry.reference) == len("GK-2026-000001")
+    assert inquiry.due_at is not None and inquiry.due_at > inquiry.received_at
+
+    (note,) = relay.parsed()
+    assert relay.envelopes[0][1] == ["janis.kalnins@example.lv"]
+    assert inquiry.reference in note["Subject"]
+    due_local = inquiry.due_at.astimezone(settings_tz(settings)).strftime("%d.%m.%Y %H:%M")
+    assert due_local in note["Subject"]
+    body = note.get_content()
+    assert inquiry.reference in body and due_local in body
+    assert "Brīvības ielas 12" in body
+    assert note["Auto-Submitted"] == "auto-generated"
+
+
+def settings_tz(settings: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.service.timezone)
+
+
+def test_routing_events_explain_the_choice(settings: Any, relay: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        send(service.smtp_port, client_mail("Радиатор холодный", "Здравствуйте, в квартире холодные батареи, отопление не работает."))
+        send(service.smtp_port, client_mail("Sveiki", "Vēlos uzzināt jūsu darba laiku.", sender="other@client.example"), sender="other@client.example")
+        wait_until(lambda: len(relay.messages) == 2, what="two notifications")
+        events = rows(service, Event)
+        inquiries = {i.id: i for i in rows(service, Inquiry)}
+    routed = {inquiries[e.inquiry_id].topic: e.data for e in events if e.type == "routed"}
+    assert routed["siltums"]["rule"] == "topic-keyword"
+    assert routed["siltums"]["employee"] == "siltums"
+    assert routed["siltums"]["facts"]["keyword"] in ("radiator", "отоплен", "батаре")
+    assert routed[None]["rule"] == "fallback"
+    assert routed[None]["employee"] == "koordinatore"
+    heating = next(i for i in inquiries.values() if i.topic == "siltums")
+    assert heating.complexity == "complex"
+    types = [e.type for e in events if e.inquiry_id == heating.id]
+    assert types[:3] == ["received", "routed", "notification_queued"]
+    assert "notified" in types
+
+
+def test_same_message_twice_is_one_inquiry(settings: Any, relay: Any, service_factory: Any) -> None:
+    msg = client_mail("Bedre uz ceļa", "Uz Rūpniecības ielas ir liela bedre.", message_id="dup-1@client.example")
+    with service_factory(settings) as service:
+        send(service.smtp_port, msg)
+        send(service.smtp_port, msg)
+        wait_until(lambda: relay.messages, what="notification")
+        # Give a second (wrong) notification every chance to appear.
+        wait_until(lambda: all(r.status == "processed" for r in rows(service, Receipt)), what="receipts processed")
+        service.outbox_worker.wake()
+        wait_until(lambda: all(o.status == "sent" for o in rows(service, Outbox)), what="outbox drained")
+        assert len(rows(service, Receipt)) == 1
+        assert len(rows(service, Inquiry)) == 1
+        assert len(rows(service, Message)) == 1
+        assert len(relay.messages) == 1
+
+
+def test_same_content_without_message_id_is_deduplicated_by_hash(settings: Any, relay: Any, service_factory: Any) -> None:
+    raw = (
+        b"From: client@client.example\r\nTo: klienti@example.lv\r\nSubject: sniegs\r\n\r\n"
+        b"Netiek tirits sniegs pagalma.\r\n"
+    )
+    with service_factory(settings) as service:
+        send(service.smtp_port, raw)
+        send(service.smtp_port, raw)
+        wait_until(lambda: relay.messages, what="notification")
+        assert len(rows(service, Inquiry)) == 1
+        assert rows(service, Receipt)[0].natural_id.startswith("sha256:")
+
+
+def test_unknown_recipient_is_refused_with_550(settings: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            send(service.smtp_port, client_mail("x", "y"), rcpt="someone@example.lv")
+        code, text = refused.value.recipients["someone@example.lv"]
+        assert code == 550
+        assert b"customer-service addresses" in text
+        assert rows(service, Receipt) == []
+
+
+def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
+    settings: Any, relay: Any, service_factory: Any
+) -> None:
+    import httpx
+
+    garbage = b"\x00\xff\xfe not a mail at all \x81\x82\r\n\r\n\xff"
+    with service_factory(settings) as service:
+        send(service.smtp_port, garbage, sender="")  # null envelope sender, no From: nobody to answer
+        wait_until(
+            lambda: [r for r in rows(service, Receipt) if r.status == "parked"], what="the receipt to be parked"
+        )
+        send(service.smtp_port, client_mail("Lifts", "Mājā nestrādā lifts."))
+        wait_until(lambda: relay.messages, what="the next message still processed")
+        health = httpx.get(f"http://127.0.0.1:{service.http_port}/health", timeout=10).json()
+        parked = [r for r in rows(service, Receipt) if r.status == "parked"]
+    assert len(parked) == 1
+    assert "no sender address" in (parked[0].last_error or "")
+    assert parked[0].raw.startswith(garbage)  # SMTP ends the data with CRLF
+    assert health["receipts"]["parked"] == 1
+    assert health["receipts"]["processed"] == 1
+    assert health["components"]["smtp_listener"] == "listening"
+
+
+def test_notifications_wait_while_relay_is_down_and_all_arrive_once(
+    settings: Any, relay: Any, service_factory: Any
+) -> None:
+    relay.stop()
+    with service_factory(settings) as service:
+        for i in range(5):
+            send(service.smtp_port, client_mail(f"Rēķins {i}", f"Lūdzu, pārbaudiet rēķinu nr. {i}.", message_id=f"r{i}@c"))
+        wait_until(
+            lambda: (outbox := rows(service, Outbox)) and len(outbox) == 5 and all(o.attempts >= 2 for o in outbox),
+            what="every notification to have failed at least twice",
+        )
+        assert all(o.status in ("pending", "sending") for o in rows(service, Outbox))
+        assert relay.messages == []
+        relay.start()
+        wait_until(lambda: all(o.status == "sent" for o in rows(service, Outbox)), what="all sent", timeout=30)
+    subjects = sorted(m["Subject"] for m in relay.parsed())
+    assert len(subjects) == 5
+    assert len(set(m["Message-ID"] for m in relay.parsed())) == 5
+
+
+def test_relay_permanent_refusal_is_recorded_as_failed(settings: Any, relay: Any, service_factory: Any) -> None:
+    relay.reply = "554 5.7.1 Rejected by policy"
+    with service_factory(settings) as service:
+        send(service.smtp_port, client_mail("Apkure", "Nav apkures."))
+        wait_until(lambda: [o for o in rows(service, Outbox) if o.status == "failed"], what="a failed row")
+        (row,) = rows(service, Outbox)
+        events = [e.type for e in rows(service, Event)]
+    assert row.attempts == 1
+    assert "554" in (row.last_error or "")
+    assert "notification_failed" in events
+
+
+def test_reply_with_reference_joins_the_inquiry(settings: Any, relay: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        send(service.smtp_port, client_mail("Jumts tek", "Mūsu mājā tek jumts.", message_id="first@c"))
+        wait_until(lambda: relay.messages, what="first notification")
+        reference = rows(service, Inquiry)[0].reference
+        follow = client_mail(f"Re: [{reference}] Jumts tek", "Papildinu: tek arī kāpņu telpā.", message_id="second@c")
+        send(service.smtp_port, follow)
+        reply = client_mail("Re: Jumts tek", "Un vēl viens foto.", message_id="third@c")
+        reply["In-Reply-To"] = "<first@c>"
+        send(service.smtp_port, reply)
+        wait_until(lambda: len(relay.messages) == 3, what="two follow-up notifications")
+        assert len(rows(service, Inquiry)) == 1
+        assert len(rows(service, Message)) == 3
+
+
+def test_reference_tag_from_another_client_opens_a_new_inquiry(settings: Any, relay: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        send(service.smtp_port, client_mail("Jumts tek", "Mūsu mājā tek jumts."))
+        wait_until(lambda: relay.messages, what="first notification")
+        reference = rows(service, Inquiry)[0].reference
+        other = client_mail(f"[{reference}] Jumts", "Es arī!", sender="stranger@client.example")
+        send(service.smtp_port, other, sender="stranger@client.example")
+        wait_until(lambda: len(rows(service, Inquiry)) == 2, what="a second inquiry")
