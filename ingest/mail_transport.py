@@ -51,7 +51,8 @@ def build_email(payload: dict[str, Any]) -> EmailMessage:
     message["X-Auto-Response-Suppress"] = "All"
     for key, value in payload.get("headers", {}).items():
         message[key] = value
-    message.set_content(payload["text"], charset="utf-8")
+    # Quoted-printable keeps the message 7-bit, so no relay has to support 8BITMIME.
+    message.set_content(payload["text"], charset="utf-8", cte="quoted-printable")
     return message
 
 

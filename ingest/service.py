@@ -187,6 +187,7 @@ class Service:
             await asyncio.sleep(0.01)
         if self._http.servers:
             self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+            log.info("HTTP on %s:%s", http.host, self.http_port)
         self.started.set()
         try:
             await serve
