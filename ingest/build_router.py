@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from ingest.config import Settings
-from router.calendar import WorkingCalendar
+from ingest.config import WEEKDAYS, Settings
+from router.calendar import Hours, WorkingCalendar
 from router.route import Router
 from router.topics import Topic
 
 
 def calendar_from_settings(settings: Settings) -> WorkingCalendar:
     wt = settings.working_time
-    return WorkingCalendar(tz=ZoneInfo(settings.service.timezone), day_end=wt.day_end, weekdays=frozenset(wt.weekdays))
+    return WorkingCalendar(
+        tz=ZoneInfo(settings.service.timezone),
+        hours={WEEKDAYS.index(day) + 1: Hours.parse(span) for day, span in wt.hours.items()},
+        transferred_workday_hours=Hours.parse(wt.transferred_workday_hours),
+        pre_holiday_shortening=timedelta(minutes=wt.pre_holiday_shortening_minutes),
+    )
 
 
 def router_from_settings(settings: Settings) -> Router:

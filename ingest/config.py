@@ -13,7 +13,6 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -106,19 +105,43 @@ class RetrySettings(_Section):
     batch_size: int = Field(default=100, ge=1)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _check_hours(value: str) -> str:
+    from router.calendar import Hours
+
+    try:
+        Hours.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a span like \"08:00-17:00\" ({exc})") from None
+    return value
+
+
+HoursText = Annotated[str, AfterValidator(_check_hours)]
+
+
 class WorkingTimeSettings(_Section):
-    # When the working day ends; a due date falls at this time on its day.
-    day_end: time = time(17, 0)
-    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    # Opening hours per weekday, "HH:MM-HH:MM"; a weekday not listed is not worked.
+    hours: dict[str, HoursText] = Field(
+        default_factory=lambda: {d: "08:00-17:00" for d in WEEKDAYS[:5]}
+    )
+    # Hours on a Saturday worked in exchange for a day off moved by the Cabinet.
+    transferred_workday_hours: HoursText = "08:00-17:00"
+    # The working day before a public holiday is shorter (Labour Law, section 134).
+    pre_holiday_shortening_minutes: int = Field(default=60, ge=0, le=480)
     simple_working_days: int = Field(default=1, ge=1)
     complex_working_days: int = Field(default=2, ge=1)
 
-    @field_validator("weekdays")
+    @field_validator("hours")
     @classmethod
-    def _iso_weekdays(cls, value: list[int]) -> list[int]:
-        if not value or any(d < 1 or d > 7 for d in value):
-            raise ValueError("weekdays are ISO numbers 1 (Monday) to 7 (Sunday)")
-        return sorted(set(value))
+    def _weekday_names(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(WEEKDAYS))
+        if unknown:
+            raise ValueError(f"unknown weekday {unknown[0]!r}; use {', '.join(WEEKDAYS)}")
+        if not value:
+            raise ValueError("at least one weekday must be worked")
+        return value
 
 
 class EmployeeSettings(_Section):

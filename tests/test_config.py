@@ -47,7 +47,8 @@ def test_environment_overrides_file_values() -> None:
         ({"service": {"timezone": "Mars/Olympus"}}, "service.timezone: unknown time zone"),
         ({"smtp_listener": {"recipients": ["not-an-address"]}}, "smtp_listener.recipients[0]:"),
         ({"database": {"urll": "x"}}, "database.urll: unknown key"),
-        ({"working_time": {"weekdays": [0, 8]}}, "working_time.weekdays:"),
+        ({"working_time": {"hours": {"funday": "08:00-17:00"}}}, "working_time.hours: unknown weekday 'funday'"),
+        ({"working_time": {"hours": {"monday": "17:00-08:00"}}}, "working_time.hours.monday:"),
     ],
 )
 def test_bad_values_are_reported_by_key(change: dict, expected: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ingest.build_router import router_from_settings
 from ingest.config import load_config
-from router.calendar import WorkingCalendar
 from router.topics import fold, match_topic
 from tests.conftest import ROOT
 
@@ -57,28 +56,3 @@ def test_least_loaded_competent_employee_is_chosen(router) -> None:  # type: ign
     assert tie.employee_key == "atkritumi-1"
     nothing = router.decide(subject="Labdien", text="Paldies!", received_at=at, open_counts={})
     assert nothing.employee_key == "koordinatore" and nothing.rule == "fallback"
-
-
-def riga(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=RIGA)
-
-
-@pytest.mark.parametrize(
-    ("received", "days", "due_day"),
-    [
-        (riga(2026, 11, 25), 1, date(2026, 11, 26)),  # Wednesday -> Thursday
-        (riga(2026, 11, 27), 1, date(2026, 11, 30)),  # Friday -> Monday
-        (riga(2026, 11, 27), 2, date(2026, 12, 1)),  # Friday, complex -> Tuesday
-        (riga(2026, 11, 28), 1, date(2026, 11, 30)),  # Saturday -> Monday
-        (riga(2026, 11, 17), 1, date(2026, 11, 19)),  # 18 November is a holiday
-        (riga(2026, 12, 23), 1, date(2026, 12, 28)),  # Christmas Eve to the Second Day of Christmas off
-        (riga(2026, 12, 30), 1, date(2027, 1, 4)),  # New Year's Eve and Day off, then the weekend
-        (riga(2026, 6, 19), 1, date(2026, 6, 25)),  # 22 June substituted day off, then Līgo and Jāņi
-    ],
-)
-def test_due_dates_skip_weekends_and_latvian_holidays(received: datetime, days: int, due_day: date) -> None:
-    cal = WorkingCalendar(tz=RIGA)
-    due = cal.due_at(received, days)
-    assert due.tzinfo is not None
-    assert due.astimezone(RIGA).date() == due_day
-    assert due.astimezone(RIGA).hour == 17
