@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from ingest.config import WEEKDAYS, Settings
 from router.calendar import Hours, WorkingCalendar
-from router.route import Router
-from router.topics import Topic
+from router.route import Router, StaffMember
+from router.understand import ComplexitySignals, Topic, Understander
 
 
 def calendar_from_settings(settings: Settings) -> WorkingCalendar:
@@ -26,11 +26,28 @@ def router_from_settings(settings: Settings) -> Router:
         Topic(key=t.key, name=t.name, keywords=tuple(t.keywords), employees=tuple(t.employees), complexity=t.complexity)
         for t in settings.topics
     )
+    c = settings.complexity
+    understander = Understander(
+        topics=topics,
+        kinds=settings.kinds.model_dump(),
+        signals=ComplexitySignals(
+            long_text_chars=c.long_text_chars,
+            attachments_make_complex=c.attachments_make_complex,
+            several_topics_make_complex=c.several_topics_make_complex,
+        ),
+    )
+    staff = {
+        e.key: StaffMember(
+            key=e.key, name=e.name, surname=e.surname, languages=tuple(e.languages), deputy=e.deputy, active=e.active
+        )
+        for e in settings.employees
+    }
     wt = settings.working_time
     return Router(
-        topics=topics,
+        understander=understander,
+        staff=staff,
         fallback_employee=settings.routing.fallback_employee,
-        active_employees=frozenset(e.key for e in settings.employees if e.active),
+        board_member=settings.routing.board_member,
         calendar=calendar_from_settings(settings),
         working_days={"simple": wt.simple_working_days, "complex": wt.complex_working_days},
     )

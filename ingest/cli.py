@@ -74,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     """What the service would make of a message, without storing anything."""
     from ingest.build_router import router_from_settings
+    from router.route import Load, Situation
     from ingest.service import channels_from_settings
     from storage.types import utcnow
 
@@ -82,7 +83,11 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     meta = {"received_at": now.isoformat(), "envelope_from": ""}
     inbound = channel.normalise(raw, meta)
     decision = router_from_settings(settings).decide(
-        subject=inbound.subject, text=inbound.text, received_at=now, open_counts=_open_counts(settings)
+        subject=inbound.subject,
+        text=inbound.text,
+        received_at=now,
+        attachments=len(inbound.attachments),
+        situation=Situation(load={k: Load(open=n) for k, n in _open_counts(settings).items()}),
     )
     employee = settings.employee(decision.employee_key)
     tz = ZoneInfo(settings.service.timezone)
@@ -100,6 +105,8 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
         "defects": list(inbound.extra.get("defects", [])),
         "routing": {
             "topic": decision.topic_key,
+            "kind": decision.kind,
+            "language": decision.language,
             "complexity": decision.complexity,
             "rule": decision.rule,
             "facts": decision.facts,

@@ -13,6 +13,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -167,6 +168,40 @@ class TopicSettings(_Section):
     complexity: Literal["simple", "complex"] = "simple"
 
 
+class KindSettings(_Section):
+    """Keywords that make an inquiry a complaint, a suggestion, a request or a question.
+
+    Tried in that order; with no keyword, a message with a question mark is a
+    question and anything else a request.
+    """
+
+    complaint: list[str] = Field(default_factory=list)
+    suggestion: list[str] = Field(default_factory=list)
+    request: list[str] = Field(default_factory=list)
+    question: list[str] = Field(default_factory=list)
+
+
+class ComplexitySettings(_Section):
+    """Signals that make an inquiry complex (2 working days) besides its topic's default."""
+
+    long_text_chars: int = Field(default=1500, ge=1)
+    attachments_make_complex: bool = True
+    several_topics_make_complex: bool = True
+
+
+class AbsenceSettings(_Section):
+    employee: str
+    start: date
+    end: date
+    reason: Literal["leave", "sick", "training", "other"] = "leave"
+
+    @model_validator(mode="after")
+    def _order(self) -> AbsenceSettings:
+        if self.end < self.start:
+            raise ValueError("end comes before start")
+        return self
+
+
 class RoutingSettings(_Section):
     # The customer-service coordinator: gets whatever matches no topic.
     fallback_employee: str
@@ -186,6 +221,10 @@ class Settings(_Section):
     routing: RoutingSettings
     employees: list[EmployeeSettings] = Field(min_length=1)
     topics: list[TopicSettings] = Field(default_factory=list)
+    kinds: KindSettings = Field(default_factory=KindSettings)
+    complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)
+    # Known absences (leave, sick days); staff can also enter them through the API.
+    absences: list[AbsenceSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
@@ -210,6 +249,8 @@ class Settings(_Section):
                 raise ValueError(f"topics[{i}].key: duplicate topic {topic.key!r}")
             for emp_key in topic.employees:
                 need(f"topics[{i}].employees", emp_key)
+        for i, absence in enumerate(self.absences):
+            need(f"absences[{i}].employee", absence.employee)
         return self
 
     def employee(self, key: str) -> EmployeeSettings:

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from channels.base import Channel, InboundMessage, UnprocessableReceipt
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
 from ingest.notifications import email_payload, new_message_id, staff_notice
-from router.route import Router
+from router.route import Load, Router, Situation
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import (
@@ -216,7 +216,8 @@ class Pipeline:
             subject=inbound.subject,
             text=inbound.text,
             received_at=inbound.received_at,
-            open_counts=repo.open_counts_by_employee(session),
+            attachments=len(inbound.attachments),
+            situation=self._situation(session, contact, inbound.received_at),
         )
         employee = employees.get(decision.employee_key)
         year = inbound.received_at.astimezone(self.tz).year
@@ -227,6 +228,8 @@ class Pipeline:
             contact_id=contact.id,  # type: ignore[arg-type]
             channel=inbound.channel,
             topic=decision.topic_key,
+            kind=decision.kind,
+            language=decision.language,
             complexity=decision.complexity,
             subject=inbound.subject,
             employee_id=employee.id if employee else None,
@@ -236,6 +239,9 @@ class Pipeline:
             updated_at=now,
         )
         session.add(inquiry)
+        if contact.preferred_language is None:
+            contact.preferred_language = decision.language
+            session.add(contact)
         session.flush()
         assert inquiry.id is not None
         repo.add_event(
@@ -256,6 +262,19 @@ class Pipeline:
         if employee is None:
             log.error("inquiry %s: routed employee %s is not in the database", inquiry.reference, decision.employee_key)
         return inquiry
+
+    def _situation(self, session: Session, contact: Contact, received_at: datetime) -> Situation:
+        """What the router needs to know from storage: who is away, loads, the client's employee."""
+        local_day = received_at.astimezone(self.tz).date()
+        end_of_day = datetime.combine(local_day, time.max, tzinfo=self.tz)
+        loads = repo.load_by_employee(session, due_by=end_of_day)
+        previous = repo.client_open_inquiry(session, contact_id=contact.id) if contact.id else None
+        return Situation(
+            absent=frozenset(repo.absent_on(session, day=local_day)),
+            load={k: Load(open=n, due_soon=d) for k, (n, d) in loads.items()},
+            client_employee=previous[0] if previous else None,
+            client_topic=previous[1] if previous else None,
+        )
 
     def _add_message(self, session: Session, inquiry: Inquiry, inbound: InboundMessage, receipt: Receipt) -> Message:
         message = Message(

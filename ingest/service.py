@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, delete
+from sqlmodel import col, select
 
 from channels.base import Channel
 from channels.email import EmailChannel
@@ -29,7 +29,7 @@ from ingest.receipts import ReceiptStore
 from ingest.web import create_app
 from ingest.workers import Worker
 from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
-from storage.models import Employee
+from storage.models import Absence, Employee
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
 
 
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
-    """Make the employee rows match the config; employees no longer configured become inactive."""
+    """Make employee and absence rows match the config; employees no longer configured become inactive."""
     with transaction(sessions) as session:
         existing = {e.key: e for e in session.exec(select(Employee)).all()}
         for conf in settings.employees:
@@ -68,6 +68,18 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
         for gone in existing.values():
             gone.active = False
             session.add(gone)
+        # Absences from the config are replaced as a whole; those entered through the API stay.
+        session.execute(delete(Absence).where(col(Absence.source) == "config"))
+        for absence in settings.absences:
+            session.add(
+                Absence(
+                    employee_key=absence.employee,
+                    starts_on=absence.start,
+                    ends_on=absence.end,
+                    reason=absence.reason,
+                    source="config",
+                )
+            )
 
 
 def build_pipeline(

@@ -90,4 +90,5 @@ def migrate(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        # "heads": branches written side by side apply together until a merge revision joins them.
+        command.upgrade(cfg, "heads")

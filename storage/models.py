@@ -8,7 +8,7 @@ everything to be sent goes through the outbox.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -81,6 +81,21 @@ class Employee(SQLModel, table=True):
     supervisor_key: str | None = None
     deputy_key: str | None = None
     active: bool = True
+
+
+class Absence(SQLModel, table=True):
+    """An employee away (leave, sick): not routed to on those days; from the config or the API."""
+
+    __tablename__ = "absence"
+    __table_args__ = (Index("ix_absence_dates", "starts_on", "ends_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_key: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    starts_on: date
+    ends_on: date
+    reason: str = "leave"
+    source: str = "api"  # config rows are replaced at every start; api rows are kept
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Contact(SQLModel, table=True):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from storage.models import (
     OPEN_STATUSES,
+    Absence,
     Contact,
     Counter,
     Employee,
@@ -136,6 +137,37 @@ def find_contact_by_email(session: Session, *, email: str) -> Contact | None:
 
 def employees_by_key(session: Session) -> dict[str, Employee]:
     return {e.key: e for e in session.exec(select(Employee)).all()}
+
+
+def absent_on(session: Session, *, day: date) -> set[str]:
+    rows = session.exec(
+        select(Absence.employee_key).where(col(Absence.starts_on) <= day, col(Absence.ends_on) >= day)
+    ).all()
+    return {str(k) for k in rows}
+
+
+def load_by_employee(session: Session, *, due_by: datetime) -> dict[str, tuple[int, int]]:
+    """Per employee key: (open inquiries, of which due by ``due_by`` or overdue)."""
+    due_soon = case((col(Inquiry.due_at) <= due_by, 1), else_=0)
+    rows = session.exec(
+        select(Employee.key, func.count(col(Inquiry.id)), func.coalesce(func.sum(due_soon), 0))
+        .join(Inquiry, col(Inquiry.employee_id) == col(Employee.id))
+        .where(col(Inquiry.status).in_(OPEN_STATUSES))
+        .group_by(Employee.key)
+    ).all()
+    return {str(k): (int(n), int(d)) for k, n, d in rows}
+
+
+def client_open_inquiry(session: Session, *, contact_id: int) -> tuple[str, str | None] | None:
+    """(employee key, topic) of the client's most recent open inquiry."""
+    row = session.exec(
+        select(Employee.key, Inquiry.topic)
+        .join(Inquiry, col(Inquiry.employee_id) == col(Employee.id))
+        .where(Inquiry.contact_id == contact_id, col(Inquiry.status).in_(OPEN_STATUSES))
+        .order_by(col(Inquiry.received_at).desc())
+        .limit(1)
+    ).first()
+    return (str(row[0]), row[1]) if row else None
 
 
 def open_counts_by_employee(session: Session) -> dict[str, int]:
