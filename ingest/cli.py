@@ -37,7 +37,16 @@ def _load(path: str) -> Settings:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from jinja2 import TemplateError
+
+    from ingest.notices import ClientTemplates
+
     settings = _load(args.file)
+    try:
+        ClientTemplates(settings.client_messages.templates_dir).check()
+    except TemplateError as exc:
+        print(f"ingest: template error: {exc}", file=sys.stderr)
+        return 2
     print(
         f"{args.file}: OK ({len(settings.employees)} employees, {len(settings.topics)} topics, "
         f"database {settings.database_url().split('://', 1)[0]})"

@@ -98,6 +98,58 @@ class OutgoingMailSettings(_Section):
     folder: Path = Path("outgoing-mail")
 
 
+class ImapSettings(_Section):
+    """A mailbox the service reads with IMAP (next to, or instead of, the SMTP listener)."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = Field(default=993, ge=1, le=65535)
+    # "tls" (implicit TLS, port 993), "starttls" (port 143), or "none" (only with allow_plaintext).
+    security: Literal["tls", "starttls", "none"] = "tls"
+    # Unencrypted IMAP sends the password in clear; allowed only when said so (loopback, tests).
+    allow_plaintext: bool = False
+    username: str = ""
+    password: str = ""
+    folder: str = "INBOX"
+    # What is done to a message on the server once it is stored: "flag" (add processed_flag),
+    # "seen" (add \Seen) or "move" (to move_to). Messages are never deleted.
+    processed_action: Literal["flag", "seen", "move"] = "flag"
+    processed_flag: str = Field(default="$GkIngested", pattern=r"^[^\s()\{\]%*\"\\]+$")
+    move_to: str = ""
+    # Used when the server offers no IDLE.
+    poll_seconds: float = Field(default=60, gt=0)
+    # IDLE is ended and issued again at least this often (RFC 2177: under 29 minutes).
+    idle_seconds: float = Field(default=600, gt=0, le=1740)
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    # Reconnecting after a network error waits 1 s, 2 s, 4 s, ... up to this.
+    reconnect_max_seconds: float = Field(default=300, gt=0)
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImapSettings:
+        if not self.enabled:
+            return self
+        if not self.host:
+            raise ValueError("host: needed when enabled")
+        if not self.username:
+            raise ValueError("username: needed when enabled")
+        if self.security == "none" and not self.allow_plaintext:
+            raise ValueError(
+                'security: "none" sends the password unencrypted; use "tls" or "starttls", '
+                "or set allow_plaintext = true (loopback only)"
+            )
+        if self.processed_action == "move":
+            if not self.move_to:
+                raise ValueError('move_to: needed when processed_action is "move"')
+            if self.move_to == self.folder:
+                raise ValueError("move_to: must differ from folder")
+        return self
+
+    def mailbox_key(self) -> str:
+        """Identifies the mailbox whose position is stored: user@host:port/folder."""
+        return f"{self.username}@{self.host}:{self.port}/{self.folder}"
+
+
 class RetrySettings(_Section):
     poll_seconds: float = Field(default=5, gt=0)
     max_attempts: int = Field(default=10, ge=1)
@@ -202,6 +254,16 @@ class AbsenceSettings(_Section):
         return self
 
 
+class ClientMessageSettings(_Section):
+    # Send the client an acknowledgement naming the employee and the answer date (clauses 8, 9).
+    acknowledge: bool = True
+    # At most one acknowledgement per address within this many minutes, so that two
+    # auto-responders cannot keep each other busy.
+    ack_window_minutes: int = Field(default=15, ge=0)
+    # A folder with edited copies of the templates in ingest/templates; looked in first.
+    templates_dir: Path | None = None
+
+
 class RoutingSettings(_Section):
     # The customer-service coordinator: gets whatever matches no topic.
     fallback_employee: str
@@ -215,12 +277,14 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     smtp_listener: SmtpListenerSettings = Field(default_factory=SmtpListenerSettings)
     outgoing_mail: OutgoingMailSettings = Field(default_factory=OutgoingMailSettings)
+    imap: ImapSettings = Field(default_factory=ImapSettings)
     pipeline: RetrySettings = Field(default_factory=RetrySettings)
     outbox: RetrySettings = Field(default_factory=lambda: RetrySettings(poll_seconds=10, max_attempts=12))
     working_time: WorkingTimeSettings = Field(default_factory=WorkingTimeSettings)
     routing: RoutingSettings
     employees: list[EmployeeSettings] = Field(min_length=1)
     topics: list[TopicSettings] = Field(default_factory=list)
+    client_messages: ClientMessageSettings = Field(default_factory=ClientMessageSettings)
     kinds: KindSettings = Field(default_factory=KindSettings)
     complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)
     # Known absences (leave, sick days); staff can also enter them through the API.
@@ -284,6 +348,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     data_dir = settings.service.data_dir
     if not data_dir.is_absolute():
         settings.service.data_dir = (base / data_dir).resolve()
+    templates = settings.client_messages.templates_dir
+    if templates is not None and not templates.is_absolute():
+        settings.client_messages.templates_dir = (base / templates).resolve()
     return settings
 
 

@@ -46,10 +46,11 @@ def build_email(payload: dict[str, Any]) -> EmailMessage:
     if payload.get("in_reply_to"):
         message["In-Reply-To"] = f"<{payload['in_reply_to']}>"
         message["References"] = f"<{payload['in_reply_to']}>"
+    headers = dict(payload.get("headers", {}))
     # RFC 3834: marks our mail as automatic so that well-behaved auto-responders stay quiet.
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = headers.pop("Auto-Submitted", "auto-generated")
     message["X-Auto-Response-Suppress"] = "All"
-    for key, value in payload.get("headers", {}).items():
+    for key, value in headers.items():
         message[key] = value
     # Quoted-printable keeps the message 7-bit, so no relay has to support 8BITMIME.
     message.set_content(payload["text"], charset="utf-8", cte="quoted-printable")

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
-from ingest.notifications import email_payload, new_message_id, staff_notice
+from ingest.notices import Notices
 from router.route import Load, Router, Situation
 from storage import repo
 from storage.db import SessionFactory, transaction
@@ -34,7 +34,6 @@ from storage.models import (
     Inquiry,
     InquiryStatus,
     Message,
-    Outbox,
     Receipt,
 )
 
@@ -52,27 +51,14 @@ class Outcome(StrEnum):
     PARKED = "parked"
 
 
-@dataclass(frozen=True)
-class MailIdentity:
-    """Who outgoing mail comes from."""
-
-    from_address: str
-    from_name: str
-
-    @property
-    def domain(self) -> str:
-        return self.from_address.rpartition("@")[2]
-
-
 @dataclass
 class Pipeline:
     sessions: SessionFactory
     channels: Mapping[str, Channel]
     router: Router
     retry: RetrySettings
-    mail: MailIdentity
+    notices: Notices
     tz: ZoneInfo
-    topic_names: Mapping[str, str]
     reference_prefix: str
     clock: Callable[[], datetime]
     # Called after a commit that queued outgoing messages, so the sender wakes at once.
@@ -175,7 +161,13 @@ class Pipeline:
         employee = next((e for e in employees.values() if e.id == inquiry.employee_id), None)
         queued = False
         if employee is not None:
-            self._queue_staff_notice(session, inquiry, contact, message, employee, follow_up, now)
+            self.notices.staff(
+                session, inquiry=inquiry, contact=contact, message=message, employee=employee, follow_up=follow_up, now=now
+            )
+            if not follow_up:
+                self.notices.client_ack(
+                    session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now
+                )
             queued = True
         return (Outcome.THREADED if follow_up else Outcome.NEW_INQUIRY), queued
 
@@ -307,52 +299,3 @@ class Pipeline:
         receipt.message_id = message.id
         session.add(receipt)
         return message
-
-    def _queue_staff_notice(
-        self,
-        session: Session,
-        inquiry: Inquiry,
-        contact: Contact,
-        message: Message,
-        employee: Employee,
-        follow_up: bool,
-        now: datetime,
-    ) -> None:
-        notice = staff_notice(
-            inquiry=inquiry,
-            contact=contact,
-            message=message,
-            topic_name=self.topic_names.get(inquiry.topic or ""),
-            tz=self.tz,
-            follow_up=follow_up,
-        )
-        message_id = new_message_id(self.mail.domain)
-        row = Outbox(
-            kind="staff_followup" if follow_up else "staff_notification",
-            channel="email",
-            recipient=employee.email,
-            inquiry_id=inquiry.id,
-            external_id=f"mid:{message_id}",
-            payload=email_payload(
-                from_address=self.mail.from_address,
-                from_name=self.mail.from_name,
-                to_address=employee.email,
-                to_name=f"{employee.name} {employee.surname}",
-                subject=notice.subject,
-                text=notice.text,
-                message_id=message_id,
-                date=now,
-                extra_headers={"X-Inquiry-Reference": inquiry.reference},
-            ),
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(row)
-        session.flush()
-        repo.add_event(
-            session,
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            type="notification_queued",
-            at=now,
-            data={"outbox_id": row.id, "employee": employee.key, "kind": row.kind},
-        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -24,7 +24,8 @@ from ingest.build_router import router_from_settings
 from ingest.config import Settings
 from ingest.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outbox import OutboxSender
-from ingest.pipeline import MailIdentity, Pipeline
+from ingest.notices import ClientTemplates, Notices
+from ingest.pipeline import Pipeline
 from ingest.receipts import ReceiptStore
 from ingest.web import create_app
 from ingest.workers import Worker
@@ -82,6 +83,20 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
             )
 
 
+def notices_from_settings(settings: Settings) -> Notices:
+    cm = settings.client_messages
+    return Notices(
+        templates=ClientTemplates(cm.templates_dir),
+        from_address=settings.outgoing_mail.from_address,
+        from_name=settings.outgoing_mail.from_name,
+        office=settings.service.name,
+        tz=ZoneInfo(settings.service.timezone),
+        topic_names={t.key: t.name for t in settings.topics},
+        acknowledge=cm.acknowledge,
+        ack_window=timedelta(minutes=cm.ack_window_minutes),
+    )
+
+
 def build_pipeline(
     settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]
 ) -> Pipeline:
@@ -90,9 +105,8 @@ def build_pipeline(
         channels=channels_from_settings(settings),
         router=router_from_settings(settings),
         retry=settings.pipeline,
-        mail=MailIdentity(settings.outgoing_mail.from_address, settings.outgoing_mail.from_name),
+        notices=notices_from_settings(settings),
         tz=ZoneInfo(settings.service.timezone),
-        topic_names={t.key: t.name for t in settings.topics},
         reference_prefix=settings.service.reference_prefix,
         clock=clock,
     )
@@ -148,6 +162,7 @@ class Service:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.pipeline.notices.templates.check()
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(sync_employees, self.sessions, self.settings)
         log.info("outgoing mail goes to %s", self.transport.describe())

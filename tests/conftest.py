@@ -152,11 +152,27 @@ class Relay:
             self._controller.stop()
             self._controller = None
 
-    def parsed(self) -> list[Any]:
+    def parsed(self, *, staff: bool | None = None) -> list[Any]:
+        """Messages received: all, or only those to the office's staff (True) or to clients (False)."""
         import email
         from email import policy
 
-        return [email.message_from_bytes(m, policy=policy.default) for m in self.messages]
+        out = []
+        for raw, (_, rcpts) in zip(self.messages, self.envelopes, strict=True):
+            to_staff = any(r.endswith(STAFF_DOMAIN) for r in rcpts)
+            if staff is None or staff == to_staff:
+                out.append(email.message_from_bytes(raw, policy=policy.default))
+        return out
+
+    def staff(self) -> list[Any]:
+        return self.parsed(staff=True)
+
+    def clients(self) -> list[Any]:
+        return self.parsed(staff=False)
+
+
+# The example config's staff all have addresses here.
+STAFF_DOMAIN = "@example.lv"
 
 
 def _free_port() -> int:

@@ -94,7 +94,7 @@ def test_failed_receipt_is_parked_then_retried_to_success(world: Any) -> None:
     assert pipeline.process_due() == 1
     done = receipt(engine, stored.id)
     assert done.status == "processed" and done.last_error is None and done.message_id is not None
-    assert count(engine, Inquiry) == 1 and count(engine, Outbox) == 1
+    assert count(engine, Inquiry) == 1 and count(engine, Outbox) == 2  # the employee's notice, the client's ack
 
 
 def test_receipt_stays_parked_after_the_last_attempt(world: Any) -> None:

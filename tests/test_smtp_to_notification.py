@@ -50,7 +50,7 @@ def test_mail_becomes_routed_inquiry_and_employee_is_notified(settings: Any, rel
             service.smtp_port,
             client_mail("Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."),
         )
-        wait_until(lambda: relay.messages, what="the staff notification at the relay")
+        wait_until(lambda: relay.staff() and relay.clients(), what="the staff notification and the acknowledgement")
         inquiries = rows(service, Inquiry)
         employees = {e.id: e for e in rows(service, Employee)}
 
@@ -61,8 +61,8 @@ def test_mail_becomes_routed_inquiry_and_employee_is_notified(settings: Any, rel
     assert inquiry.reference.startswith("GK-") and len(inquiry.reference) == len("GK-2026-000001")
     assert inquiry.due_at is not None and inquiry.due_at > inquiry.received_at
 
-    (note,) = relay.parsed()
-    assert relay.envelopes[0][1] == ["janis.kalnins@example.lv"]
+    (note,) = relay.staff()
+    assert note["To"].addresses[0].addr_spec == "janis.kalnins@example.lv"
     assert inquiry.reference in note["Subject"]
     due_local = inquiry.due_at.astimezone(settings_tz(settings)).strftime("%d.%m.%Y %H:%M")
     assert due_local in note["Subject"]
@@ -70,6 +70,17 @@ def test_mail_becomes_routed_inquiry_and_employee_is_notified(settings: Any, rel
     assert inquiry.reference in body and due_local in body
     assert "Brīvības ielas 12" in body
     assert note["Auto-Submitted"] == "auto-generated"
+
+    # Clauses 8, 9, 10.1: the client learns the reference, who handles it (name, surname,
+    # position) and by when, in their language, as a reply to their own message.
+    (ack,) = relay.clients()
+    assert ack["To"].addresses[0].addr_spec == CLIENT
+    assert f"[{inquiry.reference}]" in ack["Subject"]
+    assert ack["Auto-Submitted"] == "auto-replied"
+    text = ack.get_content()
+    assert "Jānis Kalniņš, Atkritumu apsaimniekošanas speciālists" in text
+    assert due_local in text and inquiry.reference in text
+    assert "Paldies" in text  # Latvian, as the client wrote
 
 
 def settings_tz(settings: Any) -> Any:
@@ -82,7 +93,7 @@ def test_routing_events_explain_the_choice(settings: Any, relay: Any, service_fa
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Радиатор холодный", "Здравствуйте, в квартире холодные батареи, отопление не работает."))
         send(service.smtp_port, client_mail("Sveiki", "Vēlos uzzināt jūsu darba laiku.", sender="other@client.example"), sender="other@client.example")
-        wait_until(lambda: len(relay.messages) == 2, what="two notifications")
+        wait_until(lambda: len(relay.staff()) == 2, what="two notifications")
         events = rows(service, Event)
         inquiries = {i.id: i for i in rows(service, Inquiry)}
     routed = {inquiries[e.inquiry_id].topic: e.data for e in events if e.type == "routed"}
@@ -94,7 +105,7 @@ def test_routing_events_explain_the_choice(settings: Any, relay: Any, service_fa
     heating = next(i for i in inquiries.values() if i.topic == "siltums")
     assert heating.complexity == "complex"
     types = [e.type for e in events if e.inquiry_id == heating.id]
-    assert types[:3] == ["received", "routed", "notification_queued"]
+    assert types[:4] == ["received", "routed", "staff_notification_queued", "client_ack_queued"]
     assert "notified" in types
 
 
@@ -103,7 +114,7 @@ def test_same_message_twice_is_one_inquiry(settings: Any, relay: Any, service_fa
     with service_factory(settings) as service:
         send(service.smtp_port, msg)
         send(service.smtp_port, msg)
-        wait_until(lambda: relay.messages, what="notification")
+        wait_until(lambda: relay.staff(), what="notification")
         # Give a second (wrong) notification every chance to appear.
         wait_until(lambda: all(r.status == "processed" for r in rows(service, Receipt)), what="receipts processed")
         service.outbox_worker.wake()
@@ -111,7 +122,7 @@ def test_same_message_twice_is_one_inquiry(settings: Any, relay: Any, service_fa
         assert len(rows(service, Receipt)) == 1
         assert len(rows(service, Inquiry)) == 1
         assert len(rows(service, Message)) == 1
-        assert len(relay.messages) == 1
+        assert len(relay.staff()) == 1 and len(relay.clients()) == 1
 
 
 def test_same_content_without_message_id_is_deduplicated_by_hash(settings: Any, relay: Any, service_factory: Any) -> None:
@@ -122,7 +133,7 @@ def test_same_content_without_message_id_is_deduplicated_by_hash(settings: Any, 
     with service_factory(settings) as service:
         send(service.smtp_port, raw)
         send(service.smtp_port, raw)
-        wait_until(lambda: relay.messages, what="notification")
+        wait_until(lambda: relay.staff(), what="notification")
         assert len(rows(service, Inquiry)) == 1
         assert rows(service, Receipt)[0].natural_id.startswith("sha256:")
 
@@ -149,7 +160,7 @@ def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
             lambda: [r for r in rows(service, Receipt) if r.status == "parked"], what="the receipt to be parked"
         )
         send(service.smtp_port, client_mail("Lifts", "Mājā nestrādā lifts."))
-        wait_until(lambda: relay.messages, what="the next message still processed")
+        wait_until(lambda: relay.staff(), what="the next message still processed")
         health = httpx.get(f"http://127.0.0.1:{service.http_port}/health", timeout=10).json()
         parked = [r for r in rows(service, Receipt) if r.status == "parked"]
     assert len(parked) == 1
@@ -161,48 +172,54 @@ def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
 
 
 def test_notifications_wait_while_relay_is_down_and_all_arrive_once(
-    settings: Any, relay: Any, service_factory: Any
+    make_settings: Any, relay: Any, service_factory: Any
 ) -> None:
+    settings = make_settings(
+        outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"},
+        outbox={"max_attempts": 1000, "poll_seconds": 0.2, "backoff_base_seconds": 0.2, "backoff_max_seconds": 0.5},
+    )
     relay.stop()
     with service_factory(settings) as service:
         for i in range(5):
             send(service.smtp_port, client_mail(f"Rēķins {i}", f"Lūdzu, pārbaudiet rēķinu nr. {i}.", message_id=f"r{i}@c"))
         wait_until(
-            lambda: (outbox := rows(service, Outbox)) and len(outbox) == 5 and all(o.attempts >= 2 for o in outbox),
+            lambda: (outbox := rows(service, Outbox)) and len(outbox) == 6 and all(o.attempts >= 2 for o in outbox),
             what="every notification to have failed at least twice",
         )
         assert all(o.status in ("pending", "sending") for o in rows(service, Outbox))
         assert relay.messages == []
         relay.start()
         wait_until(lambda: all(o.status == "sent" for o in rows(service, Outbox)), what="all sent", timeout=30)
-    subjects = sorted(m["Subject"] for m in relay.parsed())
-    assert len(subjects) == 5
-    assert len(set(m["Message-ID"] for m in relay.parsed())) == 5
+    # Five notifications; one client wrote five times, and the acknowledgement rate limit let one through.
+    assert len(relay.staff()) == 5 and len(relay.clients()) == 1
+    assert len(set(m["Message-ID"] for m in relay.parsed())) == len(relay.messages)
 
 
 def test_relay_permanent_refusal_is_recorded_as_failed(settings: Any, relay: Any, service_factory: Any) -> None:
     relay.reply = "554 5.7.1 Rejected by policy"
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Apkure", "Nav apkures."))
-        wait_until(lambda: [o for o in rows(service, Outbox) if o.status == "failed"], what="a failed row")
-        (row,) = rows(service, Outbox)
+        wait_until(
+            lambda: len([o for o in rows(service, Outbox) if o.status == "failed"]) == 2, what="both rows failed"
+        )
+        outbox = rows(service, Outbox)
         events = [e.type for e in rows(service, Event)]
-    assert row.attempts == 1
-    assert "554" in (row.last_error or "")
+    assert {o.kind for o in outbox} == {"staff_notification", "client_ack"}
+    assert all(o.attempts == 1 and "554" in (o.last_error or "") for o in outbox)
     assert "notification_failed" in events
 
 
 def test_reply_with_reference_joins_the_inquiry(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Jumts tek", "Mūsu mājā tek jumts.", message_id="first@c"))
-        wait_until(lambda: relay.messages, what="first notification")
+        wait_until(lambda: relay.staff(), what="first notification")
         reference = rows(service, Inquiry)[0].reference
         follow = client_mail(f"Re: [{reference}] Jumts tek", "Papildinu: tek arī kāpņu telpā.", message_id="second@c")
         send(service.smtp_port, follow)
         reply = client_mail("Re: Jumts tek", "Un vēl viens foto.", message_id="third@c")
         reply["In-Reply-To"] = "<first@c>"
         send(service.smtp_port, reply)
-        wait_until(lambda: len(relay.messages) == 3, what="two follow-up notifications")
+        wait_until(lambda: len(relay.staff()) == 3, what="two follow-up notifications")
         assert len(rows(service, Inquiry)) == 1
         assert len(rows(service, Message)) == 3
 
@@ -210,7 +227,7 @@ def test_reply_with_reference_joins_the_inquiry(settings: Any, relay: Any, servi
 def test_reference_tag_from_another_client_opens_a_new_inquiry(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Jumts tek", "Mūsu mājā tek jumts."))
-        wait_until(lambda: relay.messages, what="first notification")
+        wait_until(lambda: relay.staff(), what="first notification")
         reference = rows(service, Inquiry)[0].reference
         other = client_mail(f"[{reference}] Jumts", "Es arī!", sender="stranger@client.example")
         send(service.smtp_port, other, sender="stranger@client.example")

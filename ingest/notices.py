@@ -1,0 +1,233 @@
+"""Queuing what people are told: the employee's notification, the client's acknowledgement and
+redirect notice (policy clauses 8, 9, 10.1 and 10.3).
+
+Client messages come from Jinja2 templates in Latvian, Russian and English. The
+package ships defaults (``ingest/templates``); a ``templates_dir`` in the config
+is looked in first, so the office can edit the texts without a release.
+Everything is rendered when queued and stored in the outbox in the same
+transaction as the change it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ingest.notifications import email_payload, local_time, new_message_id, staff_notice
+from storage import repo
+from storage.models import Contact, Employee, Inquiry, Message, Outbox
+
+DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGES = ("lv", "ru", "en")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+
+
+class ClientTemplates:
+    def __init__(self, override_dir: Path | None = None) -> None:
+        search = [str(override_dir)] if override_dir else []
+        self._env = Environment(
+            loader=FileSystemLoader([*search, str(DEFAULT_TEMPLATES)]),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text mail; nothing here is HTML
+            keep_trailing_newline=True,
+        )
+
+    def render(self, name: str, language: str | None, **context: object) -> Rendered:
+        """First line is the subject, the rest (after a blank line) the text."""
+        lang = language if language in LANGUAGES else "lv"
+        try:
+            template = self._env.get_template(f"{name}.{lang}.txt")
+        except TemplateNotFound:
+            template = self._env.get_template(f"{name}.lv.txt")
+        subject, _, text = template.render(**context).partition("\n")
+        return Rendered(subject=subject.strip(), text=text.lstrip("\n"))
+
+    def check(self) -> None:
+        """Render every template once with sample values, so a broken edit stops the start-up."""
+        sample = Employee(key="x", name="Vārds", surname="Uzvārds", position="Amats", email="x@example.lv")
+        for name in ("ack", "redirect"):
+            for lang in LANGUAGES:
+                self.render(
+                    name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample,
+                    due="01.01.2026 17:00", office="Birojs", reason="",
+                )
+
+
+@dataclass
+class Notices:
+    templates: ClientTemplates
+    from_address: str
+    from_name: str
+    office: str
+    tz: ZoneInfo
+    topic_names: dict[str, str]
+    acknowledge: bool = True
+    ack_window: timedelta = timedelta(minutes=15)
+
+    @property
+    def domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+    def _queue(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        inquiry: Inquiry,
+        to_address: str,
+        to_name: str | None,
+        subject: str,
+        text: str,
+        now: datetime,
+        in_reply_to: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Outbox:
+        message_id = new_message_id(self.domain)
+        row = Outbox(
+            kind=kind,
+            channel="email",
+            recipient=to_address,
+            inquiry_id=inquiry.id,
+            external_id=f"mid:{message_id}",
+            payload=email_payload(
+                from_address=self.from_address,
+                from_name=self.from_name,
+                to_address=to_address,
+                to_name=to_name,
+                subject=subject,
+                text=text,
+                message_id=message_id,
+                date=now,
+                in_reply_to=in_reply_to,
+                extra_headers={"X-Inquiry-Reference": inquiry.reference, **(extra_headers or {})},
+            ),
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type=f"{kind}_queued",
+            at=now,
+            data={"outbox_id": row.id},
+        )
+        return row
+
+    def staff(
+        self,
+        session: Session,
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        message: Message,
+        employee: Employee,
+        follow_up: bool,
+        now: datetime,
+    ) -> Outbox:
+        notice = staff_notice(
+            inquiry=inquiry,
+            contact=contact,
+            message=message,
+            topic_name=self.topic_names.get(inquiry.topic or ""),
+            tz=self.tz,
+            follow_up=follow_up,
+        )
+        return self._queue(
+            session,
+            kind="staff_followup" if follow_up else "staff_notification",
+            inquiry=inquiry,
+            to_address=employee.email,
+            to_name=f"{employee.name} {employee.surname}",
+            subject=notice.subject,
+            text=notice.text,
+            now=now,
+        )
+
+    def client_ack(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, message: Message, employee: Employee, now: datetime
+    ) -> Outbox | None:
+        """Tell the client who handles the inquiry and by when; at most one per address per window."""
+        if not self.acknowledge or not contact.email or inquiry.channel != "email":
+            return None
+        recent = session.exec(
+            select(func.count(col(Outbox.id))).where(
+                Outbox.kind == "client_ack", Outbox.recipient == contact.email, col(Outbox.created_at) > now - self.ack_window
+            )
+        ).one()
+        if recent:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="client_ack_suppressed",
+                at=now,
+                data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
+            )
+            return None
+        rendered = self.templates.render(
+            "ack",
+            inquiry.language or contact.preferred_language,
+            reference=inquiry.reference,
+            client_name=contact.name or "",
+            employee=employee,
+            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
+            office=self.office,
+        )
+        client_message_id = message.external_id.removeprefix("mid:") if message.external_id.startswith("mid:") else None
+        return self._queue(
+            session,
+            kind="client_ack",
+            inquiry=inquiry,
+            to_address=contact.email,
+            to_name=contact.name,
+            subject=_with_reference(rendered.subject, inquiry.reference),
+            text=rendered.text,
+            now=now,
+            in_reply_to=client_message_id,
+            extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+
+    def client_redirect(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, reason: str, now: datetime
+    ) -> Outbox | None:
+        """Clause 10.3: the new specialist's name, position, location, phone and reception hours."""
+        if not contact.email:
+            return None
+        rendered = self.templates.render(
+            "redirect",
+            inquiry.language or contact.preferred_language,
+            reference=inquiry.reference,
+            client_name=contact.name or "",
+            employee=employee,
+            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
+            office=self.office,
+            reason=reason,
+        )
+        return self._queue(
+            session,
+            kind="client_redirect",
+            inquiry=inquiry,
+            to_address=contact.email,
+            to_name=contact.name,
+            subject=_with_reference(rendered.subject, inquiry.reference),
+            text=rendered.text,
+            now=now,
+            extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+
+
+def _with_reference(subject: str, reference: str) -> str:
+    tag = f"[{reference}]"
+    return subject if tag in subject else f"{subject} {tag}"
