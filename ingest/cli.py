@@ -169,6 +169,61 @@ def cmd_inspect_email(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database(settings: Settings) -> Any:
+    """Sessions on the configured database, migrated (commands may run before the first serve)."""
+    from storage.db import make_engine, migrate, session_factory
+
+    engine = make_engine(settings.database_url())
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ingest.inquiries import InquiryError, explain
+
+    settings = _load(args.config)
+    engine, sessions = _database(settings)
+    try:
+        with sessions() as session:
+            result = explain(session, reference=args.reference, tz=ZoneInfo(settings.service.timezone))
+    except InquiryError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print("\n".join(result.lines))
+    return 0
+
+
+def cmd_reassign(args: argparse.Namespace) -> int:
+    from ingest.inquiries import InquiryError, get_inquiry, reassign
+    from ingest.service import notices_from_settings
+    from storage.db import transaction
+    from storage.types import utcnow
+
+    settings = _load(args.config)
+    engine, sessions = _database(settings)
+    try:
+        with transaction(sessions) as session:
+            inquiry = get_inquiry(session, args.reference)
+            new = reassign(
+                session,
+                inquiry=inquiry,
+                to_employee=args.employee,
+                actor=args.actor,
+                reason=args.reason,
+                notices=notices_from_settings(settings),
+                now=utcnow(),
+            )
+    except InquiryError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{inquiry.reference} reassigned to {new.name} {new.surname}; the client and the employee will be told")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description="Omnichannel inquiry service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +240,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file")
     _config_arg(inspect)
     inspect.set_defaults(func=cmd_inspect_email)
+
+    why = sub.add_parser("explain", help="why an inquiry went to whom, and how its due date was computed")
+    why.add_argument("reference")
+    _config_arg(why)
+    why.set_defaults(func=cmd_explain)
+
+    move = sub.add_parser("reassign", help="give an inquiry to another employee; the client gets a redirect notice")
+    move.add_argument("reference")
+    move.add_argument("employee", help="the employee's key in the config")
+    move.add_argument("--reason", default="", help="why, for the record and the client's notice")
+    move.add_argument("--actor", default=os.environ.get("USER", "cli"), help="who makes the change (for the record)")
+    _config_arg(move)
+    move.set_defaults(func=cmd_reassign)
     return parser
 
 

@@ -1,0 +1,125 @@
+"""Reassignment with the client's redirect notice (clause 10.3), and ``ingest explain``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ingest.inquiries import InquiryError, explain, reassign
+from ingest.service import build_pipeline, notices_from_settings, sync_employees
+from ingest.receipts import ReceiptStore
+from storage.db import make_engine, migrate, session_factory, transaction
+from storage.models import Employee, Event, Inquiry, Outbox
+from tests.test_pipeline import Clock
+
+import pytest
+from zoneinfo import ZoneInfo
+
+MAIL = (
+    "From: Ольга <olga@client.example>\r\nTo: klienti@example.lv\r\nSubject: Мусор\r\n"
+    "Message-ID: <m1@client.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Здравствуйте, уже неделю не вывозят мусор от дома на улице Бривибас 12.\r\n"
+).encode()
+
+
+@pytest.fixture
+def stored(make_settings: Any) -> Any:
+    settings = make_settings()
+    engine = make_engine(settings.database_url())
+    migrate(engine)
+    sessions = session_factory(engine)
+    sync_employees(sessions, settings)
+    clock = Clock()
+    pipeline = build_pipeline(settings, sessions, clock)
+    ReceiptStore(sessions=sessions, clock=clock).store_sync(pipeline.channels["email"], source="smtp", raw=MAIL, meta={})
+    pipeline.process_due()
+    with Session(engine) as session:
+        inquiry = session.exec(select(Inquiry)).one()
+    yield settings, engine, sessions, clock, inquiry
+    engine.dispose()
+
+
+def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored: Any) -> None:
+    settings, engine, sessions, clock, inquiry = stored
+    assert inquiry.language == "ru"
+    with transaction(sessions) as session:
+        current = session.get(Inquiry, inquiry.id)
+        reassign(
+            session,
+            inquiry=current,
+            to_employee="nami",
+            actor="ilze.berzina",
+            reason="jautājums par nama pagalmu",
+            notices=notices_from_settings(settings),
+            now=clock(),
+        )
+    with Session(engine) as session:
+        after = session.get(Inquiry, inquiry.id)
+        nami = session.exec(select(Employee).where(Employee.key == "nami")).one()
+        redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
+        staff = session.exec(select(Outbox).where(Outbox.kind == "staff_notification", Outbox.recipient == nami.email)).one()
+        event = session.exec(select(Event).where(Event.type == "reassigned")).one()
+    assert after.employee_id == nami.id
+    assert after.due_at == inquiry.due_at  # the deadline does not restart
+    text = redirect.payload["text"]
+    for detail in ("Dace Krūmiņa", "Namu pārvaldniece", "105. kabinets", "+37167000140", "P.–C. 9:00–12:00"):
+        assert detail in text, detail
+    assert "Срок ответа не меняется" in text  # in the client's language
+    assert redirect.recipient == "olga@client.example"
+    assert f"[{inquiry.reference}]" in redirect.payload["subject"]
+    assert staff.payload["subject"].startswith(f"[{inquiry.reference}]")
+    assert event.actor == "ilze.berzina" and event.data["from"] == "atkritumi-1" and event.data["to"] == "nami"
+
+    with transaction(sessions) as session, pytest.raises(InquiryError, match="already assigned"):
+        reassign(
+            session,
+            inquiry=session.get(Inquiry, inquiry.id),
+            to_employee="nami",
+            actor="x",
+            reason="",
+            notices=notices_from_settings(settings),
+            now=clock(),
+        )
+
+
+def test_explain_shows_rule_facts_and_due_date(stored: Any) -> None:
+    settings, engine, sessions, clock, inquiry = stored
+    with Session(engine) as session:
+        lines = "\n".join(explain(session, reference=inquiry.reference.lower(), tz=ZoneInfo("Europe/Riga")).lines)
+    assert "rule topic-keyword chose atkritumi-1" in lines
+    assert "keyword 'мусор'" in lines
+    assert "language ru, kind" in lines
+    assert "counted from 2026-11-25T11:00:00+02:00" in lines
+    assert "-> 2026-11-26T17:00:00+02:00" in lines
+
+
+def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
+    settings, engine, sessions, clock, inquiry = stored
+    from tests.test_cli import write_config
+
+    config = write_config(tmp_path, settings.database_url())
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "explain", inquiry.reference, "--config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "rule topic-keyword chose atkritumi-1" in run.stdout
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "reassign", inquiry.reference, "atkritumi-2", "--reason", "atvaļinājums",
+         "--config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Olga Petrova" in run.stdout
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "explain", "GK-1999-000001", "--config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "no inquiry" in run.stderr and "Traceback" not in run.stderr
