@@ -254,6 +254,17 @@ class AbsenceSettings(_Section):
         return self
 
 
+class DeadlineSettings(_Section):
+    # A reminder to the employee when this share of the working time to the due date is left
+    # (0 turns it off); another when the due day opens.
+    reminder_share_left: float = Field(default=0.25, ge=0, lt=1)
+    # When the deadline passes, the employee's supervisor is told; after this many further working
+    # hours, the board member.
+    board_after_working_hours: float = Field(default=8, gt=0)
+    # How often the deadlines are checked.
+    sweep_seconds: float = Field(default=60, gt=0)
+
+
 class ClientMessageSettings(_Section):
     # Send the client an acknowledgement naming the employee and the answer date (clauses 8, 9).
     acknowledge: bool = True
@@ -284,6 +295,7 @@ class Settings(_Section):
     routing: RoutingSettings
     employees: list[EmployeeSettings] = Field(min_length=1)
     topics: list[TopicSettings] = Field(default_factory=list)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     client_messages: ClientMessageSettings = Field(default_factory=ClientMessageSettings)
     kinds: KindSettings = Field(default_factory=KindSettings)
     complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)

@@ -84,7 +84,7 @@ class Notices:
         session: Session,
         *,
         kind: str,
-        inquiry: Inquiry,
+        inquiry: Inquiry | None,
         to_address: str,
         to_name: str | None,
         subject: str,
@@ -94,11 +94,12 @@ class Notices:
         extra_headers: dict[str, str] | None = None,
     ) -> Outbox:
         message_id = new_message_id(self.domain)
+        reference_header = {"X-Inquiry-Reference": inquiry.reference} if inquiry is not None else {}
         row = Outbox(
             kind=kind,
             channel="email",
             recipient=to_address,
-            inquiry_id=inquiry.id,
+            inquiry_id=inquiry.id if inquiry is not None else None,
             external_id=f"mid:{message_id}",
             payload=email_payload(
                 from_address=self.from_address,
@@ -110,21 +111,45 @@ class Notices:
                 message_id=message_id,
                 date=now,
                 in_reply_to=in_reply_to,
-                extra_headers={"X-Inquiry-Reference": inquiry.reference, **(extra_headers or {})},
+                extra_headers={**reference_header, **(extra_headers or {})},
             ),
             next_attempt_at=now,
             created_at=now,
         )
         session.add(row)
         session.flush()
-        repo.add_event(
-            session,
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            type=f"{kind}_queued",
-            at=now,
-            data={"outbox_id": row.id},
-        )
+        if inquiry is not None:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type=f"{kind}_queued",
+                at=now,
+                data={"outbox_id": row.id},
+            )
         return row
+
+    def staff_message(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        inquiry: Inquiry | None,
+        employee: Employee,
+        subject: str,
+        text: str,
+        now: datetime,
+    ) -> Outbox:
+        """Any other message to an employee (reminders, escalations, digests)."""
+        return self._queue(
+            session,
+            kind=kind,
+            inquiry=inquiry,
+            to_address=employee.email,
+            to_name=f"{employee.name} {employee.surname}",
+            subject=subject,
+            text=text,
+            now=now,
+        )
 
     def staff(
         self,

@@ -23,7 +23,9 @@ from sqlmodel import Session
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
+from ingest.deadlines import resume_clock, schedule_alarms
 from ingest.notices import Notices
+from router.deadlines import DeadlinePolicy
 from router.route import Load, Router, Situation
 from storage import repo
 from storage.db import SessionFactory, transaction
@@ -60,6 +62,7 @@ class Pipeline:
     notices: Notices
     tz: ZoneInfo
     reference_prefix: str
+    deadline_policy: DeadlinePolicy
     clock: Callable[[], datetime]
     # Called after a commit that queued outgoing messages, so the sender wakes at once.
     on_outbox: Callable[[], None] = lambda: None
@@ -150,7 +153,11 @@ class Pipeline:
                 at=now,
                 data={"message_id": message.id, "channel": inbound.channel, "automatic": inbound.automatic},
             )
-            if inquiry.status in (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value) and not inbound.automatic:
+            if inquiry.status == InquiryStatus.WAITING_CLIENT.value and not inbound.automatic:
+                resume_clock(
+                    session, inquiry=inquiry, calendar=self.router.calendar, policy=self.deadline_policy, now=now
+                )
+            elif inquiry.status in (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value) and not inbound.automatic:
                 repo.add_event(session, inquiry_id=inquiry.id, type="reopened", at=now, data={"was": inquiry.status})
                 inquiry.status = InquiryStatus.OPEN.value
             inquiry.updated_at = now
@@ -250,6 +257,13 @@ class Pipeline:
                 "facts": decision.facts,
                 "due_at": decision.due_at.isoformat(),
             },
+        )
+        schedule_alarms(
+            session,
+            inquiry=inquiry,
+            calendar=self.router.calendar,
+            policy=self.deadline_policy,
+            counted_from=self.router.calendar.start_of_counting(inbound.received_at),
         )
         if employee is None:
             log.error("inquiry %s: routed employee %s is not in the database", inquiry.reference, decision.employee_key)

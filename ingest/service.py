@@ -19,9 +19,11 @@ from sqlmodel import col, select
 
 from channels.base import Channel
 from channels.email import EmailChannel
+from channels.imap_poller import ImapPoller
 from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from ingest.build_router import router_from_settings
 from ingest.config import Settings
+from ingest.deadlines import DeadlineKeeper
 from ingest.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outbox import OutboxSender
 from ingest.notices import ClientTemplates, Notices
@@ -29,6 +31,7 @@ from ingest.pipeline import Pipeline
 from ingest.receipts import ReceiptStore
 from ingest.web import create_app
 from ingest.workers import Worker
+from router.deadlines import DeadlinePolicy
 from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
 from storage.models import Absence, Employee
 from storage.types import utcnow
@@ -108,8 +111,14 @@ def build_pipeline(
         notices=notices_from_settings(settings),
         tz=ZoneInfo(settings.service.timezone),
         reference_prefix=settings.service.reference_prefix,
+        deadline_policy=deadline_policy(settings),
         clock=clock,
     )
+
+
+def deadline_policy(settings: Settings) -> DeadlinePolicy:
+    d = settings.deadlines
+    return DeadlinePolicy(reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours))
 
 
 class Service:
@@ -127,11 +136,28 @@ class Service:
         self.outbox = OutboxSender(
             sessions=self.sessions, transports={"email": self.transport}, retry=settings.outbox, clock=clock
         )
+        self.deadlines = DeadlineKeeper(
+            sessions=self.sessions,
+            notices=self.pipeline.notices,
+            calendar=self.pipeline.router.calendar,
+            clock=clock,
+            fallback_employee=settings.routing.fallback_employee,
+            board_member=settings.routing.board_member,
+        )
         self.pipeline_worker = Worker("pipeline", self.pipeline.process_due)
         self.outbox_worker = Worker("outbox", self.outbox.deliver_due)
+        # The sweep does its whole work in one step; 0 tells the worker not to loop at once.
+        self.deadline_worker = Worker("deadlines", lambda: self.deadlines.sweep() and 0)
         self.pipeline.on_outbox = self.outbox_worker.wake
+        self.deadlines.on_outbox = self.outbox_worker.wake
         self.receipts = ReceiptStore(sessions=self.sessions, clock=clock, on_stored=self.pipeline_worker.wake)
         self.email_channel = self.pipeline.channels["email"]
+        # The IMAP receiver, only when configured; it stores receipts of the same e-mail channel.
+        self.imap_poller: ImapPoller | None = None
+        if settings.imap.enabled:
+            self.imap_poller = ImapPoller(
+                settings.imap, sessions=self.sessions, receipts=self.receipts, channel=self.email_channel, clock=clock
+            )
         self.smtp_handler = InboundSmtpHandler(
             recipients=settings.smtp_listener.recipients, store=self._store_email
         )
@@ -146,6 +172,10 @@ class Service:
         self._stop_requested = False
         self.started = asyncio.Event()
 
+    @property
+    def workers(self) -> tuple[Worker, ...]:
+        return (self.pipeline_worker, self.outbox_worker, self.deadline_worker)
+
     async def _store_email(self, raw: bytes, meta: dict[str, object]) -> object:
         return await self.receipts.store(self.email_channel, source="smtp", raw=raw, meta=dict(meta))
 
@@ -157,7 +187,9 @@ class Service:
             "smtp_listener": smtp,
             "pipeline": self.pipeline_worker.state,
             "outbox": self.outbox_worker.state,
+            "deadlines": self.deadline_worker.state,
             "scheduler": "running" if self._scheduler is not None and self._scheduler.running else "stopped",
+            "imap": self.imap_poller.state if self.imap_poller is not None else "disabled",
         }
 
     async def start(self) -> None:
@@ -166,7 +198,7 @@ class Service:
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(sync_employees, self.sessions, self.settings)
         log.info("outgoing mail goes to %s", self.transport.describe())
-        for worker in (self.pipeline_worker, self.outbox_worker):
+        for worker in self.workers:
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
         self._scheduler.add_job(
@@ -175,10 +207,13 @@ class Service:
         self._scheduler.add_job(
             self.outbox_worker.wake, "interval", seconds=self.settings.outbox.poll_seconds, id="outbox-due"
         )
+        self._scheduler.add_job(
+            self.deadline_worker.wake, "interval", seconds=self.settings.deadlines.sweep_seconds, id="deadlines"
+        )
         self._scheduler.start()
         # Whatever arrived while the service was down, or is due for retry, goes now.
-        self.pipeline_worker.wake()
-        self.outbox_worker.wake()
+        for worker in self.workers:
+            worker.wake()
         listener = self.settings.smtp_listener
         if listener.enabled:
             self._smtp_server = await self._loop.create_server(
@@ -188,14 +223,18 @@ class Service:
             )
             self.smtp_port = self._smtp_server.sockets[0].getsockname()[1]
             log.info("SMTP listener on %s:%s", listener.host, self.smtp_port)
+        if self.imap_poller is not None:
+            self.imap_poller.start()
 
     async def stop(self) -> None:
+        if self.imap_poller is not None:
+            await asyncio.to_thread(self.imap_poller.stop)
         if self._smtp_server is not None:
             self._smtp_server.close()
             await self._smtp_server.wait_closed()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        for worker in (self.pipeline_worker, self.outbox_worker):
+        for worker in self.workers:
             worker.stop()
         # Workers finish the batch they are in: a receipt half-processed is rolled back anyway.
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -12,6 +12,7 @@ Keywords come from the config. A keyword matches a client's word when
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,23 +109,51 @@ class KeywordIndex:
         lemma_set = frozenset(lemma for kw in self._compiled.values() for _, lemmas in kw.parts for lemma in lemmas)
         self._forms = _folded_latvian_forms(lemma_set)
 
-    def analyse(self, text: str) -> list[Token]:
+    def analyse(self, text: str) -> Analysed:
         out = []
         for word in tokens(text):
             folded = fold(word)
             out.append(Token(folded, lemmas_of(word) | self._forms.get(folded, frozenset())))
-        return out
+        return Analysed(out)
 
-    def find(self, text_tokens: Sequence[Token], keyword: str) -> str | None:
+    def find(self, analysed: Analysed, keyword: str) -> str | None:
         """The client's words that matched ``keyword``, or None."""
         kw = self._compiled.get(keyword) or compile_keyword(keyword)
-        n = len(kw.parts)
-        if n == 0:
+        if not kw.parts:
             return None
-        for i in range(len(text_tokens) - n + 1):
-            if all(_word_matches(text_tokens[i + j], kw.parts[j]) for j in range(n)):
+        n = len(kw.parts)
+        text_tokens = analysed.tokens
+        for i in analysed.starts(kw.parts[0]):
+            if i + n <= len(text_tokens) and all(_word_matches(text_tokens[i + j], kw.parts[j]) for j in range(1, n)):
                 return " ".join(t.folded for t in text_tokens[i : i + n])
         return None
+
+
+class Analysed:
+    """A text's tokens, indexed so that each keyword is looked up, not scanned for."""
+
+    def __init__(self, text_tokens: list[Token]) -> None:
+        self.tokens = text_tokens
+        self._by_lemma: dict[str, list[int]] = {}
+        for i, token in enumerate(text_tokens):
+            for lemma in token.lemmas:
+                self._by_lemma.setdefault(lemma, []).append(i)
+        self._sorted = sorted((t.folded, i) for i, t in enumerate(text_tokens))
+        self._keys = [folded for folded, _ in self._sorted]
+
+    def starts(self, part: tuple[str, frozenset[str]]) -> list[int]:
+        """Positions of the tokens that match one keyword word, in text order."""
+        prefix, lemmas = part
+        found: set[int] = set()
+        for lemma in lemmas:
+            found.update(self._by_lemma.get(lemma, ()))
+        lo = bisect.bisect_left(self._keys, prefix)
+        for key, i in self._sorted[lo:]:
+            if not key.startswith(prefix):
+                break
+            if len(prefix) >= MIN_PREFIX or key == prefix:
+                found.add(i)
+        return sorted(found)
 
 
 # A keyword shorter than this matches whole words only ("kā" must not match "kāpnes").
@@ -214,7 +243,7 @@ class Understander:
             complexity_reasons=tuple(reasons),
         )
 
-    def _kind(self, analysed: Sequence[Token], body: str) -> tuple[str, str | None]:
+    def _kind(self, analysed: Analysed, body: str) -> tuple[str, str | None]:
         for kind in KIND_ORDER:
             for keyword in self.kinds.get(kind, ()):
                 if self._index.find(analysed, keyword) is not None:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -98,6 +98,33 @@ class Absence(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class DeadlineAlarm(SQLModel, table=True):
+    """A moment at which the deadline of an inquiry calls for a message: reminder or escalation.
+
+    Created when the due date is set; the sweep fires each once (``fired_at``
+    set in the same transaction as the message it queues), whatever the number
+    of scheduler processes.
+    """
+
+    __tablename__ = "deadline_alarm"
+    __table_args__ = (Index("ix_deadline_alarm_pending", "fired_at", "fire_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    kind: str  # share_left, due_day, overdue, overdue_board
+    fire_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    fired_at: datetime | None = _ts()
+
+
+class JobMarker(SQLModel, table=True):
+    """Work done once per key (e.g. one digest per employee per day), across restarts and processes."""
+
+    __tablename__ = "job_marker"
+
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    done_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class Contact(SQLModel, table=True):
     """A client: a person or a company, reachable on any of its channels."""
 
@@ -143,6 +170,8 @@ class Inquiry(SQLModel, table=True):
     due_at: datetime | None = _ts()
     first_response_at: datetime | None = _ts()
     answered_at: datetime | None = _ts()
+    # Set while the inquiry waits for the client: the deadline clock is stopped.
+    clock_paused_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -246,3 +275,15 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     value: int = 0
+
+
+class MailboxState(SQLModel, table=True):
+    """How far the IMAP poller has read a mailbox: the folder's UIDVALIDITY and the last UID stored."""
+
+    __tablename__ = "mailbox_state"
+
+    # user@host:port/folder
+    mailbox: str = Field(sa_column=Column(String(512), primary_key=True))
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -19,6 +19,7 @@ from storage.models import (
     Employee,
     Event,
     Inquiry,
+    JobMarker,
     Message,
     Outbox,
     OutboxStatus,
@@ -232,6 +233,17 @@ def reference_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"\[({re.escape(prefix)}-\d{{4}}-\d{{6,}})\]")
 
 
+def claim_marker(session: Session, *, key: str, now: datetime) -> bool:
+    """Record that the work named ``key`` is done; False if it already was (here or elsewhere)."""
+    stmt = (
+        _insert_for(session, JobMarker.__table__)
+        .values(key=key, done_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(JobMarker.__table__.c.key)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None
+
+
 # --- outbox ---------------------------------------------------------------------------------
 
 
@@ -258,3 +270,29 @@ def claim_outbox(session: Session, *, now: datetime, lease: timedelta, limit: in
 
 def outbox_rows(session: Session, *, ids: Iterable[int]) -> list[Outbox]:
     return list(session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids)))).all())
+
+
+# --- IMAP mailbox position ------------------------------------------------------------------
+
+
+def mailbox_position(session: Session, *, mailbox: str) -> tuple[int | None, int]:
+    """(uidvalidity, last_uid) stored for a mailbox; (None, 0) when it was never read."""
+    from storage.models import MailboxState
+
+    row = session.get(MailboxState, mailbox)
+    if row is None:
+        return None, 0
+    return row.uidvalidity, int(row.last_uid)
+
+
+def save_mailbox_position(session: Session, *, mailbox: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
+    """Record how far a mailbox has been read, inside the caller's transaction."""
+    from storage.models import MailboxState
+
+    table = MailboxState.__table__
+    stmt = _insert_for(session, table).values(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["mailbox"],
+        set_={"uidvalidity": stmt.excluded.uidvalidity, "last_uid": stmt.excluded.last_uid, "updated_at": stmt.excluded.updated_at},
+    )
+    session.execute(stmt)

@@ -100,8 +100,10 @@ def test_serve_runs_everything_and_stops_cleanly_on_sigterm(tmp_path: Path, data
         with smtplib.SMTP("127.0.0.1", smtp, timeout=10) as client:
             client.send_message(mail)
         outgoing = tmp_path / "var" / "outgoing-mail"
-        files = wait_until(lambda: list(outgoing.glob("*.eml")), what="the notification file")
+        files = wait_until(lambda: list(outgoing.glob("*-staff_notification.eml")), what="the notification file")
         assert b"martins.liepa@example.lv" in files[0].read_bytes()
+        acks = wait_until(lambda: list(outgoing.glob("*-client_ack.eml")), what="the acknowledgement file")
+        assert b"To: client@client.example" in acks[0].read_bytes()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
