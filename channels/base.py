@@ -37,8 +37,11 @@ class InboundMessage:
     # Ids of earlier messages this one answers (In-Reply-To, References).
     refers_to: tuple[str, ...] = ()
     attachments: tuple[InboundAttachment, ...] = ()
-    # Automatic mail (auto-reply, bounce) never opens an inquiry.
+    # Automatic mail (bounce, auto-reply, list, own) never opens an inquiry; why says what gave it away.
     automatic: str | None = None
+    automatic_why: str | None = None
+    # Every address the message was sent to (To, Cc, envelope): replies carry an inquiry's token here.
+    recipients: tuple[str, ...] = ()
     language_hint: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 

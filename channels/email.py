@@ -16,6 +16,7 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from channels.base import InboundMessage, UnprocessableReceipt
+from channels.email_auto import classify
 from channels.email_parse import parse_email
 
 
@@ -43,6 +44,8 @@ def natural_id(raw: bytes) -> str:
 @dataclass(frozen=True)
 class EmailChannel:
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Our own addresses: mail from them is ours coming back, never a client's.
+    own_addresses: frozenset[str] = frozenset()
     name: str = "email"
 
     def natural_id(self, raw: bytes, meta: Mapping[str, Any]) -> str:
@@ -54,9 +57,14 @@ class EmailChannel:
         if not sender:
             raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
         received_at = datetime.fromisoformat(meta["received_at"])
-        # Most specific first: the message answered, then the thread from newest to oldest.
-        refs = (*parsed.in_reply_to, *reversed(parsed.references))
+        automatic = classify(
+            raw, envelope_from=meta.get("envelope_from"), from_address=parsed.from_address, own_addresses=self.own_addresses
+        )
+        # Most specific first: the message answered (for a bounce: the one returned), then the
+        # thread from newest to oldest.
+        refs = (*(automatic.bounced_ids if automatic else ()), *parsed.in_reply_to, *reversed(parsed.references))
         refers_to = tuple(dict.fromkeys(f"mid:{r}" for r in refs))
+        recipients = tuple(dict.fromkeys(a.lower() for a in (*parsed.to, *meta.get("envelope_to", ()))))
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),
@@ -67,6 +75,8 @@ class EmailChannel:
             received_at=received_at,
             refers_to=refers_to,
             attachments=parsed.attachments,
-            automatic=parsed.auto_submitted,
+            automatic=automatic.kind if automatic else None,
+            automatic_why=automatic.why if automatic else None,
+            recipients=recipients,
             extra={"message_id": parsed.message_id, "defects": list(parsed.defects)},
         )

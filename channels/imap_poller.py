@@ -31,6 +31,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import DELETED, SEEN
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Channel
 from ingest.backoff import backoff_delay
@@ -49,6 +50,14 @@ TRANSIENT_LOGIN_CODES = (b"UNAVAILABLE", b"SERVERBUG", b"INUSE", b"LIMIT")
 
 class _Stopping(Exception):
     pass
+
+
+class FolderUnavailable(Exception):
+    pass
+
+
+class ProcessedFlagRefused(Exception):
+    """The folder keeps no keywords of ours: with processed_action "flag" nothing could be marked."""
 
 
 class ImapPoller:
@@ -80,6 +89,7 @@ class ImapPoller:
         self._uidvalidity: int | None = None
         self._last_uid = 0
         self._warned_no_uidplus = False
+        self._session_ok = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -112,16 +122,16 @@ class ImapPoller:
         attempt = 0
         while not self._stop.is_set():
             client: IMAPClient | None = None
+            # Set once the folder is open: a failure after that starts the pauses from 1 s again.
+            self._session_ok = False
             try:
                 self.state = "connecting" if attempt == 0 else self.state
                 client = self._connect()
-                attempt = 0
                 self.connections += 1
-                self.state = "running"
                 self._session(client)
             except LoginError as exc:
                 if any(code in str(exc).encode() for code in TRANSIENT_LOGIN_CODES):
-                    attempt += 1
+                    attempt = self._next_attempt(attempt)
                     self._pause(attempt, "the server refused the login for now (unavailable)")
                     continue
                 self.state = "stopped: login refused"
@@ -132,19 +142,34 @@ class ImapPoller:
                 return
             except _Stopping:
                 break
+            except ProcessedFlagRefused:
+                self.state = "stopped: the server does not keep the processed flag"
+                log.error(
+                    'imap: the folder does not allow keywords, so processed_flag cannot be set; use '
+                    'processed_action = "seen" or "move". The IMAP receiver is stopped'
+                )
+                return
+            except FolderUnavailable as exc:
+                attempt = self._next_attempt(attempt)
+                self._pause(attempt, str(exc))
             except Exception as exc:  # noqa: BLE001 - network, server restart, database: retried
                 if self._stop.is_set():
                     break
-                attempt += 1
-                known = isinstance(exc, (OSError, IMAPClient.Error, IMAPClient.AbortError))
+                attempt = self._next_attempt(attempt)
+                known = isinstance(exc, (OSError, IMAPClient.Error, IMAPClient.AbortError, SQLAlchemyError))
                 if not known:
-                    log.exception("imap: unexpected %s", type(exc).__name__)
+                    # Type only at ERROR: an exception's text may quote a message; the trace at DEBUG.
+                    log.error("imap: unexpected %s", type(exc).__name__)
+                    log.debug("imap: unexpected error", exc_info=True)
                 self._pause(attempt, type(exc).__name__)
             finally:
                 self._close(client)
         if not self.state.startswith("stopped"):
             self.state = "stopped"
         log.info("imap: poller stopped")
+
+    def _next_attempt(self, attempt: int) -> int:
+        return 1 if self._session_ok else attempt + 1
 
     def _pause(self, attempt: int, reason: str) -> None:
         delay = backoff_delay(attempt, 1.0, self.settings.reconnect_max_seconds)
@@ -154,7 +179,7 @@ class ImapPoller:
 
     def _connect(self) -> IMAPClient:
         s = self.settings
-        context = self.ssl_context or ssl.create_default_context()
+        context = self.ssl_context or ssl.create_default_context(cafile=s.tls_ca_file or None)
         if s.security == "tls":
             client = IMAPClient(s.host, port=s.port, ssl=True, ssl_context=context, timeout=s.timeout_seconds)
         else:
@@ -184,8 +209,19 @@ class ImapPoller:
 
     def _session(self, client: IMAPClient) -> None:
         s = self.settings
-        info = client.select_folder(s.folder)
+        try:
+            info = client.select_folder(s.folder)
+        except IMAPClient.AbortError:
+            raise
+        except IMAPClient.Error:
+            # Retried like a network error (someone may create it), but said plainly.
+            raise FolderUnavailable("the folder cannot be opened (does it exist?)") from None
         uidvalidity = int(info[b"UIDVALIDITY"])
+        if s.processed_action == "flag":
+            # No PERMANENTFLAGS at all means every flag is kept (RFC 3501, 7.1).
+            permanent = info.get(b"PERMANENTFLAGS")
+            if permanent is not None and b"\\*" not in permanent and s.processed_flag.encode() not in permanent:
+                raise ProcessedFlagRefused
         if s.processed_action == "move" and not client.folder_exists(s.move_to):
             client.create_folder(s.move_to)
             log.info("imap: created the folder processed messages are moved to")
@@ -206,6 +242,8 @@ class ImapPoller:
                     session, mailbox=self.mailbox, uidvalidity=uidvalidity, last_uid=0, now=self.clock()
                 )
         self._uidvalidity, self._last_uid = uidvalidity, last_uid
+        self._session_ok = True
+        self.state = "running"
         log.info(
             "imap: connected (IDLE %s), uidvalidity %s, last uid %s",
             "yes" if client.has_capability("IDLE") and self.use_idle else "no",

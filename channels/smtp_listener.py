@@ -28,7 +28,7 @@ class InboundSmtpHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        if address.lower() not in self._recipients:
+        if base_address(address) not in self._recipients:
             self.refused += 1
             return "550 5.1.1 No such mailbox here: this server accepts mail for the customer-service addresses only"
         envelope.rcpt_tos.append(address)
@@ -50,6 +50,12 @@ class InboundSmtpHandler:
             return "451 4.3.0 Temporary failure storing the message, please try again later"
         self.accepted += 1
         return "250 2.0.0 Message accepted"
+
+
+def base_address(address: str) -> str:
+    """``klienti+token@example.lv`` -> ``klienti@example.lv``: replies carry a token after the plus."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
 
 
 def smtp_protocol_factory(

@@ -108,6 +108,8 @@ class ImapSettings(_Section):
     security: Literal["tls", "starttls", "none"] = "tls"
     # Unencrypted IMAP sends the password in clear; allowed only when said so (loopback, tests).
     allow_plaintext: bool = False
+    # A PEM file of CA certificates to trust instead of the system's (a server with a private CA).
+    tls_ca_file: str = ""
     username: str = ""
     password: str = ""
     folder: str = "INBOX"

@@ -56,6 +56,13 @@ def schedule_alarms(
         session.add(DeadlineAlarm(inquiry_id=inquiry.id, kind=kind, fire_at=fire_at))
 
 
+def cancel_alarms(session: Session, *, inquiry_id: int) -> None:
+    """The inquiry is answered or closed: nothing more to remind of."""
+    session.execute(
+        delete(DeadlineAlarm).where(col(DeadlineAlarm.inquiry_id) == inquiry_id, col(DeadlineAlarm.fired_at).is_(None))
+    )
+
+
 def pause_clock(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:
     """The inquiry waits for the client: no reminders, the deadline stands still."""
     assert inquiry.id is not None
@@ -63,9 +70,7 @@ def pause_clock(session: Session, *, inquiry: Inquiry, actor: str, now: datetime
     inquiry.clock_paused_at = now
     inquiry.updated_at = now
     session.add(inquiry)
-    session.execute(
-        delete(DeadlineAlarm).where(col(DeadlineAlarm.inquiry_id) == inquiry.id, col(DeadlineAlarm.fired_at).is_(None))
-    )
+    cancel_alarms(session, inquiry_id=inquiry.id)
     repo.add_event(session, inquiry_id=inquiry.id, type="waiting_for_client", at=now, actor=actor)
 
 

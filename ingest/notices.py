@@ -79,6 +79,22 @@ class Notices:
     def domain(self) -> str:
         return self.from_address.rpartition("@")[2]
 
+    def reply_address(self, inquiry: Inquiry) -> str:
+        """Where staff replies go: the public address with the inquiry's token after a plus."""
+        local, _, domain = self.from_address.partition("@")
+        return f"{local}+{inquiry.token}@{domain}"
+
+    def tokens_in(self, addresses: tuple[str, ...] | list[str]) -> list[str]:
+        """Tokens carried by replies to our reply addresses."""
+        local, _, domain = self.from_address.lower().partition("@")
+        found = []
+        for address in addresses:
+            a_local, _, a_domain = address.lower().rpartition("@")
+            base, plus, token = a_local.partition("+")
+            if plus and base == local and a_domain == domain and token:
+                found.append(token)
+        return found
+
     def _queue(
         self,
         session: Session,
@@ -149,6 +165,7 @@ class Notices:
             subject=subject,
             text=text,
             now=now,
+            extra_headers={"Reply-To": self.reply_address(inquiry)} if inquiry is not None else None,
         )
 
     def staff(
@@ -179,6 +196,7 @@ class Notices:
             subject=notice.subject,
             text=notice.text,
             now=now,
+            extra_headers={"Reply-To": self.reply_address(inquiry)},
         )
 
     def client_ack(
@@ -186,6 +204,15 @@ class Notices:
     ) -> Outbox | None:
         """Tell the client who handles the inquiry and by when; at most one per address per window."""
         if not self.acknowledge or not contact.email or inquiry.channel != "email":
+            return None
+        if contact.email_undeliverable_at is not None:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="client_ack_suppressed",
+                at=now,
+                data={"reason": "mail to this address bounced before"},
+            )
             return None
         recent = session.exec(
             select(func.count(col(Outbox.id))).where(
@@ -250,6 +277,43 @@ class Notices:
             text=rendered.text,
             now=now,
             extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+
+
+    def client_answer(self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime) -> Outbox | None:
+        """The employee's answer, sent to the client from the public address (never the employee's)."""
+        if not contact.email:
+            # Other channels answer through their own adapters; until then, the employee is told.
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="answer_undeliverable",
+                at=now,
+                data={"reason": f"the client has no e-mail address and {inquiry.channel} answers are not sent yet"},
+            )
+            return None
+        last_in = session.exec(
+            select(Message)
+            .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
+            .order_by(col(Message.received_at).desc(), col(Message.id).desc())
+            .limit(1)
+        ).first()
+        in_reply_to = last_in.external_id.removeprefix("mid:") if last_in and last_in.external_id.startswith("mid:") else None
+        subject = inquiry.subject or ""
+        if not subject.lower().startswith(("re:", "atb:", "ответ:")):
+            subject = f"Re: {subject}" if subject else self.office
+        return self._queue(
+            session,
+            kind="client_answer",
+            inquiry=inquiry,
+            to_address=contact.email,
+            to_name=contact.name,
+            subject=_with_reference(subject, inquiry.reference),
+            text=text.rstrip() + f"\n\n--\n{self.office}\n",
+            now=now,
+            in_reply_to=in_reply_to,
+            # A person's answer, not an automatic message: the client may reply to it.
+            extra_headers={"Auto-Submitted": "no"},
         )
 
 

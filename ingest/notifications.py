@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from channels.email_quote import split_reply
 from storage.models import Contact, Employee, Inquiry, Message
 
 CHANNEL_NAMES_LV = {
@@ -59,7 +60,9 @@ def staff_notice(
     subject = one_line(f"[{inquiry.reference}] {headline}: {topic_name or 'bez tēmas'} — atbildēt līdz {due}")
     client = contact.name or contact.email or contact.phone or contact.whatsapp_id or "nezināms"
     address = contact.email or contact.phone or contact.whatsapp_id or ""
-    text = message.text
+    text, quoted = split_reply(message.text)
+    if quoted:
+        text += "\n\n[… klienta citētā vēsture izlaista; pilnā ziņa ir pieprasījumā]"
     if len(text) > MAX_QUOTED_CHARS:
         text = text[:MAX_QUOTED_CHARS] + "\n[… saīsināts; pilns teksts pieprasījumā]"
     lines = [
@@ -79,6 +82,10 @@ def staff_notice(
         "-" * 60,
         text,
         "-" * 60,
+        "",
+        "Lai atbildētu klientam, atbildiet uz šo vēstuli (no savas darba adreses): atbilde tiks nosūtīta",
+        "klientam no klientu apkalpošanas adreses, un pieprasījums tiks atzīmēts kā atbildēts.",
+        "Citātu un parakstu klients nesaņems.",
     ]
     return StaffNotice(subject=subject, text="\n".join(lines) + "\n")
 

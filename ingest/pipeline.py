@@ -23,7 +23,8 @@ from sqlmodel import Session
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
-from ingest.deadlines import resume_clock, schedule_alarms
+from channels.email_quote import split_reply
+from ingest.deadlines import cancel_alarms, resume_clock, schedule_alarms
 from ingest.notices import Notices
 from router.deadlines import DeadlinePolicy
 from router.route import Load, Router, Situation
@@ -41,6 +42,9 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
+# Outbox kinds that went to staff: a reply to one of them is a staff reply.
+STAFF_KINDS = ("staff_", "deadline_")
+
 MAX_ERROR_CHARS = 4000
 
 
@@ -49,6 +53,8 @@ class Outcome(StrEnum):
     THREADED = "threaded"
     DUPLICATE = "duplicate"
     AUTOMATIC = "automatic"  # an auto-reply or bounce that belongs to no inquiry
+    ANSWERED = "answered"  # the responsible employee's reply, sent on to the client
+    NOTE = "note"  # a reply from someone else: kept as an internal note
     SKIPPED = "skipped"  # already processed by another worker
     PARKED = "parked"
 
@@ -128,15 +134,15 @@ class Pipeline:
             receipt.message_id = existing.id
             session.add(receipt)
             return Outcome.DUPLICATE, False
+        now = self.clock()
+        if inbound.automatic:
+            return self._automatic(session, receipt, inbound, now), False
+        staff_reply = self._staff_reply_target(session, inbound)
+        if staff_reply is not None:
+            return self._staff_reply(session, receipt, inbound, *staff_reply, now=now), True
 
         contact = self._contact_for(session, inbound)
         inquiry = self._thread_target(session, inbound, contact)
-        now = self.clock()
-        if inquiry is None and inbound.automatic:
-            # Automatic mail opens no inquiry; the receipt stays stored for inspection.
-            receipt.meta = {**receipt.meta, "outcome": "automatic message, no inquiry"}
-            session.add(receipt)
-            return Outcome.AUTOMATIC, False
 
         employees = repo.employees_by_key(session)
         follow_up = inquiry is not None
@@ -151,19 +157,17 @@ class Pipeline:
                 inquiry_id=inquiry.id,
                 type="message_received",
                 at=now,
-                data={"message_id": message.id, "channel": inbound.channel, "automatic": inbound.automatic},
+                data={"message_id": message.id, "channel": inbound.channel},
             )
-            if inquiry.status == InquiryStatus.WAITING_CLIENT.value and not inbound.automatic:
+            if inquiry.status == InquiryStatus.WAITING_CLIENT.value:
                 resume_clock(
                     session, inquiry=inquiry, calendar=self.router.calendar, policy=self.deadline_policy, now=now
                 )
-            elif inquiry.status in (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value) and not inbound.automatic:
+            elif inquiry.status in (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value):
                 repo.add_event(session, inquiry_id=inquiry.id, type="reopened", at=now, data={"was": inquiry.status})
                 inquiry.status = InquiryStatus.OPEN.value
             inquiry.updated_at = now
             session.add(inquiry)
-            if inbound.automatic:
-                return Outcome.THREADED, False
 
         employee = next((e for e in employees.values() if e.id == inquiry.employee_id), None)
         queued = False
@@ -177,6 +181,124 @@ class Pipeline:
                 )
             queued = True
         return (Outcome.THREADED if follow_up else Outcome.NEW_INQUIRY), queued
+
+    # -- automatic mail ----------------------------------------------------------------------
+
+    def _automatic(self, session: Session, receipt: Receipt, inbound: InboundMessage, now: datetime) -> Outcome:
+        """Bounces and auto-replies: kept with the inquiry they refer to; never an inquiry, never answered."""
+        inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
+        outcome = {"automatic": inbound.automatic, "why": inbound.automatic_why}
+        if inquiry is None:
+            receipt.meta = {**receipt.meta, "outcome": outcome}
+            session.add(receipt)
+            return Outcome.AUTOMATIC
+        assert inquiry.id is not None
+        message = self._add_message(session, inquiry, inbound, receipt, direction="note")
+        data: dict[str, object] = {**outcome, "message_id": message.id}
+        if inbound.automatic == "bounce":
+            bounced = repo.outbox_by_external_ids(session, external_ids=inbound.refers_to)
+            for row in bounced:
+                contact = repo.find_contact_by_email(session, email=row.recipient)
+                if contact is not None and contact.email_undeliverable_at is None:
+                    contact.email_undeliverable_at = now
+                    session.add(contact)
+            data["bounced"] = [{"outbox_id": row.id, "kind": row.kind} for row in bounced]
+        repo.add_event(session, inquiry_id=inquiry.id, type=f"automatic_{inbound.automatic}", at=now, data=data)
+        receipt.meta = {**receipt.meta, "outcome": outcome}
+        session.add(receipt)
+        return Outcome.THREADED
+
+    # -- staff answering by e-mail ------------------------------------------------------------
+
+    def _staff_reply_target(self, session: Session, inbound: InboundMessage) -> tuple[Inquiry, Employee | None] | None:
+        """The inquiry a reply to one of our staff messages belongs to, and the employee who wrote it."""
+        if inbound.channel != "email":
+            return None
+        inquiry = None
+        for token in self.notices.tokens_in(inbound.recipients):
+            inquiry = repo.inquiry_by_token(session, token=token)
+            if inquiry is not None:
+                break
+        if inquiry is None:
+            for row in repo.outbox_by_external_ids(session, external_ids=inbound.refers_to):
+                if row.inquiry_id is not None and row.kind.startswith(STAFF_KINDS):
+                    inquiry = session.get(Inquiry, row.inquiry_id)
+                    break
+        if inquiry is None:
+            return None
+        return inquiry, repo.employee_by_email(session, email=inbound.sender_address)
+
+    def _staff_reply(
+        self,
+        session: Session,
+        receipt: Receipt,
+        inbound: InboundMessage,
+        inquiry: Inquiry,
+        author: Employee | None,
+        *,
+        now: datetime,
+    ) -> Outcome:
+        """From the responsible employee: the answer, sent to the client. From anyone else: a note."""
+        assert inquiry.id is not None
+        new_text, _quoted = split_reply(inbound.text)
+        responsible = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+        contact = session.get(Contact, inquiry.contact_id)
+        assert contact is not None
+        is_answer = author is not None and responsible is not None and author.id == responsible.id
+        message = self._add_message(
+            session, inquiry, inbound, receipt, direction="out" if is_answer else "note", text=new_text
+        )
+        if not is_answer:
+            why = (
+                f"atbildēt klientam var tikai atbildīgais darbinieks ({responsible.name} {responsible.surname})"
+                if responsible
+                else "pieprasījumam nav atbildīgā darbinieka"
+            )
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,
+                type="note_added",
+                at=now,
+                actor=author.key if author else "unknown-sender",
+                data={"message_id": message.id, "relayed": False, "why": why},
+            )
+            tell = author or responsible
+            if tell is not None:
+                self.notices.staff_message(
+                    session,
+                    kind="staff_reply_not_relayed",
+                    inquiry=inquiry,
+                    employee=tell,
+                    subject=f"[{inquiry.reference}] Atbilde netika nosūtīta klientam",
+                    text=(
+                        f"Jūsu vēstule par pieprasījumu {inquiry.reference} netika nosūtīta klientam: {why}.\n"
+                        "Tā ir saglabāta pieprasījumā kā iekšēja piezīme.\n"
+                    ),
+                    now=now,
+                )
+            return Outcome.NOTE
+        assert author is not None
+        sent = self.notices.client_answer(session, inquiry=inquiry, contact=contact, text=new_text, now=now)
+        inquiry.first_response_at = inquiry.first_response_at or now
+        inquiry.answered_at = now
+        inquiry.status = InquiryStatus.ANSWERED.value
+        inquiry.updated_at = now
+        session.add(inquiry)
+        cancel_alarms(session, inquiry_id=inquiry.id)
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,
+            type="answered",
+            at=now,
+            actor=author.key,
+            data={
+                "message_id": message.id,
+                "channel": inquiry.channel,
+                "on_time": inquiry.due_at is None or now <= inquiry.due_at,
+                "outbox_id": sent.id if sent else None,
+            },
+        )
+        return Outcome.ANSWERED
 
     def _contact_for(self, session: Session, inbound: InboundMessage) -> Contact:
         address = inbound.sender_address.lower()
@@ -223,7 +345,8 @@ class Pipeline:
         number = repo.next_counter(session, name=f"reference-{year}")
         inquiry = Inquiry(
             reference=f"{self.reference_prefix}-{year}-{number:06d}",
-            token=secrets.token_urlsafe(18),
+            # Lower-case hex: survives mail servers that fold the case of addresses.
+            token=secrets.token_hex(12),
             contact_id=contact.id,  # type: ignore[arg-type]
             channel=inbound.channel,
             topic=decision.topic_key,
@@ -282,16 +405,25 @@ class Pipeline:
             client_topic=previous[1] if previous else None,
         )
 
-    def _add_message(self, session: Session, inquiry: Inquiry, inbound: InboundMessage, receipt: Receipt) -> Message:
+    def _add_message(
+        self,
+        session: Session,
+        inquiry: Inquiry,
+        inbound: InboundMessage,
+        receipt: Receipt,
+        *,
+        direction: str = "in",
+        text: str | None = None,
+    ) -> Message:
         message = Message(
             inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            direction="in",
+            direction=direction,
             channel=inbound.channel,
             external_id=inbound.external_id,
             sender=inbound.sender_address,
             sender_name=inbound.sender_name,
             subject=inbound.subject,
-            text=inbound.text,
+            text=inbound.text if text is None else text,
             received_at=inbound.received_at,
             receipt_id=receipt.id,
             refers_to=list(inbound.refers_to),

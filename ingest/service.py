@@ -54,7 +54,8 @@ def mail_transport(settings: Settings) -> MailTransport:
 
 
 def channels_from_settings(settings: Settings) -> dict[str, Channel]:
-    email = EmailChannel(max_attachment_bytes=settings.smtp_listener.max_message_bytes)
+    own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
+    email = EmailChannel(max_attachment_bytes=settings.smtp_listener.max_message_bytes, own_addresses=own)
     return {email.name: email}
 
 

@@ -142,6 +142,8 @@ class Contact(SQLModel, table=True):
     phone: str | None = Field(default=None, sa_column=Column(String(32)))
     whatsapp_id: str | None = Field(default=None, sa_column=Column(String(64)))
     preferred_language: str | None = None
+    # Set when mail to this address bounced: no more acknowledgements are sent there.
+    email_undeliverable_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -217,6 +217,22 @@ def inquiry_for_references(session: Session, *, external_ids: Sequence[str]) -> 
     return None
 
 
+def inquiry_by_token(session: Session, *, token: str) -> Inquiry | None:
+    return session.exec(select(Inquiry).where(Inquiry.token == token)).first()
+
+
+def employee_by_email(session: Session, *, email: str) -> Employee | None:
+    return session.exec(
+        select(Employee).where(func.lower(Employee.email) == email.lower(), col(Employee.active).is_(True))
+    ).first()
+
+
+def outbox_by_external_ids(session: Session, *, external_ids: Sequence[str]) -> list[Outbox]:
+    if not external_ids:
+        return []
+    return list(session.exec(select(Outbox).where(col(Outbox.external_id).in_(list(external_ids)))).all())
+
+
 def inquiry_by_reference(session: Session, *, reference: str) -> Inquiry | None:
     return session.exec(select(Inquiry).where(Inquiry.reference == reference)).first()
 
