@@ -91,12 +91,13 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     now = utcnow()
     meta = {"received_at": now.isoformat(), "envelope_from": ""}
     inbound = channel.normalise(raw, meta)
+    counts, thread = _stored_view(settings, inbound.refers_to, inbound.subject or "")
     decision = router_from_settings(settings).decide(
         subject=inbound.subject,
         text=inbound.text,
         received_at=now,
         attachments=len(inbound.attachments),
-        situation=Situation(load={k: Load(open=n) for k, n in _open_counts(settings).items()}),
+        situation=Situation(load={k: Load(open=n) for k, n in counts.items()}),
     )
     employee = settings.employee(decision.employee_key)
     tz = ZoneInfo(settings.service.timezone)
@@ -106,7 +107,8 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
         "subject": inbound.subject,
         "text": inbound.text,
         "refers_to": list(inbound.refers_to),
-        "automatic": inbound.automatic,
+        "automatic": {"kind": inbound.automatic, "why": inbound.automatic_why} if inbound.automatic else None,
+        "threads_into": thread,
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size, "omitted": a.omitted_reason}
             for a in inbound.attachments
@@ -129,8 +131,9 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _open_counts(settings: Settings) -> dict[str, int]:
-    """Current load per employee, if the database is there; inspecting never creates it."""
+def _stored_view(settings: Settings, refers_to: tuple[str, ...], subject: str) -> tuple[dict[str, int], str | None]:
+    """Current load per employee, and the stored inquiry the message would join, if the
+    database is there; inspecting never creates it."""
     from sqlalchemy import inspect as sa_inspect
 
     from storage import repo
@@ -138,15 +141,20 @@ def _open_counts(settings: Settings) -> dict[str, int]:
 
     url = settings.database_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return {}
+        return {}, None
     engine = make_engine(url)
     try:
         if not sa_inspect(engine).has_table("inquiry"):
-            return {}
+            return {}, None
         with session_factory(engine)() as session:
-            return repo.open_counts_by_employee(session)
-    except Exception:  # noqa: BLE001 - the load is a nicety here; routing works without it
-        return {}
+            counts = repo.open_counts_by_employee(session)
+            joined = repo.inquiry_for_references(session, external_ids=refers_to)
+            if joined is None:
+                tag = repo.reference_pattern(settings.service.reference_prefix).search(subject)
+                joined = repo.inquiry_by_reference(session, reference=tag.group(1)) if tag else None
+            return counts, joined.reference if joined else None
+    except Exception:  # noqa: BLE001 - the stored view is a nicety here; the rest works without it
+        return {}, None
     finally:
         engine.dispose()
 

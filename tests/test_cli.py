@@ -59,7 +59,20 @@ def test_inspect_email_explains_routing_without_storing(tmp_path: Path) -> None:
     assert routing["employee"]["name"] == "Andris Ozols"
     assert routing["rule"] == "topic-keyword" and routing["facts"]["keyword"] == "горяч"
     assert routing["due_at"].endswith(("+02:00", "+03:00"))
+    assert out["automatic"] is None and out["threads_into"] is None
     assert not (tmp_path / "var" / "ingest.sqlite3").exists()  # nothing stored
+
+
+def test_inspect_email_recognises_an_auto_reply(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    eml = tmp_path / "ooo.eml"
+    eml.write_bytes(
+        b"From: client@client.example\r\nTo: klienti@example.lv\r\nSubject: Prombutne\r\n"
+        b"Auto-Submitted: auto-replied\r\n\r\nEsmu prom.\r\n"
+    )
+    run = subprocess.run([*INGEST, "inspect-email", str(eml), "--config", str(config)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["automatic"] == {"kind": "auto-reply", "why": "Auto-Submitted: auto-replied"}
 
 
 def test_inspect_email_reports_unusable_message(tmp_path: Path) -> None:

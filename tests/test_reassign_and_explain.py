@@ -123,3 +123,24 @@ def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
         text=True,
     )
     assert run.returncode == 1 and "no inquiry" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_inspect_email_names_the_inquiry_a_reply_would_join(stored: Any, tmp_path: Path) -> None:
+    settings, engine, sessions, clock, inquiry = stored
+    from tests.test_cli import write_config
+
+    config = write_config(tmp_path, settings.database_url())
+    eml = tmp_path / "reply.eml"
+    eml.write_bytes(
+        b"From: olga@client.example\r\nTo: klienti@example.lv\r\nSubject: Re: Musor\r\n"
+        b"In-Reply-To: <m1@client.example>\r\n\r\nEshche vopros.\r\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "inspect-email", str(eml), "--config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    import json
+
+    assert json.loads(run.stdout)["threads_into"] == inquiry.reference
