@@ -232,6 +232,56 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What is stuck: parked receipts and failed outgoing messages, with their errors."""
+    from storage import repo
+    from storage.models import Outbox, Receipt
+
+    settings = _load(args.config)
+    engine, sessions = _database(settings)
+    try:
+        with sessions() as session:
+            receipts = repo.count_by_status(session, Receipt)
+            outbox = repo.count_by_status(session, Outbox)
+            parked = repo.parked_receipts(session)
+            failed = repo.failed_outbox(session)
+    finally:
+        engine.dispose()
+    print(f"receipts: {json.dumps(receipts, sort_keys=True)}")
+    print(f"outbox:   {json.dumps(outbox, sort_keys=True)}")
+    for r in parked:
+        retry = r.next_attempt_at.isoformat() if r.next_attempt_at else "no automatic retry"
+        print(f"parked receipt {r.id} ({r.channel} via {r.source}, {r.attempts} attempts, {retry}): {r.last_error}")
+    for o in failed:
+        print(f"failed outbox {o.id} ({o.kind} by {o.channel}, {o.attempts} attempts): {o.last_error}")
+    if parked or failed:
+        print("retry with: ingest retry --all  (or --receipt ID / --outbox ID)")
+        return 1
+    print("nothing parked, nothing failed")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from storage import repo
+    from storage.db import transaction
+    from storage.types import utcnow
+
+    if not (args.all or args.receipt or args.outbox):
+        print("ingest: say what to retry: --all, --receipt ID or --outbox ID", file=sys.stderr)
+        return 2
+    settings = _load(args.config)
+    engine, sessions = _database(settings)
+    now = utcnow()
+    try:
+        with transaction(sessions) as session:
+            receipts = repo.retry_receipts(session, now=now, ids=None if args.all else args.receipt or [])
+            outbox = repo.retry_outbox(session, now=now, ids=None if args.all else args.outbox or [])
+    finally:
+        engine.dispose()
+    print(f"{receipts} receipt(s) and {outbox} outgoing message(s) queued again; a running service takes them up")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description="Omnichannel inquiry service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     move.add_argument("--actor", default=os.environ.get("USER", "cli"), help="who makes the change (for the record)")
     _config_arg(move)
     move.set_defaults(func=cmd_reassign)
+
+    doctor = sub.add_parser("doctor", help="list parked receipts and failed outgoing messages with their errors")
+    _config_arg(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+
+    retry = sub.add_parser("retry", help="queue parked receipts and failed outgoing messages again")
+    retry.add_argument("--all", action="store_true", help="everything parked or failed")
+    retry.add_argument("--receipt", type=int, action="append", help="a parked receipt's id (repeatable)")
+    retry.add_argument("--outbox", type=int, action="append", help="a failed outgoing message's id (repeatable)")
+    _config_arg(retry)
+    retry.set_defaults(func=cmd_retry)
     return parser
 
 

@@ -122,6 +122,33 @@ def park_receipt(
     return receipt.attempts
 
 
+def parked_receipts(session: Session, *, limit: int = 1000) -> list[Receipt]:
+    stmt = select(Receipt).where(Receipt.status == ReceiptStatus.PARKED.value).order_by(col(Receipt.id)).limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def failed_outbox(session: Session, *, limit: int = 1000) -> list[Outbox]:
+    stmt = select(Outbox).where(Outbox.status == OutboxStatus.FAILED.value).order_by(col(Outbox.id)).limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def retry_receipts(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Make parked receipts due again (all, or those named); returns how many."""
+    stmt = update(Receipt).where(col(Receipt.status) == ReceiptStatus.PARKED.value)
+    if ids is not None:
+        stmt = stmt.where(col(Receipt.id).in_(list(ids)))
+    return int(session.execute(stmt.values(next_attempt_at=now)).rowcount)  # type: ignore[attr-defined]
+
+
+def retry_outbox(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Queue failed outgoing messages again (all, or those named); returns how many."""
+    stmt = update(Outbox).where(col(Outbox.status) == OutboxStatus.FAILED.value)
+    if ids is not None:
+        stmt = stmt.where(col(Outbox.id).in_(list(ids)))
+    values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": now, "attempts": 0}
+    return int(session.execute(stmt.values(**values)).rowcount)  # type: ignore[attr-defined]
+
+
 def count_by_status(session: Session, table: Any) -> dict[str, int]:
     rows = session.exec(select(table.status, func.count()).group_by(table.status)).all()
     return {str(status): int(n) for status, n in rows}
