@@ -228,16 +228,7 @@ class Notices:
                 data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
             )
             return None
-        rendered = self.templates.render(
-            "ack",
-            inquiry.language or contact.preferred_language,
-            reference=inquiry.reference,
-            client_name=contact.name or "",
-            employee=employee,
-            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
-            office=self.office,
-        )
-        client_message_id = message.external_id.removeprefix("mid:") if message.external_id.startswith("mid:") else None
+        rendered = self._render_for_client("ack", inquiry, contact, employee)
         return self._queue(
             session,
             kind="client_ack",
@@ -247,8 +238,22 @@ class Notices:
             subject=_with_reference(rendered.subject, inquiry.reference),
             text=rendered.text,
             now=now,
-            in_reply_to=client_message_id,
+            in_reply_to=email_message_id(message.external_id),
             extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+
+    def _render_for_client(
+        self, name: str, inquiry: Inquiry, contact: Contact, employee: Employee, **extra: object
+    ) -> Rendered:
+        return self.templates.render(
+            name,
+            inquiry.language or contact.preferred_language,
+            reference=inquiry.reference,
+            client_name=contact.name or "",
+            employee=employee,
+            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
+            office=self.office,
+            **extra,
         )
 
     def client_redirect(
@@ -257,16 +262,7 @@ class Notices:
         """Clause 10.3: the new specialist's name, position, location, phone and reception hours."""
         if not contact.email:
             return None
-        rendered = self.templates.render(
-            "redirect",
-            inquiry.language or contact.preferred_language,
-            reference=inquiry.reference,
-            client_name=contact.name or "",
-            employee=employee,
-            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
-            office=self.office,
-            reason=reason,
-        )
+        rendered = self._render_for_client("redirect", inquiry, contact, employee, reason=reason)
         return self._queue(
             session,
             kind="client_redirect",
@@ -298,7 +294,7 @@ class Notices:
             .order_by(col(Message.received_at).desc(), col(Message.id).desc())
             .limit(1)
         ).first()
-        in_reply_to = last_in.external_id.removeprefix("mid:") if last_in and last_in.external_id.startswith("mid:") else None
+        in_reply_to = email_message_id(last_in.external_id) if last_in else None
         subject = inquiry.subject or ""
         if not subject.lower().startswith(("re:", "atb:", "ответ:")):
             subject = f"Re: {subject}" if subject else self.office
@@ -315,6 +311,11 @@ class Notices:
             # A person's answer, not an automatic message: the client may reply to it.
             extra_headers={"Auto-Submitted": "no"},
         )
+
+
+def email_message_id(external_id: str) -> str | None:
+    """The RFC 5322 Message-ID inside an e-mail message's external id (``mid:...``)."""
+    return external_id.removeprefix("mid:") if external_id.startswith("mid:") else None
 
 
 def _with_reference(subject: str, reference: str) -> str:
