@@ -57,6 +57,15 @@ class EmailChannel:
         if not sender:
             raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
         received_at = datetime.fromisoformat(meta["received_at"])
+        # A message that waited in the mailbox (the service was down) counts from its arrival there.
+        arrived = meta.get("imap_internaldate")
+        if arrived:
+            try:
+                arrived_at = datetime.fromisoformat(arrived)
+            except ValueError:
+                arrived_at = None
+            if arrived_at is not None and arrived_at.tzinfo is not None and arrived_at < received_at:
+                received_at = arrived_at
         automatic = classify(
             raw, envelope_from=meta.get("envelope_from"), from_address=parsed.from_address, own_addresses=self.own_addresses
         )

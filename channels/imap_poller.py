@@ -313,7 +313,8 @@ class ImapPoller:
             meta: dict[str, Any] = {"imap_folder": self.settings.folder, "imap_uid": uid, "imap_uidvalidity": uidvalidity}
             internal = data.get(b"INTERNALDATE")
             if isinstance(internal, datetime):
-                meta["imap_internaldate"] = internal.isoformat()
+                # imapclient gives naive local time unless told otherwise; make it aware.
+                meta["imap_internaldate"] = (internal if internal.tzinfo else internal.astimezone()).isoformat()
             items.append((bytes(raw), meta))
             present.append(uid)
         new_last = max(uids)

@@ -152,6 +152,54 @@ class ImapSettings(_Section):
         return f"{self.username}@{self.host}:{self.port}/{self.folder}"
 
 
+class TwilioSettings(_Section):
+    """WhatsApp and SMS through Twilio: the inbound webhook, status callbacks and sending."""
+
+    enabled: bool = False
+    account_sid: str = ""
+    # Signs the webhooks and authenticates API calls; set it through INGEST__TWILIO__AUTH_TOKEN.
+    auth_token: str = ""
+    # The public base URL Twilio calls (scheme, host, optional port and path prefix), as
+    # configured in the Twilio console: the signature covers the exact URL Twilio used.
+    public_base_url: str = ""
+    # Behind a reverse proxy that sets X-Forwarded-Proto / -Host / -Port: take the public
+    # scheme, host and port from them instead (only when the proxy overwrites client values).
+    trust_forwarded_headers: bool = False
+    inbound_path: str = Field(default="/webhooks/twilio/messages", pattern=r"^/[^?#\s]*$")
+    status_path: str = Field(default="/webhooks/twilio/status", pattern=r"^/[^?#\s]*$")
+    # Larger webhook bodies are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # Sending: a Messaging Service SID, or the sender numbers per channel (E.164).
+    messaging_service_sid: str = ""
+    sms_from: str = ""
+    whatsapp_from: str = ""
+    # The REST API's base URL; empty: the twilio library's default.
+    api_base_url: str = ""
+    timeout_seconds: float = Field(default=15, gt=0)
+    # Ask Twilio for delivery status callbacks at public_base_url + status_path when sending.
+    status_callbacks: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TwilioSettings:
+        if not self.enabled:
+            return self
+        if not self.account_sid:
+            raise ValueError("account_sid: needed when enabled")
+        if not self.auth_token:
+            raise ValueError("auth_token: needed when enabled (set INGEST__TWILIO__AUTH_TOKEN)")
+        if not self.public_base_url and not self.trust_forwarded_headers:
+            raise ValueError(
+                "public_base_url: needed when enabled (the URL Twilio calls), unless trust_forwarded_headers = true"
+            )
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("public_base_url: must start with http:// or https://")
+        if self.api_base_url and not self.api_base_url.startswith(("http://", "https://")):
+            raise ValueError("api_base_url: must start with http:// or https://")
+        if self.inbound_path == self.status_path:
+            raise ValueError("status_path: must differ from inbound_path")
+        return self
+
+
 class RetrySettings(_Section):
     poll_seconds: float = Field(default=5, gt=0)
     max_attempts: int = Field(default=10, ge=1)
@@ -303,6 +351,8 @@ class Settings(_Section):
     complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)
     # Known absences (leave, sick days); staff can also enter them through the API.
     absences: list[AbsenceSettings] = Field(default_factory=list)
+    # WhatsApp and SMS through Twilio (off by default).
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:

@@ -301,6 +301,8 @@ class Pipeline:
         return Outcome.ANSWERED
 
     def _contact_for(self, session: Session, inbound: InboundMessage) -> Contact:
+        if inbound.channel in ("sms", "whatsapp"):
+            return self._phone_contact_for(session, inbound)
         address = inbound.sender_address.lower()
         contact = repo.find_contact_by_email(session, email=address) if inbound.channel == "email" else None
         if contact is None:
@@ -312,10 +314,36 @@ class Pipeline:
             session.add(contact)
         return contact
 
+    def _phone_contact_for(self, session: Session, inbound: InboundMessage) -> Contact:
+        """SMS and WhatsApp: one contact per E.164 number (``whatsapp:`` stripped), whichever channel."""
+        phone = inbound.sender_address.removeprefix("whatsapp:")
+        whatsapp_id = None
+        if inbound.channel == "whatsapp":
+            whatsapp_id = str(inbound.extra.get("whatsapp_id") or "") or None
+        contact = repo.find_contact_by_phone(session, phone=phone, whatsapp_id=whatsapp_id)
+        if contact is None:
+            contact = Contact(name=inbound.sender_name, phone=phone, whatsapp_id=whatsapp_id)
+            session.add(contact)
+            session.flush()
+            return contact
+        # Fill in what is missing; the WhatsApp profile name only when the contact has no name.
+        if not contact.phone:
+            contact.phone = phone
+        if whatsapp_id and not contact.whatsapp_id:
+            contact.whatsapp_id = whatsapp_id
+        if not contact.name and inbound.sender_name:
+            contact.name = inbound.sender_name
+        session.add(contact)
+        return contact
+
     def _thread_target(self, session: Session, inbound: InboundMessage, contact: Contact) -> Inquiry | None:
         inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
         if inquiry is not None:
             return inquiry
+        # SMS and WhatsApp have no subject or references: a client's next message on the same
+        # channel belongs to their open inquiry there.
+        if inbound.channel in ("sms", "whatsapp") and contact.id is not None:
+            return repo.open_inquiry_on_channel(session, contact_id=contact.id, channel=inbound.channel)
         # A reference tag in the subject joins only an inquiry of the same client: references
         # are sequential and easy to guess.
         match = repo.reference_pattern(self.reference_prefix).search(inbound.subject or "")
@@ -339,6 +367,7 @@ class Pipeline:
             received_at=inbound.received_at,
             attachments=len(inbound.attachments),
             situation=self._situation(session, contact, inbound.received_at),
+            sender_name=inbound.sender_name,
         )
         employee = employees.get(decision.employee_key)
         year = inbound.received_at.astimezone(self.tz).year
@@ -394,7 +423,8 @@ class Pipeline:
 
     def _situation(self, session: Session, contact: Contact, received_at: datetime) -> Situation:
         """What the router needs to know from storage: who is away, loads, the client's employee."""
-        local_day = received_at.astimezone(self.tz).date()
+        # Who is away on the day the message counts from (a Friday-evening message is Monday's work).
+        local_day = self.router.calendar.start_of_counting(received_at).date()
         end_of_day = datetime.combine(local_day, time.max, tzinfo=self.tz)
         loads = repo.load_by_employee(session, due_by=end_of_day)
         previous = repo.client_open_inquiry(session, contact_id=contact.id) if contact.id else None

@@ -21,6 +21,7 @@ from channels.base import Channel
 from channels.email import EmailChannel
 from channels.imap_poller import ImapPoller
 from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
+from channels.twilio_messaging import TwilioMessagingChannel
 from ingest.build_router import router_from_settings
 from ingest.config import Settings
 from ingest.deadlines import DeadlineKeeper
@@ -29,6 +30,8 @@ from ingest.outbox import OutboxSender
 from ingest.notices import ClientTemplates, Notices
 from ingest.pipeline import Pipeline
 from ingest.receipts import ReceiptStore
+from ingest.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.webhooks_twilio import twilio_router
 from ingest.web import create_app
 from ingest.workers import Worker
 from router.deadlines import DeadlinePolicy
@@ -56,7 +59,10 @@ def mail_transport(settings: Settings) -> MailTransport:
 def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
     email = EmailChannel(max_attachment_bytes=settings.smtp_listener.max_message_bytes, own_addresses=own)
-    return {email.name: email}
+    # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
+    # while the webhook is switched off.
+    whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")
+    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms}
 
 
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
@@ -134,8 +140,16 @@ class Service:
         self.sessions = session_factory(self.engine)
         self.transport = mail_transport(settings)
         self.pipeline = build_pipeline(settings, self.sessions, clock)
-        self.outbox = OutboxSender(
-            sessions=self.sessions, transports={"email": self.transport}, retry=settings.outbox, clock=clock
+        # WhatsApp and SMS go out through Twilio when it is enabled (payload: ingest/twilio_transport.py).
+        self.twilio_transport: TwilioTransport | None = (
+            TwilioTransport.from_settings(settings.twilio) if settings.twilio.enabled else None
+        )
+        self.outbox: OutboxSender = ChannelOutboxSender(
+            sessions=self.sessions,
+            transports={"email": self.transport},
+            retry=settings.outbox,
+            clock=clock,
+            payload_transports=dict.fromkeys(("sms", "whatsapp"), self.twilio_transport) if self.twilio_transport else {},
         )
         self.deadlines = DeadlineKeeper(
             sessions=self.sessions,
@@ -162,7 +176,22 @@ class Service:
         self.smtp_handler = InboundSmtpHandler(
             recipients=settings.smtp_listener.recipients, store=self._store_email
         )
-        self.app = create_app(sessions=self.sessions, components=self.component_states)
+        self.twilio_router = (
+            twilio_router(
+                settings.twilio,
+                receipts=self.receipts,
+                channels=self.pipeline.channels,
+                sessions=self.sessions,
+                clock=clock,
+            )
+            if settings.twilio.enabled
+            else None
+        )
+        self.app = create_app(
+            sessions=self.sessions,
+            components=self.component_states,
+            routers=[self.twilio_router] if self.twilio_router is not None else [],
+        )
         self._smtp_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
         self._scheduler: AsyncIOScheduler | None = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -14,8 +14,13 @@ from storage.db import SessionFactory
 from storage.models import Outbox, Receipt
 
 
-def create_app(*, sessions: SessionFactory, components: Callable[[], dict[str, str]]) -> FastAPI:
+def create_app(
+    *, sessions: SessionFactory, components: Callable[[], dict[str, str]], routers: Sequence[APIRouter] = ()
+) -> FastAPI:
     app = FastAPI(title="Inquiry service", version="0.1.0")
+    # Receivers with HTTP endpoints (webhooks) bring their own routers.
+    for extra in routers:
+        app.include_router(extra)
 
     @app.get("/health", tags=["operations"])
     def health() -> JSONResponse:

@@ -38,9 +38,11 @@ class StaffMember:
 
     def name_stems(self) -> tuple[str, ...]:
         """Folded stems that find this person in a text despite Latvian case endings."""
+        # Latvian surnames decline in their last letter or two (Kalniņš: Kalniņa, Kalniņam;
+        # Zariņa: Zariņai, Zariņu); keeping all but the last letter finds those forms without
+        # catching shorter words ("zari", branches).
         folded = fold(self.surname)
-        cut = 2 if len(folded) >= 6 else 1 if len(folded) >= 4 else 0
-        return (folded[: len(folded) - cut],)
+        return (folded[:-1] if len(folded) >= 5 else folded,)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Router:
         received_at: datetime,
         situation: Situation,
         attachments: int = 0,
+        sender_name: str | None = None,
     ) -> RoutingDecision:
         u = self.understand(subject=subject, text=text, attachments=attachments)
         facts: dict[str, Any] = {"language": u.language, "kind": u.kind}
@@ -111,7 +114,7 @@ class Router:
         if situation.absent:
             facts["absent"] = sorted(situation.absent)
 
-        named = self._named_employees(f"{subject or ''}\n{text}")
+        named = self._named_employees(f"{subject or ''}\n{text}", sender_name)
         if named:
             facts["employees_named"] = named
         employee, rule = self._choose(u, situation, named, facts)
@@ -206,11 +209,16 @@ class Router:
             return deputy
         return None
 
-    def _named_employees(self, text: str) -> list[str]:
+    def _named_employees(self, text: str, sender_name: str | None = None) -> list[str]:
         words = [fold(w) for w in tokens(text)]
+        # The client's own name (in the signature too) names no employee: Anna Bērziņa is not
+        # the coordinator Ilze Bērziņa.
+        own = [fold(w) for w in tokens(sender_name or "")]
         named = []
         for key, member in self.staff.items():
             stems = member.name_stems()
+            if any(o.startswith(stem) for stem in stems for o in own):
+                continue
             if any(w.startswith(stem) for stem in stems for w in words if len(w) >= len(stem)):
                 named.append(key)
         return named

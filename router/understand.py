@@ -3,7 +3,8 @@
 Keywords come from the config. A keyword matches a client's word when
 
 - the word begins with the keyword (stems such as ``atkritum``; keywords of
-  four letters or more), or
+  four letters or more; shorter ones, and any written ``=word``, match only
+  that exact word, diacritics included), or
 - both are forms of the same lemma in Latvian, Russian or English (simplemma's
   dictionaries, so ``ūdenim``, ``ūdeni`` and ``ūdens`` all match ``ūdens``), or
 - the word, typed without diacritics, is such a form (``udeni``): Latvian
@@ -24,6 +25,7 @@ import simplemma
 LANGUAGES = ("lv", "ru", "en")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 def fold(text: str) -> str:
@@ -85,18 +87,32 @@ def _folded_latvian_forms(lemmas: frozenset[str]) -> Mapping[str, frozenset[str]
     return {form: frozenset(found) for form, found in index.items()}
 
 
+# A part of a keyword: (folded prefix, folded lemmas, the exact word when only that word matches).
+Part = tuple[str, frozenset[str], str | None]
+
+
 @dataclass(frozen=True)
 class Keyword:
     text: str  # as configured
-    parts: tuple[tuple[str, frozenset[str]], ...]  # per word: (folded prefix, folded lemmas)
+    parts: tuple[Part, ...]
 
 
 def compile_keyword(text: str) -> Keyword:
-    return Keyword(text=text, parts=tuple((fold(w), lemmas_of(w)) for w in tokens(text)))
+    """``=word`` matches that word only; words shorter than MIN_PREFIX letters too, diacritics
+    included ("kā" is not "ka"); anything else by prefix and lemma."""
+    exact_all = text.startswith("=")
+    parts: list[Part] = []
+    for word in tokens(text.removeprefix("=")):
+        if exact_all or len(fold(word)) < MIN_PREFIX:
+            parts.append((fold(word), frozenset(), word))
+        else:
+            parts.append((fold(word), lemmas_of(word), None))
+    return Keyword(text=text, parts=tuple(parts))
 
 
 @dataclass(frozen=True)
 class Token:
+    word: str  # case-folded, diacritics kept
     folded: str
     lemmas: frozenset[str]
 
@@ -106,14 +122,14 @@ class KeywordIndex:
 
     def __init__(self, keywords: Iterable[str]) -> None:
         self._compiled = {k: compile_keyword(k) for k in keywords}
-        lemma_set = frozenset(lemma for kw in self._compiled.values() for _, lemmas in kw.parts for lemma in lemmas)
+        lemma_set = frozenset(lemma for kw in self._compiled.values() for _, lemmas, _ in kw.parts for lemma in lemmas)
         self._forms = _folded_latvian_forms(lemma_set)
 
     def analyse(self, text: str) -> Analysed:
         out = []
         for word in tokens(text):
             folded = fold(word)
-            out.append(Token(folded, lemmas_of(word) | self._forms.get(folded, frozenset())))
+            out.append(Token(word, folded, lemmas_of(word) | self._forms.get(folded, frozenset())))
         return Analysed(out)
 
     def find(self, analysed: Analysed, keyword: str) -> str | None:
@@ -141,9 +157,11 @@ class Analysed:
         self._sorted = sorted((t.folded, i) for i, t in enumerate(text_tokens))
         self._keys = [folded for folded, _ in self._sorted]
 
-    def starts(self, part: tuple[str, frozenset[str]]) -> list[int]:
+    def starts(self, part: Part) -> list[int]:
         """Positions of the tokens that match one keyword word, in text order."""
-        prefix, lemmas = part
+        prefix, lemmas, exact = part
+        if exact is not None:
+            return [i for i, t in enumerate(self.tokens) if t.word == exact]
         found: set[int] = set()
         for lemma in lemmas:
             found.update(self._by_lemma.get(lemma, ()))
@@ -151,8 +169,7 @@ class Analysed:
         for key, i in self._sorted[lo:]:
             if not key.startswith(prefix):
                 break
-            if len(prefix) >= MIN_PREFIX or key == prefix:
-                found.add(i)
+            found.add(i)
         return sorted(found)
 
 
@@ -160,11 +177,11 @@ class Analysed:
 MIN_PREFIX = 4
 
 
-def _word_matches(token: Token, part: tuple[str, frozenset[str]]) -> bool:
-    prefix, lemmas = part
-    if len(prefix) >= MIN_PREFIX and token.folded.startswith(prefix):
-        return True
-    return token.folded == prefix or not token.lemmas.isdisjoint(lemmas)
+def _word_matches(token: Token, part: Part) -> bool:
+    prefix, lemmas, exact = part
+    if exact is not None:
+        return token.word == exact
+    return token.folded.startswith(prefix) or not token.lemmas.isdisjoint(lemmas)
 
 
 # --- topic, kind, complexity ----------------------------------------------------------------
@@ -207,7 +224,6 @@ class ComplexitySignals:
     several_topics_make_complex: bool = True
 
 
-KIND_ORDER = ("complaint", "suggestion", "request", "question")
 
 
 @dataclass
@@ -244,11 +260,31 @@ class Understander:
         )
 
     def _kind(self, analysed: Analysed, body: str) -> tuple[str, str | None]:
-        for kind in KIND_ORDER:
-            for keyword in self.kinds.get(kind, ()):
-                if self._index.find(analysed, keyword) is not None:
-                    return kind, keyword
+        for kind in ("complaint", "suggestion"):
+            found = self._first_keyword(analysed, kind)
+            if found:
+                return kind, found
+        # A request stated outright ("Vēlos pieteikt izvešanu. Kad jūs varētu atbraukt?") stays a
+        # request; polite words inside a question ("Could you please tell me...?") do not make one.
+        statements = " ".join(s for s in _SENTENCE.findall(body) if not s.rstrip().endswith("?"))
+        found = self._first_keyword(self._index.analyse(statements), "request")
+        if found:
+            return "request", found
+        # In a question, an interrogative word asks for information ("Could you tell me when...?");
+        # without one, a polite word asks for action ("Could you please send the truck?").
+        question = self._first_keyword(analysed, "question")
+        if question:
+            return "question", question
+        found = self._first_keyword(analysed, "request")
+        if found:
+            return "request", found
         return ("question", "?") if "?" in body else ("request", None)
+
+    def _first_keyword(self, analysed: Analysed, kind: str) -> str | None:
+        for keyword in self.kinds.get(kind, ()):
+            if self._index.find(analysed, keyword) is not None:
+                return keyword
+        return None
 
     def _complexity(self, matches: Sequence[TopicMatch], text: str, attachments: int) -> tuple[str, list[str]]:
         reasons = []

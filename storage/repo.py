@@ -339,3 +339,102 @@ def save_mailbox_position(session: Session, *, mailbox: str, uidvalidity: int, l
         set_={"uidvalidity": stmt.excluded.uidvalidity, "last_uid": stmt.excluded.last_uid, "updated_at": stmt.excluded.updated_at},
     )
     session.execute(stmt)
+
+
+# --- WhatsApp and SMS (Twilio) --------------------------------------------------------------
+
+
+def find_contact_by_phone(session: Session, *, phone: str, whatsapp_id: str | None = None) -> Contact | None:
+    """The contact with this E.164 number (or WhatsApp id), the oldest first."""
+    cond = col(Contact.phone) == phone
+    if whatsapp_id:
+        cond = or_(cond, col(Contact.whatsapp_id) == whatsapp_id)
+    return session.exec(select(Contact).where(cond).order_by(col(Contact.id)).limit(1)).first()
+
+
+def open_inquiry_on_channel(session: Session, *, contact_id: int, channel: str) -> Inquiry | None:
+    """The client's most recent open inquiry that came in on ``channel``."""
+    return session.exec(
+        select(Inquiry)
+        .where(
+            Inquiry.contact_id == contact_id,
+            Inquiry.channel == channel,
+            col(Inquiry.status).in_(OPEN_STATUSES),
+        )
+        .order_by(col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
+        .limit(1)
+    ).first()
+
+
+def record_message_status(
+    session: Session, *, message_sid: str, status: str, error_code: str | None, now: datetime
+) -> tuple[bool, Outbox | None]:
+    """Store one delivery status callback and apply it to the outbox row sent as ``sid:<message_sid>``.
+
+    Returns (new, outbox row or None). A repeated callback (same sid and status) is not new and
+    changes nothing; a row not yet known (the callback came before the sender recorded the sid)
+    is updated when the sid is recorded (:func:`link_message_sid`).
+    """
+    from storage.twilio_models import MessageStatus
+
+    table = MessageStatus.__table__
+    new_id = session.execute(
+        _insert_for(session, table)
+        .values(message_sid=message_sid, status=status, error_code=error_code or None, received_at=now)
+        .on_conflict_do_nothing(index_elements=["message_sid", "status"])
+        .returning(table.c.id)
+    ).scalar_one_or_none()
+    if new_id is None:
+        return False, None
+    stmt = select(Outbox).where(Outbox.external_id == f"sid:{message_sid}")
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # two callbacks for one row: the second waits
+    row = session.exec(stmt).first()
+    if row is None:
+        return True, None
+    session.execute(update(table).where(table.c.id == new_id).values(outbox_id=row.id))
+    _apply_delivery_status(session, row, status=status, error_code=error_code, now=now)
+    return True, row
+
+
+def link_message_sid(session: Session, *, outbox_id: int, message_sid: str, now: datetime) -> None:
+    """Record the provider's id of a sent row (``sid:<sid>``) and apply callbacks that came first."""
+    from storage.twilio_models import MessageStatus
+
+    row = session.get(Outbox, outbox_id)
+    if row is None:
+        return
+    row.external_id = f"sid:{message_sid}"
+    session.add(row)
+    early = session.exec(
+        select(MessageStatus).where(MessageStatus.message_sid == message_sid).order_by(col(MessageStatus.id))
+    ).all()
+    for item in early:
+        item.outbox_id = outbox_id
+        session.add(item)
+        _apply_delivery_status(session, row, status=item.status, error_code=item.error_code, now=now)
+
+
+def _apply_delivery_status(session: Session, row: Outbox, *, status: str, error_code: str | None, now: datetime) -> None:
+    from storage.twilio_models import FAILED_STATUSES, STATUS_RANK
+
+    current = (row.payload or {}).get("delivery") or {}
+    if STATUS_RANK.get(status, 0) < STATUS_RANK.get(current.get("status", ""), -1):
+        return  # an older status arriving late
+    row.payload = {
+        **(row.payload or {}),
+        "delivery": {"status": status, "error_code": error_code or None, "updated_at": now.isoformat()},
+    }
+    if status in FAILED_STATUSES:
+        row.status = OutboxStatus.FAILED.value
+        row.last_error = f"Twilio: {status}" + (f", ErrorCode {error_code}" if error_code else "")
+        row.next_attempt_at = None
+        if row.inquiry_id is not None:
+            add_event(
+                session,
+                inquiry_id=row.inquiry_id,
+                type="delivery_failed",
+                at=now,
+                data={"outbox_id": row.id, "kind": row.kind, "status": status, "error_code": error_code},
+            )
+    session.add(row)

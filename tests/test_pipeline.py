@@ -166,3 +166,14 @@ def test_employees_follow_the_config(world: Any, make_settings: Any) -> None:
     assert by_key["celi"].active is False  # kept for history, no longer routed to
     assert by_key["siltums"].active is True
     assert by_key["siltums"].position == "Siltumapgādes inženieris"
+
+
+def test_mail_that_waited_in_the_mailbox_counts_from_its_arrival(world: Any) -> None:
+    _, engine, pipeline, store, clock = world
+    arrived = T0 - timedelta(days=2)  # Monday morning; the service read it on Wednesday
+    store.store_sync(pipeline.channels["email"], source="imap", raw=MAIL, meta={"imap_internaldate": arrived.isoformat()})
+    pipeline.process_due()
+    with Session(engine) as session:
+        inquiry = session.exec(select(Inquiry)).one()
+    assert inquiry.received_at == arrived
+    assert inquiry.due_at is not None and inquiry.due_at < T0 + timedelta(days=1)

@@ -1,0 +1,219 @@
+"""The Twilio webhooks: inbound WhatsApp/SMS messages and delivery status callbacks.
+
+Both endpoints take the body as bytes with a size limit (413 before anything is
+parsed), then check ``X-Twilio-Signature`` with the twilio library's
+``RequestValidator`` against the PUBLIC URL Twilio called: the configured
+``public_base_url`` (the service runs behind a reverse proxy), or, with
+``trust_forwarded_headers``, the scheme, host and port the proxy reports in
+``X-Forwarded-Proto`` / ``X-Forwarded-Host`` / ``X-Forwarded-Port``. A missing
+or wrong signature is answered 403 and logged without the body or any number.
+
+An inbound message is answered 200 with an empty TwiML ``<Response/>`` only once
+its receipt (the exact form body) is committed; a retry with the same
+MessageSid is answered 200 and stores nothing new. A status callback is stored
+(once per MessageSid and status) and applied to the outbox row whose
+``external_id`` is ``sid:<MessageSid>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from twilio.request_validator import RequestValidator
+
+from channels.base import Channel
+from channels.twilio_messaging import channel_of, first, parse_form
+from ingest.config import TwilioSettings
+from ingest.receipts import ReceiptStore
+from storage import repo
+from storage.db import SessionFactory, transaction
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class _Form(dict[str, list[str]]):
+    """Form fields with every value of a repeated name, as RequestValidator reads them (getlist)."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _first_value(header: str | None) -> str:
+    """The first of a comma-separated forwarded header: what the outermost proxy saw."""
+    return (header or "").split(",")[0].strip()
+
+
+def public_url(request: Request, settings: TwilioSettings) -> str:
+    """The URL Twilio called: the public base (config or trusted proxy headers) + path + query.
+
+    The path of ``public_base_url`` is a prefix the proxy strips before passing the request on.
+    """
+    base = urlsplit(settings.public_base_url) if settings.public_base_url else None
+    scheme = base.scheme if base else request.url.scheme
+    netloc = base.netloc if base else (request.headers.get("host") or request.url.netloc)
+    prefix = base.path.rstrip("/") if base else ""
+    if settings.trust_forwarded_headers:
+        proto = _first_value(request.headers.get("x-forwarded-proto")).lower()
+        host = _first_value(request.headers.get("x-forwarded-host"))
+        port = _first_value(request.headers.get("x-forwarded-port"))
+        if proto in ("http", "https"):
+            scheme = proto
+        if host:
+            netloc = host
+        if port.isdigit():
+            hostname = netloc.rsplit("@", 1)[-1]
+            if not hostname.rsplit("]", 1)[-1].count(":"):  # no port given with the host
+                netloc = netloc if port == DEFAULT_PORTS.get(scheme) else f"{netloc}:{port}"
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = prefix + raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def signature_valid(validator: RequestValidator, url: str, body: bytes, content_type: str, signature: str) -> bool:
+    """Whether ``signature`` signs this request: form fields (every value), or a JSON body by its hash.
+
+    The URL is tried as received and with its query re-encoded the way Twilio's older
+    signers did (``'`` as ``%27``); each candidate still has to match the HMAC.
+    """
+    if not signature:
+        return False
+    split = urlsplit(url)
+    is_form = "application/x-www-form-urlencoded" in content_type.lower() or (
+        not content_type and "bodySHA256" not in split.query
+    )
+    params: object
+    if is_form:
+        try:
+            params = _Form(parse_form(body))
+        except Exception:  # noqa: BLE001 - not UTF-8: cannot be a Twilio form
+            return False
+    else:
+        try:
+            params = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if "bodySHA256" not in split.query:
+            return False  # a JSON body is only signed through its hash in the URL
+    candidates = [url]
+    if split.query:
+        reencoded = urlencode(parse_qsl(split.query, keep_blank_values=True))
+        if reencoded != split.query:
+            candidates.append(split._replace(query=reencoded).geturl())
+    return any(validator.validate(candidate, params, signature) for candidate in candidates)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def twilio_router(
+    settings: TwilioSettings,
+    *,
+    receipts: ReceiptStore,
+    channels: Mapping[str, Channel],
+    sessions: SessionFactory,
+    clock: Callable[[], datetime],
+) -> APIRouter:
+    router = APIRouter(tags=["twilio"])
+    validator = RequestValidator(settings.auth_token)
+    stats = {"accepted": 0, "duplicates": 0, "refused": 0}
+
+    async def checked_body(request: Request, what: str) -> bytes | Response:
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except BodyTooLarge:
+            log.warning("twilio %s webhook: body over %d bytes refused (413)", what, settings.max_body_bytes)
+            return Response(status_code=413)
+        url = public_url(request, settings)
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature_valid(validator, url, body, request.headers.get("content-type", ""), signature):
+            stats["refused"] += 1
+            # The path only: the body, numbers and the query are not logged.
+            log.warning(
+                "twilio %s webhook: %s signature, refused (403) for %s",
+                what,
+                "wrong" if signature else "missing",
+                request.url.path,
+            )
+            return Response(status_code=403)
+        return body
+
+    @router.post(settings.inbound_path)
+    async def inbound(request: Request) -> Response:
+        body = await checked_body(request, "inbound")
+        if isinstance(body, Response):
+            return body
+        fields = parse_form(body)
+        sid, sender = first(fields, "MessageSid"), first(fields, "From")
+        if not sid or not sender:
+            log.warning("twilio inbound webhook: signed, but no MessageSid or From (400)")
+            return Response("not a messaging webhook: MessageSid and From are needed", status_code=400)
+        channel = channels[channel_of(sender)]
+        try:
+            stored = await receipts.store(channel, source="twilio-webhook", raw=body, meta={"webhook": "inbound"})
+        except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
+            log.exception("twilio inbound webhook: could not store the message (503)")
+            return Response(status_code=503)
+        stats["duplicates" if stored.duplicate else "accepted"] += 1
+        return Response(EMPTY_TWIML, media_type="application/xml")
+
+    @router.post(settings.status_path)
+    async def status(request: Request) -> Response:
+        body = await checked_body(request, "status")
+        if isinstance(body, Response):
+            return body
+        fields = parse_form(body)
+        sid = first(fields, "MessageSid")
+        state = (first(fields, "MessageStatus") or first(fields, "SmsStatus")).lower()[:32]
+        if not sid or not state:
+            return Response("MessageSid and MessageStatus are needed", status_code=400)
+        error_code = first(fields, "ErrorCode")[:16] or None
+
+        def record() -> tuple[bool, int | None]:
+            with transaction(sessions) as session:
+                new, row = repo.record_message_status(
+                    session, message_sid=sid, status=state, error_code=error_code, now=clock()
+                )
+                return new, (row.id if row is not None else None)
+
+        try:
+            new, outbox_id = await asyncio.to_thread(record)
+        except Exception:  # noqa: BLE001
+            log.exception("twilio status webhook: could not store the status (503)")
+            return Response(status_code=503)
+        log.info(
+            "twilio status %s%s for outbox %s%s",
+            state,
+            f" (ErrorCode {error_code})" if error_code else "",
+            outbox_id if outbox_id is not None else "(not known yet)",
+            "" if new else ", repeated",
+        )
+        return Response(status_code=204)
+
+    router.stats = stats  # type: ignore[attr-defined]
+    return router
