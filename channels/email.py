@@ -15,7 +15,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from channels.base import InboundMessage, UnprocessableReceipt
+from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt
 from channels.email_auto import classify
 from channels.email_parse import parse_email
 
@@ -74,6 +74,11 @@ class EmailChannel:
         refs = (*(automatic.bounced_ids if automatic else ()), *parsed.in_reply_to, *reversed(parsed.references))
         refers_to = tuple(dict.fromkeys(f"mid:{r}" for r in refs))
         recipients = tuple(dict.fromkeys(a.lower() for a in (*parsed.to, *meta.get("envelope_to", ()))))
+        attachments = parsed.attachments
+        unreadable = not any(c.isalnum() for c in parsed.text) and not attachments
+        if unreadable or any(d.startswith("parser failed") for d in parsed.defects):
+            # Nothing readable came out: the original goes along, so a person can open it.
+            attachments = (*attachments, InboundAttachment("original.eml", "message/rfc822", len(raw), raw),)
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),
@@ -83,7 +88,7 @@ class EmailChannel:
             text=parsed.text,
             received_at=received_at,
             refers_to=refers_to,
-            attachments=parsed.attachments,
+            attachments=attachments,
             automatic=automatic.kind if automatic else None,
             automatic_why=automatic.why if automatic else None,
             recipients=recipients,

@@ -48,6 +48,8 @@ class ServiceSettings(_Section):
     # Relative paths in the config are taken from the config file's folder.
     data_dir: Path = Path("var")
     reference_prefix: str = "GK"
+    # A larger attachment is recorded (name, type, size) as omitted, never silently lost.
+    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("timezone")

@@ -9,6 +9,7 @@ rolls all of it back and parks the receipt with its error, to be retried.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -46,6 +47,21 @@ log = logging.getLogger(__name__)
 STAFF_KINDS = ("staff_", "deadline_")
 
 MAX_ERROR_CHARS = 4000
+
+
+def storable(inbound: InboundMessage) -> InboundMessage:
+    """Text PostgreSQL can store: NUL characters (sent by broken mailers) would fail the insert."""
+
+    def clean(value: str | None) -> str | None:
+        return value.replace("\x00", "") if value else value
+
+    return dataclasses.replace(
+        inbound,
+        text=clean(inbound.text) or "",
+        subject=clean(inbound.subject),
+        sender_name=clean(inbound.sender_name),
+        sender_address=clean(inbound.sender_address) or "",
+    )
 
 
 class Outcome(StrEnum):
@@ -94,7 +110,7 @@ class Pipeline:
                 channel = self.channels.get(receipt.channel)
                 if channel is None:
                     raise UnprocessableReceipt(f"no channel adapter named {receipt.channel!r}")
-                inbound = channel.normalise(receipt.raw, receipt.meta)
+                inbound = storable(channel.normalise(receipt.raw, receipt.meta))
                 outcome, queued = self._store(session, receipt, inbound)
         except Exception as exc:  # noqa: BLE001 - any failure parks the receipt, none is lost
             self._park(receipt_id, exc)

@@ -58,7 +58,7 @@ def mail_transport(settings: Settings) -> MailTransport:
 
 def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
-    email = EmailChannel(max_attachment_bytes=settings.smtp_listener.max_message_bytes, own_addresses=own)
+    email = EmailChannel(max_attachment_bytes=settings.service.max_attachment_bytes, own_addresses=own)
     # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
     # while the webhook is switched off.
     whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")

@@ -177,3 +177,16 @@ def test_mail_that_waited_in_the_mailbox_counts_from_its_arrival(world: Any) -> 
         inquiry = session.exec(select(Inquiry)).one()
     assert inquiry.received_at == arrived
     assert inquiry.due_at is not None and inquiry.due_at < T0 + timedelta(days=1)
+
+
+def test_unreadable_mail_becomes_an_inquiry_with_the_original_attached(world: Any) -> None:
+    _, engine, pipeline, store, _ = world
+    raw = b"From: anna@client.example\r\nContent-Type: multipart/mixed\r\n\r\n\x00\x01\x02"
+    store.store_sync(pipeline.channels["email"], source="smtp", raw=raw, meta={})
+    pipeline.process_due()
+    from storage.models import Attachment
+
+    with Session(engine) as session:
+        assert len(session.exec(select(Inquiry)).all()) == 1
+        (original,) = session.exec(select(Attachment)).all()
+    assert original.filename == "original.eml" and original.data == raw

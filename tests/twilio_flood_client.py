@@ -1,0 +1,47 @@
+"""The flood test's client, in a process of its own so it does not share the service's GIL.
+
+python -m tests.twilio_flood_client BASE_URL REQUESTS.json CONCURRENCY -> prints JSON:
+{"statuses": {"200": n, ...}, "seconds": s}. REQUESTS.json holds a list of form-field lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import sys
+import time
+
+import httpx
+
+from tests.twilio_helpers import INBOUND, signed_post
+
+
+async def flood(base: str, requests: list[list[list[str]]], concurrency: int) -> dict[str, object]:
+    limit = asyncio.Semaphore(concurrency)
+    statuses: collections.Counter[str] = collections.Counter()
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
+
+        async def one(fields: list[list[str]]) -> None:
+            kwargs = signed_post(INBOUND, [(k, v) for k, v in fields])
+            async with limit:
+                response = await client.post(INBOUND, **kwargs)
+            statuses[str(response.status_code)] += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(f) for f in requests))
+        seconds = time.monotonic() - started
+    return {"statuses": dict(statuses), "seconds": seconds}
+
+
+def main() -> None:
+    base, path, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with open(path, encoding="utf-8") as fh:
+        requests = json.load(fh)
+    print(json.dumps(asyncio.run(flood(base, requests, concurrency))))
+
+
+if __name__ == "__main__":
+    main()
