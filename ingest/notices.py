@@ -25,6 +25,8 @@ from storage.models import Contact, Employee, Inquiry, Message, Outbox
 
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("lv", "ru", "en")
+# WhatsApp lets a business send free text only this long after the client's last message.
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ClientTemplates:
     def check(self) -> None:
         """Render every template once with sample values, so a broken edit stops the start-up."""
         sample = Employee(key="x", name="Vārds", surname="Uzvārds", position="Amats", email="x@example.lv")
-        for name in ("ack", "redirect"):
+        for name in ("ack", "redirect", "ack_short", "redirect_short"):
             for lang in LANGUAGES:
                 self.render(
                     name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample,
@@ -199,24 +201,97 @@ class Notices:
             extra_headers={"Reply-To": self.reply_address(inquiry)},
         )
 
+    # -- to the client, on the channel they used ------------------------------------------
+
+    def reply_route(self, session: Session, *, inquiry: Inquiry, contact: Contact, now: datetime) -> tuple[str, str] | None:
+        """(channel, address) to reach the client: the channel they wrote on where possible.
+
+        WhatsApp allows free text only within 24 hours of the client's last message; after
+        that an SMS to the same number, or e-mail, takes its place.
+        """
+        email = contact.email if contact.email and contact.email_undeliverable_at is None else None
+        phone = contact.phone
+        if inquiry.channel == "email":
+            return ("email", email) if email else (("sms", phone) if phone else None)
+        if inquiry.channel == "whatsapp" and phone:
+            last = session.exec(
+                select(func.max(Message.received_at)).where(
+                    Message.inquiry_id == inquiry.id, Message.direction == "in", Message.channel == "whatsapp"
+                )
+            ).one()
+            if last is not None and now - last < WHATSAPP_WINDOW:
+                return "whatsapp", phone
+        if phone:
+            return "sms", phone
+        return ("email", email) if email else None
+
+    def _queue_short(
+        self, session: Session, *, kind: str, inquiry: Inquiry, channel: str, phone: str, text: str, now: datetime
+    ) -> Outbox:
+        """A text message (SMS, WhatsApp); the transport fills in its id once sent."""
+        row = Outbox(
+            kind=kind,
+            channel=channel,
+            recipient=phone,
+            inquiry_id=inquiry.id,
+            payload={"to": phone, "text": text},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type=f"{kind}_queued",
+            at=now,
+            data={"outbox_id": row.id, "channel": channel},
+        )
+        return row
+
+    def _unreachable(self, session: Session, *, inquiry: Inquiry, what: str, now: datetime) -> None:
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type="client_unreachable",
+            at=now,
+            data={"what": what, "reason": "no channel to write to: the employee must call the client"},
+        )
+        employee = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+        if employee is not None:
+            self.staff_message(
+                session,
+                kind="staff_call_client",
+                inquiry=inquiry,
+                employee=employee,
+                subject=f"[{inquiry.reference}] Klientam jāpiezvana",
+                text=(
+                    f"Klientam nevar nosūtīt ziņu par pieprasījumu {inquiry.reference} (nav e-pasta, tālruņa "
+                    "vai WhatsApp, kurā drīkst rakstīt). Lūdzu, sazinieties ar klientu un pierakstiet sarunu.\n"
+                ),
+                now=now,
+            )
+
     def client_ack(
         self, session: Session, *, inquiry: Inquiry, contact: Contact, message: Message, employee: Employee, now: datetime
     ) -> Outbox | None:
         """Tell the client who handles the inquiry and by when; at most one per address per window."""
-        if not self.acknowledge or not contact.email or inquiry.channel != "email":
+        if not self.acknowledge:
             return None
-        if contact.email_undeliverable_at is not None:
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
             repo.add_event(
                 session,
                 inquiry_id=inquiry.id,  # type: ignore[arg-type]
                 type="client_ack_suppressed",
                 at=now,
-                data={"reason": "mail to this address bounced before"},
+                data={"reason": "no channel to write to (an address that bounced is not used)"},
             )
             return None
+        channel, address = route
         recent = session.exec(
             select(func.count(col(Outbox.id))).where(
-                Outbox.kind == "client_ack", Outbox.recipient == contact.email, col(Outbox.created_at) > now - self.ack_window
+                Outbox.kind == "client_ack", Outbox.recipient == address, col(Outbox.created_at) > now - self.ack_window
             )
         ).one()
         if recent:
@@ -228,12 +303,17 @@ class Notices:
                 data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
             )
             return None
+        if channel != "email":
+            short = self._render_for_client("ack_short", inquiry, contact, employee)
+            return self._queue_short(
+                session, kind="client_ack", inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
+            )
         rendered = self._render_for_client("ack", inquiry, contact, employee)
         return self._queue(
             session,
             kind="client_ack",
             inquiry=inquiry,
-            to_address=contact.email,
+            to_address=address,
             to_name=contact.name,
             subject=_with_reference(rendered.subject, inquiry.reference),
             text=rendered.text,
@@ -260,14 +340,22 @@ class Notices:
         self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, reason: str, now: datetime
     ) -> Outbox | None:
         """Clause 10.3: the new specialist's name, position, location, phone and reception hours."""
-        if not contact.email:
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
+            self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
             return None
+        channel, address = route
+        if channel != "email":
+            short = self._render_for_client("redirect_short", inquiry, contact, employee, reason=reason)
+            return self._queue_short(
+                session, kind="client_redirect", inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
+            )
         rendered = self._render_for_client("redirect", inquiry, contact, employee, reason=reason)
         return self._queue(
             session,
             kind="client_redirect",
             inquiry=inquiry,
-            to_address=contact.email,
+            to_address=address,
             to_name=contact.name,
             subject=_with_reference(rendered.subject, inquiry.reference),
             text=rendered.text,
@@ -275,19 +363,27 @@ class Notices:
             extra_headers={"Auto-Submitted": "auto-replied"},
         )
 
-
     def client_answer(self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime) -> Outbox | None:
         """The employee's answer, sent to the client from the public address (never the employee's)."""
-        if not contact.email:
-            # Other channels answer through their own adapters; until then, the employee is told.
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
+            self._unreachable(session, inquiry=inquiry, what="client_answer", now=now)
+            return None
+        channel, address = route
+        if channel != inquiry.channel:
             repo.add_event(
                 session,
                 inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                type="answer_undeliverable",
+                type="answer_channel_changed",
                 at=now,
-                data={"reason": f"the client has no e-mail address and {inquiry.channel} answers are not sent yet"},
+                data={"from": inquiry.channel, "to": channel, "why": "the WhatsApp 24-hour window is closed"
+                      if inquiry.channel == "whatsapp" else f"cannot write back on {inquiry.channel}"},
             )
-            return None
+        if channel != "email":
+            body = f"{text.strip()}\n\n{inquiry.reference} · {self.office}"
+            return self._queue_short(
+                session, kind="client_answer", inquiry=inquiry, channel=channel, phone=address, text=body, now=now
+            )
         last_in = session.exec(
             select(Message)
             .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
@@ -302,7 +398,7 @@ class Notices:
             session,
             kind="client_answer",
             inquiry=inquiry,
-            to_address=contact.email,
+            to_address=address,
             to_name=contact.name,
             subject=_with_reference(subject, inquiry.reference),
             text=text.rstrip() + f"\n\n--\n{self.office}\n",

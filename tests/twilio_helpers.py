@@ -32,6 +32,9 @@ def twilio_section(**extra: Any) -> dict[str, Any]:
         "public_base_url": PUBLIC,
         "whatsapp_from": "+37167000000",
         "sms_from": "+37167000001",
+        # Never Twilio's real host from a test: nothing listens on the discard port, so sending
+        # fails locally (a temporary failure) unless a test points this at its fake API.
+        "api_base_url": "http://127.0.0.1:9",
         **extra,
     }
 

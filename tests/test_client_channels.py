@@ -1,0 +1,86 @@
+"""The client hears back on the channel they used: WhatsApp within 24 hours, else SMS, else e-mail."""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from ingest.deadlines import pause_clock  # noqa: F401  (keeps the import graph honest)
+from ingest.receipts import ReceiptStore
+from ingest.service import build_pipeline, notices_from_settings, sync_employees
+from storage.db import make_engine, migrate, session_factory, transaction
+from storage.models import Contact, Event, Inquiry, Outbox
+from tests.test_pipeline import Clock, T0
+
+
+def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
+    return urllib.parse.urlencode(
+        {"MessageSid": sid, "From": f"whatsapp:{number}", "To": "whatsapp:+37167000000", "Body": body,
+         "ProfileName": "Anna Liepa", "NumMedia": "0", "WaId": number.lstrip("+")}
+    ).encode()
+
+
+@pytest.fixture
+def world(make_settings: Any) -> Any:
+    settings = make_settings()
+    engine = make_engine(settings.database_url())
+    migrate(engine)
+    sessions = session_factory(engine)
+    sync_employees(sessions, settings)
+    clock = Clock()
+    pipeline = build_pipeline(settings, sessions, clock)
+    yield settings, engine, sessions, pipeline, ReceiptStore(sessions=sessions, clock=clock), clock
+    engine.dispose()
+
+
+def outbox(engine: Any) -> list[Outbox]:
+    with Session(engine) as session:
+        return list(session.exec(select(Outbox).order_by(Outbox.id)).all())
+
+
+def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world: Any) -> None:
+    settings, engine, sessions, pipeline, store, clock = world
+    store.store_sync(pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM1", "Labdien, netiek izvesti atkritumi."), meta={})
+    pipeline.process_due()
+    (staff, ack) = outbox(engine)
+    assert staff.channel == "email" and ack.channel == "whatsapp"
+    assert ack.recipient == "+37129111222" and ack.payload["to"] == "+37129111222"
+    assert "Jānis Kalniņš" in ack.payload["text"] and "GK-2026-000001" in ack.payload["text"]
+
+    notices = notices_from_settings(settings)
+    with transaction(sessions) as session:
+        inquiry = session.exec(select(Inquiry)).one()
+        contact = session.get(Contact, inquiry.contact_id)
+        within = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=clock() + timedelta(hours=2))
+        late = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=clock() + timedelta(hours=30))
+    assert within is not None and within.channel == "whatsapp"
+    assert late is not None and late.channel == "sms" and late.payload["to"] == "+37129111222"
+    with Session(engine) as session:
+        changed = session.exec(select(Event).where(Event.type == "answer_channel_changed")).one()
+    assert changed.data["to"] == "sms" and "24-hour" in changed.data["why"]
+
+
+def test_client_without_any_channel_is_called(world: Any) -> None:
+    settings, engine, sessions, pipeline, store, clock = world
+    with transaction(sessions) as session:
+        contact = Contact(name="Pēteris")
+        session.add(contact)
+        session.flush()
+        from storage.models import Employee
+
+        olga = session.exec(select(Employee).where(Employee.key == "atkritumi-2")).one()
+        inquiry = Inquiry(
+            reference="GK-2026-000099", token="t", contact_id=contact.id, channel="visit", received_at=T0, employee_id=olga.id
+        )
+        session.add(inquiry)
+        session.flush()
+        assert notices_from_settings(settings).client_answer(session, inquiry=inquiry, contact=contact, text="x", now=T0) is None
+    with Session(engine) as session:
+        event = session.exec(select(Event).where(Event.type == "client_unreachable")).one()
+    assert "must call" in event.data["reason"]
+    (told,) = outbox(engine)
+    assert told.kind == "staff_call_client" and told.recipient == "olga.petrova@example.lv"
