@@ -56,6 +56,10 @@ class FolderUnavailable(Exception):
     pass
 
 
+class FolderReplaced(Exception):
+    """The folder's UIDVALIDITY changed under an open session: select it again."""
+
+
 class ProcessedFlagRefused(Exception):
     """The folder keeps no keywords of ours: with processed_action "flag" nothing could be marked."""
 
@@ -142,6 +146,10 @@ class ImapPoller:
                 return
             except _Stopping:
                 break
+            except FolderReplaced:
+                log.warning("imap: the folder was replaced (new UIDVALIDITY); opening it again")
+                attempt = 0
+                continue
             except ProcessedFlagRefused:
                 self.state = "stopped: the server does not keep the processed flag"
                 log.error(
@@ -278,6 +286,11 @@ class ImapPoller:
     def _catch_up(self, client: IMAPClient) -> None:
         """Store everything above the last uid, batch by batch, until nothing is left."""
         s = self.settings
+        # A folder deleted and made again under an open session is not always announced to it
+        # (Dovecot tells only at the next SELECT): ask, and start over when it changed.
+        status = client.folder_status(s.folder, [b"UIDVALIDITY"])
+        if int(status.get(b"UIDVALIDITY", self._uidvalidity)) != self._uidvalidity:
+            raise FolderReplaced
         total = done = 0
         while not self._stop.is_set():
             last = self._last_uid
