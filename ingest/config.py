@@ -202,6 +202,71 @@ class TwilioSettings(_Section):
         return self
 
 
+class CallsSettings(_Section):
+    """The phone channel (policy clause 6.3): missed calls become "call back" inquiries."""
+
+    # Callers matching this regular expression are the office's own extensions: their calls
+    # never become inquiries (and ingest import-calls skips them). Default: 4 digits or fewer.
+    internal_numbers: str = r"^\d{1,4}$"
+    # Times without a zone in imported files are in this zone; empty: [service] timezone.
+    timezone: str = ""
+    # Asterisk Master.csv: the dispositions of a missed call, and its date format.
+    asterisk_missed: list[str] = Field(default_factory=lambda: ["NO ANSWER", "BUSY", "FAILED", "CONGESTION"])
+    asterisk_date_format: str = "%Y-%m-%d %H:%M:%S"
+    # A generic CSV export (with a header row): our names -> the file's column names. "from" and
+    # "start" are needed, and "status" or "answered"; without "call_id" a row is identified by
+    # the hash of its fields.
+    csv_columns: dict[str, str] = Field(
+        default_factory=lambda: {
+            "call_id": "id", "from": "from", "to": "to", "start": "start", "duration": "duration", "status": "status"
+        }
+    )
+    csv_date_format: str = "%Y-%m-%d %H:%M:%S"  # or "iso" (ISO 8601, with or without a zone)
+    csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    # Values of the "status" column (any case) that mean nobody answered.
+    csv_missed_statuses: list[str] = Field(
+        default_factory=lambda: ["missed", "no answer", "no-answer", "busy", "failed", "canceled", "neatbildēts"]
+    )
+    # Receipts stored per transaction by ingest import-calls.
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    # Twilio Voice status callbacks (mounted with the [twilio] webhooks, same signature check).
+    voice_status_path: str = Field(default="/webhooks/twilio/voice-status", pattern=r"^/[^?#\s]*$")
+
+    @field_validator("internal_numbers")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("csv_columns")
+    @classmethod
+    def _columns(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"call_id", "from", "to", "start", "answered", "duration", "status", "caller_name"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown column name {unknown[0]!r}; use {', '.join(sorted(known))}")
+        if "from" not in value or "start" not in value:
+            raise ValueError('"from" and "start" must be mapped')
+        if "status" not in value and "answered" not in value:
+            raise ValueError('"status" or "answered" must be mapped')
+        return value
+
+
 class RetrySettings(_Section):
     poll_seconds: float = Field(default=5, gt=0)
     max_attempts: int = Field(default=10, ge=1)
@@ -355,6 +420,8 @@ class Settings(_Section):
     absences: list[AbsenceSettings] = Field(default_factory=list)
     # WhatsApp and SMS through Twilio (off by default).
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    # The phone channel: missed calls from Twilio Voice or imported call logs.
+    calls: CallsSettings = Field(default_factory=CallsSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:

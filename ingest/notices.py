@@ -76,6 +76,8 @@ class Notices:
     topic_names: dict[str, str]
     acknowledge: bool = True
     ack_window: timedelta = timedelta(minutes=15)
+    # Whether SMS and WhatsApp can be sent at all (Twilio configured).
+    texting: bool = False
 
     @property
     def domain(self) -> str:
@@ -210,7 +212,7 @@ class Notices:
         that an SMS to the same number, or e-mail, takes its place.
         """
         email = contact.email if contact.email and contact.email_undeliverable_at is None else None
-        phone = contact.phone
+        phone = contact.phone if self.texting and _can_text(contact.phone) else None
         if inquiry.channel == "email":
             return ("email", email) if email else (("sms", phone) if phone else None)
         if inquiry.channel == "whatsapp" and phone:
@@ -407,6 +409,13 @@ class Notices:
             # A person's answer, not an automatic message: the client may reply to it.
             extra_headers={"Auto-Submitted": "no"},
         )
+
+
+def _can_text(phone: str | None) -> bool:
+    """Latvian landlines (+371 6...) take no text messages; mobile numbers (+371 2...) and foreign ones may."""
+    if not phone:
+        return False
+    return not phone.startswith("+371") or phone.startswith("+3712")
 
 
 def email_message_id(external_id: str) -> str | None:

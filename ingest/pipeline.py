@@ -317,7 +317,7 @@ class Pipeline:
         return Outcome.ANSWERED
 
     def _contact_for(self, session: Session, inbound: InboundMessage) -> Contact:
-        if inbound.channel in ("sms", "whatsapp"):
+        if inbound.channel in ("sms", "whatsapp", "phone"):
             return self._phone_contact_for(session, inbound)
         address = inbound.sender_address.lower()
         contact = repo.find_contact_by_email(session, email=address) if inbound.channel == "email" else None
@@ -356,9 +356,9 @@ class Pipeline:
         inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
         if inquiry is not None:
             return inquiry
-        # SMS and WhatsApp have no subject or references: a client's next message on the same
-        # channel belongs to their open inquiry there.
-        if inbound.channel in ("sms", "whatsapp") and contact.id is not None:
+        # SMS, WhatsApp and calls have no subject or references: a client's next message (or a
+        # repeated missed call) on the same channel belongs to their open inquiry there.
+        if inbound.channel in ("sms", "whatsapp", "phone") and contact.id is not None:
             return repo.open_inquiry_on_channel(session, contact_id=contact.id, channel=inbound.channel)
         # A reference tag in the subject joins only an inquiry of the same client: references
         # are sequential and easy to guess.

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
 from channels.base import Channel
+from channels.calls import CallChannel
 from channels.email import EmailChannel
 from channels.imap_poller import ImapPoller
 from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
@@ -62,7 +63,12 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
     # while the webhook is switched off.
     whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")
-    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms}
+    # Calls (Twilio Voice callbacks, imported call logs): a missed call asks for a call back.
+    phone = CallChannel(
+        tz=ZoneInfo(settings.calls.timezone or settings.service.timezone),
+        internal_numbers=settings.calls.internal_numbers,
+    )
+    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone}
 
 
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
@@ -104,6 +110,7 @@ def notices_from_settings(settings: Settings) -> Notices:
         topic_names={t.key: t.name for t in settings.topics},
         acknowledge=cm.acknowledge,
         ack_window=timedelta(minutes=cm.ack_window_minutes),
+        texting=settings.twilio.enabled,
     )
 
 
@@ -183,6 +190,7 @@ class Service:
                 channels=self.pipeline.channels,
                 sessions=self.sessions,
                 clock=clock,
+                voice_status_path=settings.calls.voice_status_path,
             )
             if settings.twilio.enabled
             else None

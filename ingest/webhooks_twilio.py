@@ -28,6 +28,8 @@ from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 
 from channels.base import Channel
+from channels.calls import encode as encode_call
+from channels.calls import twilio_call_document
 from channels.twilio_messaging import channel_of, first, parse_form
 from ingest.config import TwilioSettings
 from ingest.receipts import ReceiptStore
@@ -138,6 +140,7 @@ def twilio_router(
     channels: Mapping[str, Channel],
     sessions: SessionFactory,
     clock: Callable[[], datetime],
+    voice_status_path: str | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["twilio"])
     validator = RequestValidator(settings.auth_token)
@@ -214,6 +217,37 @@ def twilio_router(
             "" if new else ", repeated",
         )
         return Response(status_code=204)
+
+    if voice_status_path and "phone" in channels:
+        if voice_status_path in (settings.inbound_path, settings.status_path):
+            raise ValueError("calls.voice_status_path must differ from twilio.inbound_path and twilio.status_path")
+        phone = channels["phone"]
+
+        @router.post(voice_status_path)
+        async def voice_status(request: Request) -> Response:
+            """Twilio Voice status callback: the call's final status is stored as a call receipt.
+
+            Progress events (initiated, ringing, answered) store nothing; a retried callback with
+            the same CallSid is one receipt. 200 only after the commit.
+            """
+            body = await checked_body(request, "voice status")
+            if isinstance(body, Response):
+                return body
+            fields = parse_form(body)
+            if not first(fields, "CallSid") or not (first(fields, "CallStatus") or first(fields, "DialCallStatus")):
+                return Response("CallSid and CallStatus are needed", status_code=400)
+            document = twilio_call_document(fields, now=clock())
+            if document is None:
+                return Response(EMPTY_TWIML, media_type="application/xml")
+            try:
+                stored = await receipts.store(
+                    phone, source="twilio-voice", raw=encode_call(document), meta={"webhook": "voice-status"}
+                )
+            except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
+                log.exception("twilio voice status webhook: could not store the call (503)")
+                return Response(status_code=503)
+            stats["duplicates" if stored.duplicate else "accepted"] += 1
+            return Response(EMPTY_TWIML, media_type="application/xml")
 
     router.stats = stats  # type: ignore[attr-defined]
     return router

@@ -26,7 +26,9 @@ def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
 
 @pytest.fixture
 def world(make_settings: Any) -> Any:
-    settings = make_settings()
+    from tests.twilio_helpers import twilio_section
+
+    settings = make_settings(twilio=twilio_section())
     engine = make_engine(settings.database_url())
     migrate(engine)
     sessions = session_factory(engine)
@@ -62,6 +64,23 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
     with Session(engine) as session:
         changed = session.exec(select(Event).where(Event.type == "answer_channel_changed")).one()
     assert changed.data["to"] == "sms" and "24-hour" in changed.data["why"]
+
+
+def test_no_texts_to_landlines_or_without_twilio(world: Any, make_settings: Any) -> None:
+    from ingest.notices import _can_text
+
+    assert _can_text("+37129111222") and _can_text("+4915112345678")
+    assert not _can_text("+37167000100")  # a Latvian landline
+    settings, engine, sessions, pipeline, store, clock = world
+    with transaction(sessions) as session:
+        contact = Contact(name="Pēteris", phone="+37129111222")
+        session.add(contact)
+        session.flush()
+        inquiry = Inquiry(reference="GK-2026-000098", token="u", contact_id=contact.id, channel="phone", received_at=T0)
+        assert notices_from_settings(settings).reply_route(session, inquiry=inquiry, contact=contact, now=T0) == ("sms", "+37129111222")
+        without_twilio = notices_from_settings(make_settings())
+        assert without_twilio.reply_route(session, inquiry=inquiry, contact=contact, now=T0) is None
+        session.rollback()
 
 
 def test_client_without_any_channel_is_called(world: Any) -> None:

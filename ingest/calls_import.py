@@ -1,0 +1,344 @@
+"""``ingest import-calls``: call logs (Asterisk ``Master.csv``, a generic CSV export) to call receipts.
+
+Each physical line is one record, parsed with the csv module in strict mode: a
+quote left open at the end of its line is an error named by that line's number
+(call logs carry no multi-line fields, so the next line is read as the next
+record and nothing after a bad line is lost). A bad row is rejected with its
+line number and the reason; the good rows are stored all the same.
+
+Every call is stored as a receipt of the ``phone`` channel (JSON, see
+channels/calls.py) through :class:`ReceiptStore`, in batches; the natural id is
+the call's unique id (Asterisk ``uniqueid``; the mapped id column; else a hash of
+the row), so importing a file again stores nothing new. Calls from internal
+extensions are skipped. The same call twice in one file (an Asterisk ring group
+writes one row per leg) is one call: answered if any leg was answered.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from channels.calls import ASTERISK_ANSWERED, call_document, encode, is_internal, normalise_number, row_hash
+from ingest.config import CallsSettings
+
+ASTERISK_COLUMNS = (
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
+)
+ASTERISK_MIN, ASTERISK_MAX = 16, len(ASTERISK_COLUMNS)
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "jā", "ja", "answered", "atbildēts"})
+CLID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<number>[^>]*)>\s*$')
+
+
+class ImportError_(Exception):
+    """The file cannot be imported at all (unreadable, no header, a mapped column missing)."""
+
+
+class RowError(Exception):
+    """This row is rejected; the message says why."""
+
+
+@dataclass
+class Rejected:
+    line: int
+    reason: str
+
+
+@dataclass
+class Call:
+    line: int
+    document: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.document['source']}:{self.document['call_id']}"
+
+
+@dataclass
+class ImportReport:
+    file: str
+    format: str
+    rows: int = 0
+    imported: int = 0
+    missed: int = 0
+    answered: int = 0
+    duplicates: int = 0
+    internal: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    new_receipt_ids: list[int] = field(default_factory=list)
+    store_seconds: float = 0.0
+    process_seconds: float = 0.0
+    inquiries_opened: int = 0
+    processed: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        rate = self.rows / self.store_seconds if self.store_seconds > 0 else 0.0
+        out = [
+            f"{self.file} ({self.format}): {self.rows} rows",
+            f"  imported:   {self.imported} (missed {self.missed}, answered {self.answered})",
+            f"  duplicates: {self.duplicates}",
+            f"  internal:   {self.internal} (calls from internal extensions, skipped)",
+            f"  rejected:   {len(self.rejected)}",
+        ]
+        out += [f"    line {r.line}: {r.reason}" for r in self.rejected]
+        out.append(f"  stored in {self.store_seconds:.2f} s ({rate:.0f} rows/s)")
+        if self.processed:
+            out.append(
+                f"  processed:  {sum(self.processed.values())} in {self.process_seconds:.2f} s; "
+                f"call-back inquiries opened: {self.inquiries_opened}"
+            )
+        return out
+
+
+# --- reading lines ----------------------------------------------------------------------------
+
+
+def physical_lines(data: bytes) -> Iterator[tuple[int, str | None, str]]:
+    """(line number, text or None when not UTF-8, reason) per non-blank line."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue
+        try:
+            yield number, raw.decode("utf-8"), ""
+        except UnicodeDecodeError as exc:
+            yield number, None, f"not UTF-8 text (byte {exc.start + 1})"
+
+
+def parse_line(text: str, delimiter: str = ",") -> list[str]:
+    """One CSV record from one line, strict: an unterminated quote or stray quote is a RowError."""
+    reader = csv.reader([text], delimiter=delimiter, strict=True)
+    try:
+        return next(reader)
+    except csv.Error as exc:
+        message = str(exc)
+        if "unexpected end of data" in message or "newline inside string" in message:
+            raise RowError("unterminated quote (a quoted field is not closed before the end of the line)") from None
+        raise RowError(f"bad CSV quoting: {message}") from None
+    except StopIteration:
+        raise RowError("empty record") from None
+
+
+def _date(value: str, fmt: str, tz: ZoneInfo, what: str) -> datetime:
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value) if fmt == "iso" else datetime.strptime(value, fmt)
+    except ValueError:
+        raise RowError(f"bad {what} date {value!r} (expected {'ISO 8601' if fmt == 'iso' else fmt})") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _seconds(value: str, what: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise RowError(f"{what} {value!r} is not a whole number of seconds")
+    return int(value)
+
+
+# --- the two formats --------------------------------------------------------------------------
+
+
+def asterisk_call(fields: list[str], *, line: int, settings: CallsSettings, tz: ZoneInfo) -> Call:
+    if not ASTERISK_MIN <= len(fields) <= ASTERISK_MAX:
+        raise RowError(f"{len(fields)} columns; an Asterisk CDR line has {ASTERISK_MIN} to {ASTERISK_MAX}")
+    row = dict(zip(ASTERISK_COLUMNS, fields, strict=False))
+    start = _date(row["start"], settings.asterisk_date_format, tz, "start")
+    if row["answer"].strip():
+        _date(row["answer"], settings.asterisk_date_format, tz, "answer")
+    duration = _seconds(row["duration"], "duration")
+    _seconds(row["billsec"], "billsec")
+    disposition = row["disposition"].strip().upper()
+    missed = {d.upper() for d in settings.asterisk_missed}
+    if disposition not in missed and disposition not in ASTERISK_ANSWERED:
+        raise RowError(f"unknown disposition {row['disposition']!r}")
+    name = None
+    clid = CLID.match(row["clid"])
+    if clid and clid.group("name").strip() and clid.group("name").strip() != clid.group("number").strip():
+        name = clid.group("name").strip()
+    return Call(
+        line,
+        call_document(
+            source="asterisk",
+            call_id=row.get("uniqueid", "").strip() or row_hash(fields),
+            from_raw=row["src"].strip(),
+            to_raw=row["dst"].strip(),
+            start=start,
+            answered=disposition in ASTERISK_ANSWERED,
+            duration=duration,
+            disposition=disposition,
+            caller_name=name,
+            direction="inbound",
+            record=row,
+        ),
+    )
+
+
+class GenericCsv:
+    """A CSV export with a header row; ``[calls.csv_columns]`` says which column is which."""
+
+    def __init__(self, header: list[str], *, settings: CallsSettings, tz: ZoneInfo) -> None:
+        self.header = [h.strip() for h in header]
+        self.settings, self.tz = settings, tz
+        self.index: dict[str, int] = {}
+        for ours, theirs in settings.csv_columns.items():
+            if theirs not in self.header:
+                raise ImportError_(f"column {theirs!r} (calls.csv_columns.{ours}) is not in the header line")
+            self.index[ours] = self.header.index(theirs)
+        self.missed = {s.strip().lower() for s in settings.csv_missed_statuses}
+
+    def call(self, fields: list[str], *, line: int) -> Call:
+        if len(fields) != len(self.header):
+            raise RowError(f"{len(fields)} columns; the header has {len(self.header)}")
+
+        def get(name: str) -> str:
+            return fields[self.index[name]].strip() if name in self.index else ""
+
+        start = _date(get("start"), self.settings.csv_date_format, self.tz, "start")
+        status = get("status")
+        if "answered" in self.index:
+            answered = get("answered").lower() in TRUE_WORDS
+        elif not status:
+            raise RowError("empty status")
+        else:
+            answered = status.lower() not in self.missed
+        return Call(
+            line,
+            call_document(
+                source="csv",
+                call_id=get("call_id") or row_hash(fields),
+                from_raw=get("from"),
+                to_raw=get("to"),
+                start=start,
+                answered=answered,
+                duration=_seconds(get("duration"), "duration"),
+                disposition=status or ("answered" if answered else "missed"),
+                caller_name=get("caller_name") or None,
+                direction="inbound",
+                record=dict(zip(self.header, fields, strict=True)),
+            ),
+        )
+
+
+def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, report: ImportReport) -> list[Call]:
+    """The good calls of a file, one per call id (the rest counted in the report)."""
+    calls: dict[str, Call] = {}
+    generic: GenericCsv | None = None
+    delimiter = settings.csv_delimiter if fmt == "csv" else ","
+    for line, text, reason in physical_lines(data):
+        if fmt == "csv" and generic is None:
+            if text is None:
+                raise ImportError_(f"line {line}: the header line is {reason}")
+            try:
+                generic = GenericCsv(parse_line(text, delimiter), settings=settings, tz=tz)
+            except RowError as exc:
+                raise ImportError_(f"line {line}: the header line cannot be read: {exc}") from None
+            continue
+        report.rows += 1
+        try:
+            if text is None:
+                raise RowError(reason)
+            fields = parse_line(text, delimiter)
+            call = asterisk_call(fields, line=line, settings=settings, tz=tz) if generic is None else generic.call(fields, line=line)
+        except RowError as exc:
+            report.rejected.append(Rejected(line, str(exc)))
+            continue
+        number = call.document["from"]
+        if number and is_internal(normalise_number(number), settings.internal_numbers):
+            report.internal += 1
+            continue
+        seen = calls.get(call.key)
+        if seen is None:
+            calls[call.key] = call
+            continue
+        report.duplicates += 1
+        if call.document["answered"] and not seen.document["answered"]:
+            calls[call.key] = Call(seen.line, call.document)
+    if fmt == "csv" and generic is None:
+        raise ImportError_("the file has no header line")
+    return sorted(calls.values(), key=lambda c: c.line)
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+class Progress:
+    """A text progress bar on stderr (a line per tenth when stderr is not a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.total, self.stream, self.width = max(total, 1), stream, width
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def update(self, done: int, what: str = "stored") -> None:
+        share = min(done / self.total, 1.0)
+        if self.tty:
+            bar = "#" * int(share * self.width)
+            self.stream.write(f"\r[{bar:<{self.width}}] {done}/{self.total} {what}")
+            self.stream.flush()
+            return
+        tenth = int(share * 10)
+        if tenth > self.shown:
+            self.shown = tenth
+            self.stream.write(f"{what} {done}/{self.total} ({share:.0%})\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def import_calls(
+    path: Path,
+    *,
+    fmt: str,
+    settings: CallsSettings,
+    tz: ZoneInfo,
+    store_batch: Callable[[list[tuple[bytes, dict[str, Any]]]], list[Any]],
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read, check and store; ``store_batch`` is ReceiptStore.store_batch_sync for the phone channel."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
+    report = ImportReport(file=str(path), format=fmt)
+    started = time.perf_counter()
+    calls = read_calls(data, fmt=fmt, settings=settings, tz=tz, report=report)
+    bar = progress or Progress(len(calls))
+    bar.total = max(len(calls), 1)
+    done = 0
+    for i in range(0, len(calls), settings.batch_size):
+        batch = calls[i : i + settings.batch_size]
+        items = [(encode(c.document), {"import": path.name, "format": fmt, "line": c.line}) for c in batch]
+        for call, stored in zip(batch, store_batch(items), strict=True):
+            if stored.duplicate:
+                report.duplicates += 1
+                continue
+            report.imported += 1
+            report.new_receipt_ids.append(stored.id)
+            if call.document["answered"]:
+                report.answered += 1
+            else:
+                report.missed += 1
+        done += len(batch)
+        bar.update(done)
+    bar.close()
+    report.store_seconds = time.perf_counter() - started
+    return report
