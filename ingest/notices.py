@@ -290,7 +290,7 @@ class Notices:
                 data={"reason": "no channel to write to (an address that bounced is not used)"},
             )
             return None
-        channel, address = route
+        _, address = route
         recent = session.exec(
             select(func.count(col(Outbox.id))).where(
                 Outbox.kind == "client_ack", Outbox.recipient == address, col(Outbox.created_at) > now - self.ack_window
@@ -305,22 +305,43 @@ class Notices:
                 data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
             )
             return None
+        return self._send_template(
+            session, "ack", route, inquiry=inquiry, contact=contact, employee=employee, now=now,
+            in_reply_to=email_message_id(message.external_id),
+        )  # fmt: skip
+
+    def _send_template(
+        self,
+        session: Session,
+        name: str,
+        route: tuple[str, str],
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        employee: Employee,
+        now: datetime,
+        in_reply_to: str | None = None,
+        **extra: object,
+    ) -> Outbox:
+        """A templated client message: the short form for texts, the letter for e-mail."""
+        channel, address = route
+        kind = f"client_{name}"
         if channel != "email":
-            short = self._render_for_client("ack_short", inquiry, contact, employee)
+            short = self._render_for_client(f"{name}_short", inquiry, contact, employee, **extra)
             return self._queue_short(
-                session, kind="client_ack", inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
+                session, kind=kind, inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
             )
-        rendered = self._render_for_client("ack", inquiry, contact, employee)
+        rendered = self._render_for_client(name, inquiry, contact, employee, **extra)
         return self._queue(
             session,
-            kind="client_ack",
+            kind=kind,
             inquiry=inquiry,
             to_address=address,
             to_name=contact.name,
             subject=_with_reference(rendered.subject, inquiry.reference),
             text=rendered.text,
             now=now,
-            in_reply_to=email_message_id(message.external_id),
+            in_reply_to=in_reply_to,
             extra_headers={"Auto-Submitted": "auto-replied"},
         )
 
@@ -346,23 +367,8 @@ class Notices:
         if route is None:
             self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
             return None
-        channel, address = route
-        if channel != "email":
-            short = self._render_for_client("redirect_short", inquiry, contact, employee, reason=reason)
-            return self._queue_short(
-                session, kind="client_redirect", inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
-            )
-        rendered = self._render_for_client("redirect", inquiry, contact, employee, reason=reason)
-        return self._queue(
-            session,
-            kind="client_redirect",
-            inquiry=inquiry,
-            to_address=address,
-            to_name=contact.name,
-            subject=_with_reference(rendered.subject, inquiry.reference),
-            text=rendered.text,
-            now=now,
-            extra_headers={"Auto-Submitted": "auto-replied"},
+        return self._send_template(
+            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=reason
         )
 
     def client_answer(self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime) -> Outbox | None:

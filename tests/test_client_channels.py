@@ -59,6 +59,15 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
         contact = session.get(Contact, inquiry.contact_id)
         within = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=clock() + timedelta(hours=2))
         late = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=clock() + timedelta(hours=30))
+        from storage.models import Employee
+
+        dace = session.exec(select(Employee).where(Employee.key == "nami")).one()
+        redirect = notices.client_redirect(
+            session, inquiry=inquiry, contact=contact, employee=dace, reason="", now=clock() + timedelta(hours=30)
+        )
+    assert redirect is not None and redirect.channel == "sms"
+    for detail in ("Dace Krūmiņa", "Namu pārvaldniece", "105. kabinets", "+37167000140"):
+        assert detail in redirect.payload["text"], detail
     assert within is not None and within.channel == "whatsapp"
     assert late is not None and late.channel == "sms" and late.payload["to"] == "+37129111222"
     with Session(engine) as session:
