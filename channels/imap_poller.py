@@ -286,10 +286,16 @@ class ImapPoller:
     def _catch_up(self, client: IMAPClient) -> None:
         """Store everything above the last uid, batch by batch, until nothing is left."""
         s = self.settings
-        # A folder deleted and made again under an open session is not always announced to it
-        # (Dovecot tells only at the next SELECT): ask, and start over when it changed.
-        status = client.folder_status(s.folder, [b"UIDVALIDITY"])
-        if int(status.get(b"UIDVALIDITY", self._uidvalidity)) != self._uidvalidity:
+        # A folder deleted and made again under an open session is not always announced to it,
+        # and STATUS may answer from the open session's view: SELECT again (cheap) and start over
+        # when UIDVALIDITY changed.
+        try:
+            info = client.select_folder(s.folder)
+        except IMAPClient.AbortError:
+            raise
+        except IMAPClient.Error:
+            raise FolderUnavailable("the folder cannot be opened (does it exist?)") from None
+        if int(info[b"UIDVALIDITY"]) != self._uidvalidity:
             raise FolderReplaced
         total = done = 0
         while not self._stop.is_set():
