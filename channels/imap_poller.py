@@ -215,15 +215,18 @@ class ImapPoller:
 
     # -- one connection ------------------------------------------------------------------------
 
-    def _session(self, client: IMAPClient) -> None:
-        s = self.settings
+    def _select(self, client: IMAPClient) -> dict[bytes, Any]:
         try:
-            info = client.select_folder(s.folder)
+            return client.select_folder(self.settings.folder)  # type: ignore[no-any-return]
         except IMAPClient.AbortError:
             raise
         except IMAPClient.Error:
             # Retried like a network error (someone may create it), but said plainly.
             raise FolderUnavailable("the folder cannot be opened (does it exist?)") from None
+
+    def _session(self, client: IMAPClient) -> None:
+        s = self.settings
+        info = self._select(client)
         uidvalidity = int(info[b"UIDVALIDITY"])
         if s.processed_action == "flag":
             # No PERMANENTFLAGS at all means every flag is kept (RFC 3501, 7.1).
@@ -289,13 +292,7 @@ class ImapPoller:
         # A folder deleted and made again under an open session is not always announced to it,
         # and STATUS may answer from the open session's view: SELECT again (cheap) and start over
         # when UIDVALIDITY changed.
-        try:
-            info = client.select_folder(s.folder)
-        except IMAPClient.AbortError:
-            raise
-        except IMAPClient.Error:
-            raise FolderUnavailable("the folder cannot be opened (does it exist?)") from None
-        if int(info[b"UIDVALIDITY"]) != self._uidvalidity:
+        if int(self._select(client)[b"UIDVALIDITY"]) != self._uidvalidity:
             raise FolderReplaced
         total = done = 0
         while not self._stop.is_set():

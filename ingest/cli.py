@@ -9,11 +9,16 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ingest.config import ConfigError, Settings, load_config
+
+if TYPE_CHECKING:
+    from storage.db import SessionFactory
 
 log = logging.getLogger("ingest")
 
@@ -177,28 +182,29 @@ def cmd_inspect_email(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database(settings: Settings) -> Any:
+@contextmanager
+def _opened(settings: Settings) -> Iterator[SessionFactory]:
     """Sessions on the configured database, migrated (commands may run before the first serve)."""
     from storage.db import make_engine, migrate, session_factory
 
     engine = make_engine(settings.database_url())
-    migrate(engine)
-    return engine, session_factory(engine)
+    try:
+        migrate(engine)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ingest.inquiries import InquiryError, explain
 
     settings = _load(args.config)
-    engine, sessions = _database(settings)
     try:
-        with sessions() as session:
+        with _opened(settings) as sessions, sessions() as session:
             result = explain(session, reference=args.reference, tz=ZoneInfo(settings.service.timezone))
     except InquiryError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print("\n".join(result.lines))
     return 0
 
@@ -210,24 +216,22 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     from storage.types import utcnow
 
     settings = _load(args.config)
-    engine, sessions = _database(settings)
     try:
-        with transaction(sessions) as session:
-            inquiry = get_inquiry(session, args.reference)
-            new = reassign(
-                session,
-                inquiry=inquiry,
-                to_employee=args.employee,
-                actor=args.actor,
-                reason=args.reason,
-                notices=notices_from_settings(settings),
-                now=utcnow(),
-            )
+        with _opened(settings) as sessions:
+            with transaction(sessions) as session:
+                inquiry = get_inquiry(session, args.reference)
+                new = reassign(
+                    session,
+                    inquiry=inquiry,
+                    to_employee=args.employee,
+                    actor=args.actor,
+                    reason=args.reason,
+                    notices=notices_from_settings(settings),
+                    now=utcnow(),
+                )
     except InquiryError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print(f"{inquiry.reference} reassigned to {new.name} {new.surname}; the client and the employee will be told")
     return 0
 
@@ -238,15 +242,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from storage.models import Outbox, Receipt
 
     settings = _load(args.config)
-    engine, sessions = _database(settings)
-    try:
-        with sessions() as session:
-            receipts = repo.count_by_status(session, Receipt)
-            outbox = repo.count_by_status(session, Outbox)
-            parked = repo.parked_receipts(session)
-            failed = repo.failed_outbox(session)
-    finally:
-        engine.dispose()
+    with _opened(settings) as sessions, sessions() as session:
+        receipts = repo.count_by_status(session, Receipt)
+        outbox = repo.count_by_status(session, Outbox)
+        parked = repo.parked_receipts(session)
+        failed = repo.failed_outbox(session)
     print(f"receipts: {json.dumps(receipts, sort_keys=True)}")
     print(f"outbox:   {json.dumps(outbox, sort_keys=True)}")
     for r in parked:
@@ -270,14 +270,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
         print("ingest: say what to retry: --all, --receipt ID or --outbox ID", file=sys.stderr)
         return 2
     settings = _load(args.config)
-    engine, sessions = _database(settings)
     now = utcnow()
-    try:
-        with transaction(sessions) as session:
-            receipts = repo.retry_receipts(session, now=now, ids=None if args.all else args.receipt or [])
-            outbox = repo.retry_outbox(session, now=now, ids=None if args.all else args.outbox or [])
-    finally:
-        engine.dispose()
+    with _opened(settings) as sessions, transaction(sessions) as session:
+        receipts = repo.retry_receipts(session, now=now, ids=None if args.all else args.receipt or [])
+        outbox = repo.retry_outbox(session, now=now, ids=None if args.all else args.outbox or [])
     print(f"{receipts} receipt(s) and {outbox} outgoing message(s) queued again; a running service takes them up")
     return 0
 
@@ -293,8 +289,7 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     tz = ZoneInfo(settings.calls.timezone or settings.service.timezone)
-    engine, sessions = _database(settings)
-    try:
+    with _opened(settings) as sessions:
         channel = channels_from_settings(settings)["phone"]
         assert isinstance(channel, CallChannel)
         store = ReceiptStore(sessions=sessions, clock=utcnow)
@@ -323,8 +318,6 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
                 if outcome == Outcome.NEW_INQUIRY:
                     report.inquiries_opened += 1
             report.process_seconds = time.perf_counter() - started
-    finally:
-        engine.dispose()
     print("\n".join(report.lines()))
     return 1 if report.rejected else 0
 

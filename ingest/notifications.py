@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from channels.email_quote import split_reply
-from storage.models import Contact, Employee, Inquiry, Message
+from storage.models import Contact, Inquiry, Message
 
 CHANNEL_NAMES_LV = {
     "email": "e-pasts",
@@ -114,7 +114,3 @@ def email_payload(
         "in_reply_to": in_reply_to,
         "headers": {k: one_line(v) for k, v in (extra_headers or {}).items()},
     }
-
-
-def employee_display(employee: Employee) -> str:
-    return f"{employee.name} {employee.surname}"

@@ -168,8 +168,7 @@ class Service:
         )
         self.pipeline_worker = Worker("pipeline", self.pipeline.process_due)
         self.outbox_worker = Worker("outbox", self.outbox.deliver_due)
-        # The sweep does its whole work in one step; 0 tells the worker not to loop at once.
-        self.deadline_worker = Worker("deadlines", lambda: self.deadlines.sweep() and 0)
+        self.deadline_worker = Worker("deadlines", self._sweep_deadlines)
         self.pipeline.on_outbox = self.outbox_worker.wake
         self.deadlines.on_outbox = self.outbox_worker.wake
         self.receipts = ReceiptStore(sessions=self.sessions, clock=clock, on_stored=self.pipeline_worker.wake)
@@ -209,6 +208,10 @@ class Service:
         self.http_port: int | None = None
         self._stop_requested = False
         self.started = asyncio.Event()
+
+    def _sweep_deadlines(self) -> int:
+        self.deadlines.sweep()
+        return 0  # a sweep does all that is due; the worker need not go again at once
 
     @property
     def workers(self) -> tuple[Worker, ...]:
