@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -45,3 +45,27 @@ class MessageStatus(SQLModel, table=True):
     error_code: str | None = Field(default=None, sa_column=Column(String(16)))
     outbox_id: int | None = Field(default=None)
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MediaFetch(SQLModel, table=True):
+    """A media item (image, voice note, document) a client sent through Twilio, to be downloaded.
+
+    The webhook only stores the form body; the pipeline records each ``MediaUrlN`` as an
+    attachment without bytes and one of these rows. The media fetcher downloads it outside any
+    request, with the account's credentials, retrying with backoff; ``status`` is ``pending``,
+    ``fetched`` or ``failed`` (given up: the attachment's omitted reason says why).
+    """
+
+    __tablename__ = "media_fetch"
+    __table_args__ = (Index("ix_media_fetch_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attachment_id: int = Field(foreign_key="attachment.id", unique=True)
+    url: str = Field(sa_column=Column(String(2000), nullable=False))
+    status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    fetched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
