@@ -8,6 +8,7 @@ the same receipt always normalises the same way and can be replayed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ class InboundAttachment:
     size: int
     data: bytes | None  # None when omitted; omitted_reason then says why
     omitted_reason: str | None = None
+    # Where the bytes are to be downloaded from later (Twilio media): never fetched while normalising.
+    fetch_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,16 @@ class Channel(Protocol):
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         """Turn a stored receipt into an inbound message; raise UnprocessableReceipt if it cannot."""
         ...
+
+
+# The receipts table's natural_id column holds this many characters.
+MAX_NATURAL_ID = 998
+
+
+def natural_id_of(prefix: str, value: str) -> str:
+    """``prefix:value`` as a storable dedup key; a value with control characters or too long for
+    the column (a broken or hostile sender) is replaced by its hash, which still deduplicates."""
+    key = f"{prefix}:{value}"
+    if len(key) <= MAX_NATURAL_ID and value.isprintable():
+        return key
+    return f"{prefix}-sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

@@ -50,6 +50,8 @@ WITHHELD = frozenset(
 )
 
 SUBJECT = "Neatbildēts zvans"
+# A duration in whole seconds, as sources write it.
+_SECONDS = re.compile(r"^[0-9]{1,9}$")
 
 
 def normalise_number(value: str) -> str:
@@ -147,8 +149,14 @@ def twilio_call_document(fields: Mapping[str, list[str]], *, now: datetime) -> d
             start = now
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
+        try:
+            start.astimezone(UTC)
+        except (OverflowError, ValueError):  # year 9999 with a negative offset: no such moment in UTC
+            start = now
     duration_text = _first(fields, "CallDuration") or _first(fields, "DialCallDuration")
-    duration = int(duration_text) if duration_text.isdigit() else None
+    # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and few of them
+    # (int() refuses over 4300 digits).
+    duration = int(duration_text) if _SECONDS.match(duration_text) else None
     direction = _first(fields, "Direction").lower()
     return call_document(
         source="twilio-voice",

@@ -15,7 +15,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt
+from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt, natural_id_of
 from channels.email_auto import classify
 from channels.email_parse import parse_email
 
@@ -37,7 +37,7 @@ def natural_id(raw: bytes) -> str:
     """Message-ID when there is one, else a hash of the bytes (same bytes, same id)."""
     mid = message_id_of(raw)
     if mid:
-        return f"mid:{mid}"
+        return natural_id_of("mid", mid)
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 

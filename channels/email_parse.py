@@ -10,6 +10,7 @@ and the problem is noted in ``defects`` for whoever inspects the message later.
 from __future__ import annotations
 
 import binascii
+import bisect
 import codecs
 import email
 import email.header
@@ -47,6 +48,9 @@ class ParsedEmail:
 
 # Nesting deeper than this is an attack or a loop, not a client's letter.
 _MAX_DEPTH = 40
+# The standard header parser is quadratic on some inputs (thousands of encoded-words or quotes:
+# tens of seconds for a few hundred kB); longer header values are read the lenient way.
+_STRICT_HEADER_CHARS = 8192
 _FALLBACK_CHARSETS = ("cp1252", "latin-1")
 # Labels that programs use for a larger charset than they name (as browsers also assume):
 # GBK text labelled gb2312, Windows text labelled ISO-8859-1.
@@ -60,6 +64,8 @@ _SIGNATURE_TYPES = frozenset(
 # Labels of letters, digits and hyphens (any script: IDN domains are real), at least two of them.
 _DOMAIN = re.compile(r"^(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_](?:[\w-]*[^\W_])?$")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# The last resort for an address header no parser can read: anything shaped like local@domain.
+_ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 
 
 @dataclass
@@ -266,6 +272,8 @@ def _unstructured(msg: Message, name: str, state: _State) -> str | None:
         except UnicodeDecodeError:
             pass
     try:
+        if len(value) > _STRICT_HEADER_CHARS:
+            raise ValueError("too long for the standard parser")
         header = policy.default.header_factory(name, value)
         text = str(header)
         if _has_surrogates(text):
@@ -313,12 +321,17 @@ def _addresses(msg: Message, name: str, state: _State) -> list[tuple[str, str | 
     for raw in _raw_headers(msg, name):
         value = _widen_word_charsets(_repair_8bit(raw, state.header_hint))
         try:
+            if len(value) > _STRICT_HEADER_CHARS:
+                raise ValueError("too long for the standard parser")
             header = policy.default.header_factory(name, value)
             pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
             _note_header_defects(name, header, state)
         except Exception:
             state.note(f"{name}: address header unreadable by the standard parser, read leniently")
-            pairs = [(_decode_words(n), a) for n, a in getaddresses([value])]
+            try:
+                pairs = [(_decode_words(n), a) for n, a in getaddresses([value])]
+            except Exception:  # deeply nested comments exhaust the recursive lenient reader too
+                pairs = [("", a) for a in _ADDR_SPEC.findall(value)]
         found.extend((_clean(n or "", state), _normalise_address(a) if a else None) for n, a in pairs)
     return found
 
@@ -328,7 +341,9 @@ def _ids(value: str | None) -> tuple[str, ...]:
         return ()
     bracketed = re.findall(r"<([^<>]*)>", value)
     ids = bracketed if bracketed else value.replace(",", " ").split()
-    cleaned = ("".join(i.split()) for i in ids)
+    # Raw 8-bit bytes become U+FFFD, one per byte, as natural_id's compat32 reading has them:
+    # the same id either way, and text the database can store.
+    cleaned = (re.sub("[\udc80-\udcff]", "\ufffd", "".join(i.split())) for i in ids)
     return tuple(i for i in cleaned if i)
 
 
@@ -537,12 +552,13 @@ def _split_uuencoded(text: str) -> tuple[str, list[tuple[str | None, bytes]]]:
     if "begin " not in text:
         return text, []
     lines = text.split("\n")
+    ends = [j for j, line in enumerate(lines) if line.strip() == "end"]
     kept: list[str] = []
     files: list[tuple[str | None, bytes]] = []
     i = 0
     while i < len(lines):
         match = _UU_BEGIN.match(lines[i])
-        end = _uu_end(lines, i) if match else None
+        end = _uu_end(ends, i) if match else None
         if match is None or end is None or not _looks_uuencoded(lines[i + 1 : end]):
             kept.append(lines[i])
             i += 1
@@ -571,11 +587,10 @@ def _guess_type(filename: str | None) -> str:
     return guessed or "application/octet-stream"
 
 
-def _uu_end(lines: list[str], start: int) -> int | None:
-    for j in range(start + 1, len(lines)):
-        if lines[j].strip() == "end":
-            return j
-    return None
+def _uu_end(ends: list[int], start: int) -> int | None:
+    """The first "end" line after ``start`` (``ends``: their indexes, ascending; one search per begin)."""
+    k = bisect.bisect_right(ends, start)
+    return ends[k] if k < len(ends) else None
 
 
 # ---------------------------------------------------------------- assembly

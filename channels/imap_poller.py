@@ -39,6 +39,7 @@ from ingest.config import ImapSettings
 from ingest.receipts import ReceiptStore, StoredReceipt
 from storage import repo
 from storage.db import SessionFactory, transaction
+from storage.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ TRANSIENT_LOGIN_CODES = (b"UNAVAILABLE", b"SERVERBUG", b"INUSE", b"LIMIT")
 
 class _Stopping(Exception):
     pass
+
+
+class _LostLeadership(Exception):
+    """Another process reads this mailbox now (our lock's database connection was lost)."""
 
 
 class FolderUnavailable(Exception):
@@ -74,6 +79,8 @@ class ImapPoller:
         channel: Channel,
         clock: Callable[[], datetime],
         ssl_context: ssl.SSLContext | None = None,
+        leader: LeaderLock | None = None,
+        leader_retry_seconds: float = 5,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -81,6 +88,9 @@ class ImapPoller:
         self.channel = channel
         self.clock = clock
         self.ssl_context = ssl_context
+        # One poller per mailbox across processes: only the lock's holder connects.
+        self.leader = leader
+        self.leader_retry_seconds = leader_retry_seconds
         self.mailbox = settings.mailbox_key()
         self.state = "new"
         # Tests may turn IDLE off to exercise polling against a server that offers it.
@@ -122,9 +132,24 @@ class ImapPoller:
 
     # -- the connection loop -----------------------------------------------------------------
 
+    def _await_leadership(self) -> bool:
+        """Block until this process may read the mailbox; False when asked to stop meanwhile."""
+        if self.leader is None:
+            return True
+        while not self._stop.is_set():
+            if self.leader.try_acquire():
+                return True
+            if self.state != "standby":
+                log.info("imap: another process reads this mailbox; standing by")
+            self.state = "standby"
+            self._stop.wait(self.leader_retry_seconds)
+        return False
+
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
+            if not self._await_leadership():
+                break
             client: IMAPClient | None = None
             # Set once the folder is open: a failure after that starts the pauses from 1 s again.
             self._session_ok = False
@@ -146,6 +171,10 @@ class ImapPoller:
                 return
             except _Stopping:
                 break
+            except _LostLeadership:
+                log.warning("imap: lost the lock on this mailbox; standing by")
+                attempt = 0
+                continue
             except FolderReplaced:
                 log.warning("imap: the folder was replaced (new UIDVALIDITY); opening it again")
                 attempt = 0
@@ -263,6 +292,8 @@ class ImapPoller:
         )
         self._finish_marking(client)
         while not self._stop.is_set():
+            if self.leader is not None and not self.leader.try_acquire():
+                raise _LostLeadership
             self._catch_up(client)
             self._wait_for_mail(client)
 

@@ -7,9 +7,10 @@ one message. ``From`` is ``whatsapp:+371...`` on WhatsApp and ``+371...`` on SMS
 both carry the same E.164 number, which is the sender address on both channels,
 so one person is one contact whichever way they write.
 
-Media (``NumMedia``, ``MediaUrlN``, ``MediaContentTypeN``) is recorded, not
-downloaded: each item becomes an attachment without bytes whose omitted reason
-names the Twilio media URL, and the list is in ``extra["media"]``.
+Media (``NumMedia``, ``MediaUrlN``, ``MediaContentTypeN``) is not downloaded
+here (normalising does no I/O): each item becomes an attachment without bytes
+that carries its ``fetch_url``; the pipeline queues it for the media fetcher
+(``ingest/media_fetch.py``). The list is also in ``extra["media"]``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class TwilioMessagingChannel:
                 content_type=item["content_type"] or "application/octet-stream",
                 size=0,
                 data=None,
-                omitted_reason=f"media not downloaded; Twilio media URL: {item['url']}",
+                omitted_reason="media not downloaded yet",
+                fetch_url=item["url"],
             )
             for item in media
         )

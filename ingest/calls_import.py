@@ -135,7 +135,7 @@ def _date(value: str, fmt: str, tz: ZoneInfo, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value) if fmt == "iso" else datetime.strptime(value, fmt)
     except ValueError:
-        raise RowError(f"bad {what} date {value!r} (expected {'ISO 8601' if fmt == 'iso' else fmt})") from None
+        raise RowError(f"bad {what} date {value[:60]!r} (expected {'ISO 8601' if fmt == 'iso' else fmt})") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -143,9 +143,23 @@ def _seconds(value: str, what: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise RowError(f"{what} {value!r} is not a whole number of seconds")
+    # ASCII digits, few enough for int(): isdigit() alone takes "²", and int() refuses 4300+ digits.
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+        raise RowError(f"{what} {value[:60]!r} is not a whole number of seconds")
     return int(value)
+
+
+# A call id becomes the receipt's natural id (``call:<source>:<id>``, at most 998 characters).
+MAX_CALL_ID = 255
+
+
+def _call_id(value: str) -> str:
+    """The file's call id, if it can be one: the database cannot store NUL, nor an id over its column."""
+    if len(value) > MAX_CALL_ID:
+        raise RowError(f"call id of {len(value)} characters (at most {MAX_CALL_ID})")
+    if not value.isprintable():
+        raise RowError(f"call id {value[:40]!r} has unprintable characters")
+    return value
 
 
 # --- the two formats --------------------------------------------------------------------------
@@ -172,7 +186,7 @@ def asterisk_call(fields: list[str], *, line: int, settings: CallsSettings, tz: 
         line,
         call_document(
             source="asterisk",
-            call_id=row.get("uniqueid", "").strip() or row_hash(fields),
+            call_id=_call_id(row.get("uniqueid", "").strip()) or row_hash(fields),
             from_raw=row["src"].strip(),
             to_raw=row["dst"].strip(),
             start=start,
@@ -218,7 +232,7 @@ class GenericCsv:
             line,
             call_document(
                 source="csv",
-                call_id=get("call_id") or row_hash(fields),
+                call_id=_call_id(get("call_id")) or row_hash(fields),
                 from_raw=get("from"),
                 to_raw=get("to"),
                 start=start,

@@ -33,6 +33,16 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _roles(value: str) -> list[str]:
+    from ingest.config import ROLES
+
+    roles = [r.strip() for r in value.split(",") if r.strip()]
+    unknown = sorted(set(roles) - set(ROLES))
+    if not roles or unknown:
+        raise argparse.ArgumentTypeError(f"roles are {', '.join(ROLES)}; got {value!r}")
+    return roles
+
+
 def _load(path: str) -> Settings:
     try:
         return load_config(path)
@@ -64,6 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ingest.service import Service
 
     settings = _load(args.config)
+    if getattr(args, "roles", None):
+        settings = settings.model_copy(update={"cluster": settings.cluster.model_copy(update={"roles": args.roles})})
     setup_logging(settings.service.log_level)
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -237,7 +249,8 @@ def cmd_reassign(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """What is stuck: parked receipts and failed outgoing messages, with their errors."""
+    """What is stuck: parked receipts, failed outgoing messages and media not fetched, with their errors."""
+    from ingest.media_fetch import failed_media
     from storage import repo
     from storage.models import Outbox, Receipt
 
@@ -247,6 +260,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         outbox = repo.count_by_status(session, Outbox)
         parked = repo.parked_receipts(session)
         failed = repo.failed_outbox(session)
+        media = failed_media(session)
     print(f"receipts: {json.dumps(receipts, sort_keys=True)}")
     print(f"outbox:   {json.dumps(outbox, sort_keys=True)}")
     for r in parked:
@@ -254,8 +268,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"parked receipt {r.id} ({r.channel} via {r.source}, {r.attempts} attempts, {retry}): {r.last_error}")
     for o in failed:
         print(f"failed outbox {o.id} ({o.kind} by {o.channel}, {o.attempts} attempts): {o.last_error}")
-    if parked or failed:
-        print("retry with: ingest retry --all  (or --receipt ID / --outbox ID)")
+    for m in media:
+        print(f"media not fetched {m.id} (attachment {m.attachment_id}, {m.attempts} attempts): {m.last_error}")
+    if parked or failed or media:
+        print("retry with: ingest retry --all  (or --receipt ID / --outbox ID / --media ID)")
         return 1
     print("nothing parked, nothing failed")
     return 0
@@ -266,15 +282,21 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from storage.db import transaction
     from storage.types import utcnow
 
-    if not (args.all or args.receipt or args.outbox):
-        print("ingest: say what to retry: --all, --receipt ID or --outbox ID", file=sys.stderr)
+    from ingest.media_fetch import retry_media
+
+    if not (args.all or args.receipt or args.outbox or args.media):
+        print("ingest: say what to retry: --all, --receipt ID, --outbox ID or --media ID", file=sys.stderr)
         return 2
     settings = _load(args.config)
     now = utcnow()
     with _opened(settings) as sessions, transaction(sessions) as session:
         receipts = repo.retry_receipts(session, now=now, ids=None if args.all else args.receipt or [])
         outbox = repo.retry_outbox(session, now=now, ids=None if args.all else args.outbox or [])
-    print(f"{receipts} receipt(s) and {outbox} outgoing message(s) queued again; a running service takes them up")
+        media = retry_media(session, now=now, ids=None if args.all else args.media or [])
+    print(
+        f"{receipts} receipt(s), {outbox} outgoing message(s) and {media} media item(s) queued again;"
+        " a running service takes them up"
+    )
     return 0
 
 
@@ -322,12 +344,53 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
     return 1 if report.rejected else 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """API tokens: create (the secret is printed once), list, revoke."""
+    from ingest.api_tokens import TokenError, create_token, list_tokens, revoke_token
+    from ingest.service import sync_employees
+    from storage.db import transaction
+    from storage.types import utcnow
+
+    settings = _load(args.config)
+    try:
+        with _opened(settings) as sessions:
+            # Employees and roles as configured now, so a token can be made before the first serve.
+            sync_employees(sessions, settings)
+            with transaction(sessions) as session:
+                if args.action == "create":
+                    new = create_token(session, employee_key=args.employee, name=args.name, now=utcnow())
+                elif args.action == "revoke":
+                    row = revoke_token(session, token_id=args.id, now=utcnow())
+                else:
+                    rows = list_tokens(session)
+    except TokenError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 1
+    if args.action == "create":
+        print(f"token {new.id} for {new.employee_key} (shown only now; keep it secret):", file=sys.stderr)
+        print(new.secret)
+    elif args.action == "revoke":
+        print(f"token {row.id} of {row.employee_key} revoked")
+    else:
+        for t in rows:
+            state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
+            used = t.last_used_at.isoformat() if t.last_used_at else "never used"
+            print(f"{t.id}\t{t.employee_key}\t{t.name or '-'}\t{state}\tcreated {t.created_at.isoformat()}\t{used}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description="Omnichannel inquiry service")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the service: HTTP, SMTP listener, workers, scheduler")
     _config_arg(serve)
+    serve.add_argument(
+        "--roles",
+        type=_roles,
+        default=None,
+        help="what this process runs, comma-separated: web,worker,imap,scheduler (default: [cluster] roles, all)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check-config", help="validate a configuration file")
@@ -360,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--all", action="store_true", help="everything parked or failed")
     retry.add_argument("--receipt", type=int, action="append", help="a parked receipt's id (repeatable)")
     retry.add_argument("--outbox", type=int, action="append", help="a failed outgoing message's id (repeatable)")
+    retry.add_argument("--media", type=int, action="append", help="a media item not fetched, by id (repeatable)")
     _config_arg(retry)
     retry.set_defaults(func=cmd_retry)
 
@@ -373,6 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arg(calls)
     calls.set_defaults(func=cmd_import_calls)
+
+    token = sub.add_parser("token", help="API tokens of the staff API: create, list, revoke")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="a new token for an employee; the secret is printed once")
+    create.add_argument("employee", help="the employee's key in the config")
+    create.add_argument("--name", default="", help="what the token is for (e.g. the device)")
+    _config_arg(create)
+    listing = token_sub.add_parser("list", help="all tokens: id, employee, name, state, created, last used")
+    _config_arg(listing)
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("id", type=int)
+    _config_arg(revoke)
+    token.set_defaults(func=cmd_token)
     return parser
 
 

@@ -51,6 +51,13 @@ class ServiceSettings(_Section):
     # A larger attachment is recorded (name, type, size) as omitted, never silently lost.
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # How a client puts a request in writing (policy clause 10.2), told after a logged phone call
+    # or visit: the address for written requests (empty: outgoing_mail.from_address), the postal
+    # address, and where and when the office receives visitors. Empty lines are left out.
+    written_requests_email: str = ""
+    postal_address: str = ""
+    visiting_address: str = ""
+    visiting_hours: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -180,6 +187,8 @@ class TwilioSettings(_Section):
     timeout_seconds: float = Field(default=15, gt=0)
     # Ask Twilio for delivery status callbacks at public_base_url + status_path when sending.
     status_callbacks: bool = True
+    # Media a client sends (MediaUrlN) larger than this is not downloaded; 0: service.max_attachment_bytes.
+    media_max_bytes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> TwilioSettings:
@@ -327,6 +336,10 @@ class EmployeeSettings(_Section):
     supervisor: str | None = None
     deputy: str | None = None
     active: bool = True
+    # What the staff API allows: "employee" (the inquiries they handle), "supervisor" (all but
+    # complaints), "board" (everything), "admin" (tokens and absences, no inquiry content). The
+    # routing.board_member is "board" whatever this says.
+    role: Literal["employee", "supervisor", "board", "admin"] = "employee"
 
 
 class TopicSettings(_Section):
@@ -382,6 +395,22 @@ class DeadlineSettings(_Section):
     sweep_seconds: float = Field(default=60, gt=0)
 
 
+# What one process can run; see ClusterSettings.
+ROLES = ("web", "worker", "imap", "scheduler")
+
+
+class ClusterSettings(_Section):
+    """Several service processes on one PostgreSQL database."""
+
+    # What this process runs: "web" (the SMTP listener and the webhooks; /health and /metrics are
+    # served by every process), "worker" (pipeline and outbox), "imap" (the IMAP poller) and
+    # "scheduler" (deadline reminders, escalations, digests). The last two run in one process at
+    # a time, whichever holds the database lock for them; the others stand by and take over.
+    roles: list[Literal["web", "worker", "imap", "scheduler"]] = Field(default_factory=lambda: list(ROLES), min_length=1)
+    # How often a standing-by process tries to take over a one-at-a-time role.
+    leader_retry_seconds: float = Field(default=5, gt=0)
+
+
 class ClientMessageSettings(_Section):
     # Send the client an acknowledgement naming the employee and the answer date (clauses 8, 9).
     acknowledge: bool = True
@@ -408,6 +437,10 @@ class Settings(_Section):
     imap: ImapSettings = Field(default_factory=ImapSettings)
     pipeline: RetrySettings = Field(default_factory=RetrySettings)
     outbox: RetrySettings = Field(default_factory=lambda: RetrySettings(poll_seconds=10, max_attempts=12))
+    # Downloading Twilio media: retried with growing pauses, then given up (listed by `ingest doctor`).
+    media_fetch: RetrySettings = Field(
+        default_factory=lambda: RetrySettings(poll_seconds=30, max_attempts=8, backoff_base_seconds=10, batch_size=20)
+    )
     working_time: WorkingTimeSettings = Field(default_factory=WorkingTimeSettings)
     routing: RoutingSettings
     employees: list[EmployeeSettings] = Field(min_length=1)
@@ -422,6 +455,8 @@ class Settings(_Section):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     # The phone channel: missed calls from Twilio Voice or imported call logs.
     calls: CallsSettings = Field(default_factory=CallsSettings)
+    # Which roles this process runs, and taking over one-at-a-time roles.
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -39,7 +40,9 @@ from storage.models import (
     InquiryStatus,
     Message,
     Receipt,
+    ReceiptStatus,
 )
+from storage.twilio_models import MediaFetch
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +53,24 @@ MAX_ERROR_CHARS = 4000
 
 
 def storable(inbound: InboundMessage) -> InboundMessage:
-    """Text PostgreSQL can store: NUL characters (sent by broken mailers) would fail the insert."""
+    """The message with every string PostgreSQL can store: NUL characters (broken mailers, fuzzed
+    webhooks) would fail the insert, in the text as much as in a filename or a WhatsApp id."""
+    return _without_nul(inbound)  # type: ignore[no-any-return]
 
-    def clean(value: str | None) -> str | None:
-        return value.replace("\x00", "") if value else value
 
-    return dataclasses.replace(
-        inbound,
-        text=clean(inbound.text) or "",
-        subject=clean(inbound.subject),
-        sender_name=clean(inbound.sender_name),
-        sender_address=clean(inbound.sender_address) or "",
-    )
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, tuple):
+        return tuple(_without_nul(v) for v in value)
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, Mapping):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _without_nul(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 class Outcome(StrEnum):
@@ -88,6 +97,8 @@ class Pipeline:
     clock: Callable[[], datetime]
     # Called after a commit that queued outgoing messages, so the sender wakes at once.
     on_outbox: Callable[[], None] = lambda: None
+    # Called after a commit that queued media to download.
+    on_media: Callable[[], None] = lambda: None
 
     # -- driving -----------------------------------------------------------------------------
 
@@ -102,21 +113,29 @@ class Pipeline:
     def process(self, receipt_id: int) -> Outcome:
         queued = False
         try:
+            # Parsing needs no lock: done before the write transaction, so that on SQLite the
+            # receivers waiting to commit are not held up by it.
+            with self.sessions() as session:
+                receipt = session.get(Receipt, receipt_id)
+            if receipt is None or receipt.status not in (ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value):
+                return Outcome.SKIPPED
+            channel = self.channels.get(receipt.channel)
+            if channel is None:
+                raise UnprocessableReceipt(f"no channel adapter named {receipt.channel!r}")
+            inbound = storable(channel.normalise(receipt.raw, receipt.meta))
             with transaction(self.sessions) as session:
                 if not repo.claim_receipt(session, receipt_id=receipt_id, now=self.clock()):
                     return Outcome.SKIPPED
                 receipt = session.get(Receipt, receipt_id)
                 assert receipt is not None
-                channel = self.channels.get(receipt.channel)
-                if channel is None:
-                    raise UnprocessableReceipt(f"no channel adapter named {receipt.channel!r}")
-                inbound = storable(channel.normalise(receipt.raw, receipt.meta))
                 outcome, queued = self._store(session, receipt, inbound)
         except Exception as exc:  # noqa: BLE001 - any failure parks the receipt, none is lost
             self._park(receipt_id, exc)
             return Outcome.PARKED
         if queued:
             self.on_outbox()
+        if any(item.fetch_url for item in inbound.attachments):
+            self.on_media()
         log.info("receipt %s processed: %s", receipt_id, outcome.value)
         return outcome
 
@@ -477,17 +496,19 @@ class Pipeline:
         session.add(message)
         session.flush()
         for item in inbound.attachments:
-            session.add(
-                Attachment(
-                    message_id=message.id,  # type: ignore[arg-type]
-                    filename=item.filename,
-                    content_type=item.content_type,
-                    size=item.size,
-                    sha256=hashlib.sha256(item.data).hexdigest() if item.data is not None else "",
-                    data=item.data,
-                    omitted_reason=item.omitted_reason,
-                )
+            attachment = Attachment(
+                message_id=message.id,  # type: ignore[arg-type]
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                sha256=hashlib.sha256(item.data).hexdigest() if item.data is not None else "",
+                data=item.data,
+                omitted_reason=item.omitted_reason,
             )
+            session.add(attachment)
+            if item.fetch_url and item.data is None:
+                session.flush()
+                session.add(MediaFetch(attachment_id=attachment.id, url=item.fetch_url, next_attempt_at=inbound.received_at))
         receipt.message_id = message.id
         session.add(receipt)
         return message

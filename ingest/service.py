@@ -24,9 +24,11 @@ from channels.imap_poller import ImapPoller
 from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from channels.twilio_messaging import TwilioMessagingChannel
 from ingest.build_router import router_from_settings
+from ingest.api_context import ApiContext, WrittenRequestInfo
 from ingest.config import Settings
 from ingest.deadlines import DeadlineKeeper
 from ingest.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.outbox import OutboxSender
 from ingest.notices import ClientTemplates, Notices
 from ingest.pipeline import Pipeline
@@ -34,9 +36,12 @@ from ingest.receipts import ReceiptStore
 from ingest.twilio_transport import ChannelOutboxSender, TwilioTransport
 from ingest.webhooks_twilio import twilio_router
 from ingest.web import create_app
+from ingest.staff_api import staff_api_routers
+from ingest.metrics import metrics_registry
 from ingest.workers import Worker
 from router.deadlines import DeadlinePolicy
 from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
+from storage.leader import LeaderLock, leader_lock
 from storage.models import Absence, Employee
 from storage.types import utcnow
 
@@ -81,6 +86,8 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
             row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
             row.languages = list(conf.languages)
             row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
+            # Policy clause 13: the board member reviews complaints, whatever role the entry names.
+            row.role = "board" if conf.key == settings.routing.board_member else conf.role
             session.add(row)
         for gone in existing.values():
             gone.active = False
@@ -130,9 +137,46 @@ def build_pipeline(
     )
 
 
+def media_fetcher(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> MediaFetcher | None:
+    """The Twilio media downloader; None while Twilio is off (nothing to fetch, no credentials)."""
+    twilio = settings.twilio
+    if not twilio.enabled:
+        return None
+    return MediaFetcher(
+        sessions=sessions,
+        account_sid=twilio.account_sid,
+        auth_token=twilio.auth_token,
+        retry=settings.media_fetch,
+        clock=clock,
+        max_bytes=twilio.media_max_bytes or settings.service.max_attachment_bytes,
+        api_base_url=twilio.api_base_url or DEFAULT_API_BASE,
+        timeout_seconds=twilio.timeout_seconds,
+    )
+
+
 def deadline_policy(settings: Settings) -> DeadlinePolicy:
     d = settings.deadlines
     return DeadlinePolicy(reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours))
+
+
+def staff_api_context(settings: Settings, service: Service) -> ApiContext:
+    """What the staff API needs from a service: its sessions, notices, calendar, clock, outbox."""
+    s = settings.service
+    return ApiContext(
+        sessions=service.sessions,
+        notices=service.pipeline.notices,
+        router=service.pipeline.router,
+        policy=service.pipeline.deadline_policy,
+        clock=service.clock,
+        reference_prefix=s.reference_prefix,
+        written=WrittenRequestInfo(
+            email=s.written_requests_email or settings.outgoing_mail.from_address,
+            postal_address=s.postal_address,
+            visiting_address=s.visiting_address,
+            visiting_hours=s.visiting_hours,
+        ),
+        wake_outbox=service.outbox_worker.wake,
+    )
 
 
 class Service:
@@ -145,6 +189,11 @@ class Service:
         self.clock = clock
         self.engine = engine or make_engine(settings.database_url(), pool_size=settings.database.pool_size)
         self.sessions = session_factory(self.engine)
+        # What this process runs (config [cluster], `serve --roles`); the deadline scheduler and
+        # each IMAP mailbox run in one process at a time: the holder of their lock.
+        self.roles = frozenset(settings.cluster.roles)
+        self.scheduler_lock: LeaderLock = leader_lock(self.engine, role="scheduler", name="scheduler")
+        self.imap_lock: LeaderLock | None = None
         self.transport = mail_transport(settings)
         self.pipeline = build_pipeline(settings, self.sessions, clock)
         # WhatsApp and SMS go out through Twilio when it is enabled (payload: ingest/twilio_transport.py).
@@ -169,15 +218,26 @@ class Service:
         self.pipeline_worker = Worker("pipeline", self.pipeline.process_due)
         self.outbox_worker = Worker("outbox", self.outbox.deliver_due)
         self.deadline_worker = Worker("deadlines", self._sweep_deadlines)
+        # Media clients sent through Twilio, downloaded outside the webhook request.
+        self.media = media_fetcher(settings, self.sessions, clock)
+        self.media_worker = Worker("media", self.media.fetch_due if self.media is not None else lambda: 0)
+        self.pipeline.on_media = self.media_worker.wake
         self.pipeline.on_outbox = self.outbox_worker.wake
         self.deadlines.on_outbox = self.outbox_worker.wake
         self.receipts = ReceiptStore(sessions=self.sessions, clock=clock, on_stored=self.pipeline_worker.wake)
         self.email_channel = self.pipeline.channels["email"]
         # The IMAP receiver, only when configured; it stores receipts of the same e-mail channel.
         self.imap_poller: ImapPoller | None = None
-        if settings.imap.enabled:
+        if settings.imap.enabled and "imap" in self.roles:
+            self.imap_lock = leader_lock(self.engine, role="imap", name=f"imap:{settings.imap.mailbox_key()}")
             self.imap_poller = ImapPoller(
-                settings.imap, sessions=self.sessions, receipts=self.receipts, channel=self.email_channel, clock=clock
+                settings.imap,
+                sessions=self.sessions,
+                receipts=self.receipts,
+                channel=self.email_channel,
+                clock=clock,
+                leader=self.imap_lock,
+                leader_retry_seconds=settings.cluster.leader_retry_seconds,
             )
         self.smtp_handler = InboundSmtpHandler(
             recipients=settings.smtp_listener.recipients, store=self._store_email
@@ -191,13 +251,19 @@ class Service:
                 clock=clock,
                 voice_status_path=settings.calls.voice_status_path,
             )
-            if settings.twilio.enabled
+            if settings.twilio.enabled and "web" in self.roles
             else None
         )
         self.app = create_app(
             sessions=self.sessions,
             components=self.component_states,
-            routers=[self.twilio_router] if self.twilio_router is not None else [],
+            routers=[
+                *([self.twilio_router] if self.twilio_router is not None else []),
+                # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
+                *staff_api_routers(staff_api_context(settings, self)),
+            ],
+            metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
+            leadership=self.leadership_states,
         )
         self._smtp_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
@@ -210,19 +276,41 @@ class Service:
         self.started = asyncio.Event()
 
     def _sweep_deadlines(self) -> int:
+        if not self.scheduler_lock.try_acquire():
+            return 0  # another process keeps the deadlines; this one stands by
         self.deadlines.sweep()
         return 0  # a sweep does all that is due; the worker need not go again at once
 
     @property
     def workers(self) -> tuple[Worker, ...]:
-        return (self.pipeline_worker, self.outbox_worker, self.deadline_worker)
+        return (self.pipeline_worker, self.outbox_worker, self.deadline_worker, self.media_worker)
+
+    def _runs(self, worker: Worker) -> bool:
+        """Whether this process runs the worker: the deadline sweep is the scheduler role, the rest work."""
+        return ("scheduler" if worker is self.deadline_worker else "worker") in self.roles
+
+    def _claim_scheduler(self) -> None:
+        """Take over the deadlines when their process is gone (run every leader_retry_seconds)."""
+        was = self.scheduler_lock.held
+        if self.scheduler_lock.try_acquire() and not was:
+            self.deadline_worker.wake()
+
+    def _leader_locks(self) -> list[LeaderLock]:
+        locks = [self.scheduler_lock] if "scheduler" in self.roles else []
+        return locks + ([self.imap_lock] if self.imap_lock is not None else [])
+
+    def leadership_held(self) -> dict[str, bool]:
+        return {lock.role: lock.held for lock in self._leader_locks()}
+
+    def leadership_states(self) -> dict[str, str]:
+        return {role: "leader" if held else "follower" for role, held in self.leadership_held().items()}
 
     async def _store_email(self, raw: bytes, meta: dict[str, object]) -> object:
         return await self.receipts.store(self.email_channel, source="smtp", raw=raw, meta=dict(meta))
 
     def component_states(self) -> dict[str, str]:
         smtp = "disabled"
-        if self.settings.smtp_listener.enabled:
+        if self.settings.smtp_listener.enabled and "web" in self.roles:
             smtp = "listening" if self._smtp_server is not None and self._smtp_server.is_serving() else "stopped"
         return {
             "smtp_listener": smtp,
@@ -231,7 +319,7 @@ class Service:
             "deadlines": self.deadline_worker.state,
             "scheduler": "running" if self._scheduler is not None and self._scheduler.running else "stopped",
             "imap": self.imap_poller.state if self.imap_poller is not None else "disabled",
-        }
+        } | {worker.name: "disabled" for worker in self.workers if not self._runs(worker)}
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -239,7 +327,7 @@ class Service:
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(sync_employees, self.sessions, self.settings)
         log.info("outgoing mail goes to %s", self.transport.describe())
-        for worker in self.workers:
+        for worker in filter(self._runs, self.workers):
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
         self._scheduler.add_job(
@@ -251,12 +339,22 @@ class Service:
         self._scheduler.add_job(
             self.deadline_worker.wake, "interval", seconds=self.settings.deadlines.sweep_seconds, id="deadlines"
         )
+        self._scheduler.add_job(
+            self.media_worker.wake, "interval", seconds=self.settings.media_fetch.poll_seconds, id="media-due"
+        )
+        if "scheduler" in self.roles:
+            self._scheduler.add_job(
+                self._claim_scheduler,
+                "interval",
+                seconds=self.settings.cluster.leader_retry_seconds,
+                id="scheduler-leader",
+            )
         self._scheduler.start()
         # Whatever arrived while the service was down, or is due for retry, goes now.
         for worker in self.workers:
             worker.wake()
         listener = self.settings.smtp_listener
-        if listener.enabled:
+        if listener.enabled and "web" in self.roles:
             self._smtp_server = await self._loop.create_server(
                 smtp_protocol_factory(self.smtp_handler, max_message_bytes=listener.max_message_bytes),
                 host=listener.host,
@@ -273,6 +371,7 @@ class Service:
         if self._smtp_server is not None:
             self._smtp_server.close()
             await self._smtp_server.wait_closed()
+        await self.receipts.close()  # receipts already handed in are committed and answered
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         for worker in self.workers:
@@ -280,6 +379,10 @@ class Service:
         # Workers finish the batch they are in: a receipt half-processed is rolled back anyway.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # Closing the lock connections hands the roles over at once, not when a follower's
+        # next try finds the connection gone.
+        for lock in self._leader_locks():
+            await asyncio.to_thread(lock.release)
         self.engine.dispose()
         log.info("service stopped")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 DEFAULT_PORTS = {"http": "80", "https": "443"}
+# Twilio ids are two letters and 32 hex digits (SM..., MM..., CA...); a little leeway for test
+# tools, none for control characters or sizes the tables cannot hold.
+SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 
 
 class _Form(dict[str, list[str]]):
@@ -176,6 +180,11 @@ def twilio_router(
         if not sid or not sender:
             log.warning("twilio inbound webhook: signed, but no MessageSid or From (400)")
             return Response("not a messaging webhook: MessageSid and From are needed", status_code=400)
+        if not SID.match(sid):
+            # Stored, it could never be processed (nor, on PostgreSQL, even committed): refused
+            # for good instead of a 503 that Twilio would retry for ever.
+            log.warning("twilio inbound webhook: signed, but the MessageSid is not a Twilio id (400)")
+            return Response("MessageSid is not a Twilio id", status_code=400)
         channel = channels[channel_of(sender)]
         try:
             stored = await receipts.store(channel, source="twilio-webhook", raw=body, meta={"webhook": "inbound"})
@@ -195,6 +204,8 @@ def twilio_router(
         state = (first(fields, "MessageStatus") or first(fields, "SmsStatus")).lower()[:32]
         if not sid or not state:
             return Response("MessageSid and MessageStatus are needed", status_code=400)
+        if not SID.match(sid):
+            return Response("MessageSid is not a Twilio id", status_code=400)
         error_code = first(fields, "ErrorCode")[:16] or None
 
         def record() -> tuple[bool, int | None]:
@@ -236,6 +247,8 @@ def twilio_router(
             fields = parse_form(body)
             if not first(fields, "CallSid") or not (first(fields, "CallStatus") or first(fields, "DialCallStatus")):
                 return Response("CallSid and CallStatus are needed", status_code=400)
+            if not SID.match(first(fields, "CallSid")):
+                return Response("CallSid is not a Twilio id", status_code=400)
             document = twilio_call_document(fields, now=clock())
             if document is None:
                 return Response(EMPTY_TWIML, media_type="application/xml")

@@ -7,7 +7,8 @@ settings and passes it (or a session factory) to whatever needs the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from sqlmodel import Session
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SessionFactory = Callable[[], Session]
+# Execution option marking a connection's transaction as one that writes (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "ingest_write"
+WRITE_GATE = "ingest_write_gate"
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
@@ -51,11 +55,15 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # A deferred transaction that later writes can fail at once with SQLITE_BUSY when
-        # another connection wrote meanwhile; taking the write lock up front makes writers
-        # queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction (``transaction()``) takes the write lock up front: a deferred one
+        # that later writes can fail at once with SQLITE_BUSY when another connection wrote
+        # meanwhile. Reads stay deferred, so they never wait for a writer (WAL).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
+    # Writers of this process queue on a lock of their own rather than on SQLite's busy handler,
+    # which polls with sleeps of up to 100 ms: a webhook waiting for its commit gets the database
+    # as soon as the pipeline's transaction ends.
+    setattr(engine, WRITE_GATE, threading.RLock())
     return engine
 
 
@@ -68,14 +76,21 @@ def session_factory(engine: Engine) -> SessionFactory:
 
 @contextmanager
 def transaction(sessions: SessionFactory) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
+    """A session whose work is committed on success and rolled back on any error.
+
+    Anything that writes goes through here; a plain ``sessions()`` is for reading.
+    """
     with sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        bind = session.get_bind()
+        gate = getattr(getattr(bind, "engine", bind), WRITE_GATE, None) or nullcontext()
+        with gate:
+            session.connection(execution_options={WRITE_OPTION: True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -88,7 +103,7 @@ def alembic_config(url: str) -> AlembicConfig:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
         cfg.attributes["connection"] = connection
         # "heads": branches written side by side apply together until a merge revision joins them.
         command.upgrade(cfg, "heads")

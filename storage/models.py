@@ -81,6 +81,8 @@ class Employee(SQLModel, table=True):
     supervisor_key: str | None = None
     deputy_key: str | None = None
     active: bool = True
+    # employee, supervisor, board or admin (storage/staff_models.py Role); what the staff API allows.
+    role: str = Field(default="employee", sa_column=Column(String(16), nullable=False, server_default="employee"))
 
 
 class Absence(SQLModel, table=True):

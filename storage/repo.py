@@ -87,22 +87,35 @@ def due_receipt_ids(session: Session, *, now: datetime, limit: int) -> list[int]
         .order_by(col(Receipt.id))
         .limit(limit)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Leave out receipts another process is processing right now (their claim holds the row
+        # lock): listing them would only make this worker spin on rows it must skip. The lock
+        # taken here is released when the caller's read-only session ends.
+        stmt = stmt.with_for_update(skip_locked=True)
     return [int(i) for i in session.exec(stmt).all() if i is not None]
 
 
 def claim_receipt(session: Session, *, receipt_id: int, now: datetime) -> bool:
     """Mark a receipt processed inside the caller's transaction; False if another got it first.
 
-    Done first in the processing transaction: a rollback undoes it, and on
-    PostgreSQL a second worker blocks on the row until the first commits.
+    Done first in the processing transaction: a rollback undoes it. On PostgreSQL a row that
+    another process is processing (its claim holds the row lock until it commits or rolls back)
+    is skipped at once instead of waited for: waiting would only end in "already processed", or
+    in a second attempt right after the first one failed and parked it. Several processes thus
+    work through one batch side by side instead of queueing behind each other.
     """
+    claimable = (
+        col(Receipt.id) == receipt_id,
+        col(Receipt.status).in_([ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value]),
+    )
+    stmt = update(Receipt)
+    if session.get_bind().dialect.name == "postgresql":
+        free = select(Receipt.id).where(*claimable).with_for_update(skip_locked=True).scalar_subquery()
+        stmt = stmt.where(col(Receipt.id) == free)
+    else:
+        stmt = stmt.where(*claimable)
     result = session.execute(
-        update(Receipt)
-        .where(
-            col(Receipt.id) == receipt_id,
-            col(Receipt.status).in_([ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value]),
-        )
-        .values(status=ReceiptStatus.PROCESSED.value, processed_at=now, next_attempt_at=None, last_error=None)
+        stmt.values(status=ReceiptStatus.PROCESSED.value, processed_at=now, next_attempt_at=None, last_error=None)
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 

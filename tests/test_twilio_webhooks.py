@@ -19,13 +19,17 @@ from sqlmodel import Session, func, select
 from channels.base import UnprocessableReceipt
 from channels.twilio_messaging import TwilioMessagingChannel, phone_of
 from ingest.webhooks_twilio import signature_valid
-from storage.models import Attachment, Contact, Employee, Inquiry, Message, Receipt
+from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message, Receipt
+from storage.twilio_models import MediaFetch
 from tests.conftest import ROOT, wait_until
 from tests.twilio_helpers import (
+    ACCOUNT,
     INBOUND,
     PUBLIC,
     STATUS,
     TOKEN,
+    FakeMessagesApi,
+    basic_auth,
     inbound_fields,
     sign,
     signed_post,
@@ -73,7 +77,7 @@ def test_whatsapp_and_sms_bodies_normalise_to_the_same_number() -> None:
     assert m1.extra["media"] == [{"url": "https://media.test/ME1", "content_type": "image/jpeg"}]
     assert m1.extra["whatsapp_id"] == "37120000001"
     (att,) = m1.attachments
-    assert att.data is None and att.content_type == "image/jpeg" and "https://media.test/ME1" in (att.omitted_reason or "")
+    assert att.data is None and att.content_type == "image/jpeg" and att.fetch_url == "https://media.test/ME1"
     assert m1.received_at == datetime(2026, 10, 1, 9, tzinfo=UTC)
     assert phone_of("whatsapp:+371 2000-0001") == "+37120000001"
     with pytest.raises(UnprocessableReceipt):
@@ -209,11 +213,17 @@ def test_forwarded_headers_are_ignored_unless_trusted(make_settings: Any, servic
 def test_whatsapp_conversation_becomes_one_routed_inquiry(
     make_settings: Any, relay: Any, service_factory: Any
 ) -> None:
+    api = FakeMessagesApi().__enter__()
     settings = make_settings(
         outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"},
-        twilio=twilio_section(),
+        twilio=twilio_section(api_base_url=api.url),
+        media_fetch={"poll_seconds": 0.2, "backoff_base_seconds": 0.2},
     )
-    media_url = "https://media.test/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME" + "5" * 32
+    photo_bytes = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's first bytes, then filler
+    # The first download attempt fails (Twilio answers 500): the fetcher tries again.
+    media_path = f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'1' * 32}/Media/ME{'5' * 32}"
+    media_url = api.add_media(media_path, "image/jpeg", photo_bytes)
+    api.media_failures[media_path] = 1
     conversation = [
         inbound_fields("SM" + "a1" * 16, sender=ANNA, profile="Anna Liepa", body="Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."),
         inbound_fields("SM" + "a2" * 16, sender=ANNA, profile="Anna Liepa", body="Te ir foto", media=[(media_url, "image/jpeg")]),
@@ -229,10 +239,13 @@ def test_whatsapp_conversation_becomes_one_routed_inquiry(
         assert post(service, INBOUND, **signed_post(INBOUND, conversation[0])).status_code == 200
         wait_until(lambda: count(service, Message) == 3, what="three messages")
         wait_until(lambda: len(relay.staff()) == 3, what="a notification and two follow-ups")
+        # The retry after the 500 comes at the next poll after a short backoff.
+        wait_until(lambda: rows(service, MediaFetch)[0].status == "fetched", timeout=30, what="the photo downloaded")
         inquiries = rows(service, Inquiry)
         messages = rows(service, Message)
         contacts = rows(service, Contact)
         attachments = rows(service, Attachment)
+        events = rows(service, Event)
         employees = {e.id: e for e in rows(service, Employee)}
         assert count(service, Receipt) == 3
 
@@ -244,7 +257,16 @@ def test_whatsapp_conversation_becomes_one_routed_inquiry(
     (contact,) = contacts
     assert (contact.phone, contact.whatsapp_id, contact.name) == ("+37120000001", "37120000001", "Anna Liepa")
     (photo,) = attachments
-    assert photo.content_type == "image/jpeg" and photo.data is None and media_url in (photo.omitted_reason or "")
+    assert photo.content_type == "image/jpeg" and photo.data == photo_bytes and photo.size == len(photo_bytes)
+    assert photo.omitted_reason is None and photo.filename == f"ME{'5' * 32}.jpg"
+    api.__exit__(None, None, None)
+    # Two tries at Twilio's URL with the account's credentials, then the media store without them.
+    gets = api.media_requests
+    assert [g["path"] for g in gets] == [media_path, media_path, "/store" + media_path]
+    assert gets[0]["auth"] == gets[1]["auth"] == basic_auth(ACCOUNT, TOKEN)
+    assert gets[2]["auth"] is None and gets[2]["host"].startswith("localhost:")
+    timeline = [e.type for e in events if e.inquiry_id == inquiry.id]
+    assert "media_fetched" in timeline and "media_failed" not in timeline
     first, *follow_ups = relay.staff()
     assert first["To"].addresses[0].addr_spec == "janis.kalnins@example.lv"
     assert inquiry.reference in first["Subject"]

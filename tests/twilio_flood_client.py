@@ -1,7 +1,9 @@
 """The flood test's client, in a process of its own so it does not share the service's GIL.
 
 python -m tests.twilio_flood_client BASE_URL REQUESTS.json CONCURRENCY -> prints JSON:
-{"statuses": {"200": n, ...}, "seconds": s}. REQUESTS.json holds a list of form-field lists.
+{"statuses": {"200": n, "error": n, ...}, "acked": [MessageSid answered 200, ...], "seconds": s}.
+REQUESTS.json holds a list of form-field lists. A request that gets no answer (the service was
+killed) counts as "error".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tests.twilio_helpers import INBOUND, signed_post
 async def flood(base: str, requests: list[list[list[str]]], concurrency: int) -> dict[str, object]:
     limit = asyncio.Semaphore(concurrency)
     statuses: collections.Counter[str] = collections.Counter()
+    acked: list[str] = []
     async with httpx.AsyncClient(
         base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
     ) as client:
@@ -27,13 +30,19 @@ async def flood(base: str, requests: list[list[list[str]]], concurrency: int) ->
         async def one(fields: list[list[str]]) -> None:
             kwargs = signed_post(INBOUND, [(k, v) for k, v in fields])
             async with limit:
-                response = await client.post(INBOUND, **kwargs)
+                try:
+                    response = await client.post(INBOUND, **kwargs)
+                except httpx.HTTPError:
+                    statuses["error"] += 1
+                    return
             statuses[str(response.status_code)] += 1
+            if response.status_code == 200:
+                acked.append(dict(fields)["MessageSid"])
 
         started = time.monotonic()
         await asyncio.gather(*(one(f) for f in requests))
         seconds = time.monotonic() - started
-    return {"statuses": dict(statuses), "seconds": seconds}
+    return {"statuses": dict(statuses), "acked": acked, "seconds": seconds}
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,10 @@ ACCOUNT = "AC" + "0" * 32
 PUBLIC = "https://gk-ingest.test"
 INBOUND = "/webhooks/twilio/messages"
 STATUS = "/webhooks/twilio/status"
+
+
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def vectors() -> dict[str, Any]:
@@ -96,10 +101,19 @@ class FakeMessagesApi:
     """Plays Twilio's Messages REST API: POST /2010-04-01/Accounts/{sid}/Messages.json.
 
     Answers 201 with a queued message; a ``To`` ending in 400 or 503 gets that error instead.
+
+    Media: ``add_media(path, content_type, data)`` serves a client's media item the way Twilio
+    does: GET on the API path needs the account's basic auth and answers 307 to a media store
+    on another origin (``localhost`` instead of ``127.0.0.1``), which serves the bytes without
+    auth. ``media_failures[path] = n`` makes the first n GETs answer 500. Every GET is recorded
+    in ``media_requests`` with the Authorization header it carried.
     """
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.media: dict[str, tuple[str, bytes]] = {}
+        self.media_failures: dict[str, int] = {}
+        self.media_requests: list[dict[str, Any]] = []
         self.counter = 0
         self.lock = threading.Lock()
         outer = self
@@ -107,6 +121,35 @@ class FakeMessagesApi:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                auth = self.headers.get("Authorization")
+                with outer.lock:
+                    outer.media_requests.append({"path": self.path, "host": self.headers.get("Host"), "auth": auth})
+                    failures = outer.media_failures.get(self.path, 0)
+                    if failures:
+                        outer.media_failures[self.path] = failures - 1
+                if self.path.startswith("/store/"):
+                    item = outer.media.get(self.path[len("/store") :])
+                    if item is None:
+                        return self._answer(404)
+                    return self._answer(200, item[1], {"Content-Type": item[0]})
+                if self.path not in outer.media:
+                    return self._answer(404, b'{"code": 20404}', {"Content-Type": "application/json"})
+                if auth != basic_auth(ACCOUNT, TOKEN):
+                    return self._answer(401, b'{"code": 20003}', {"Content-Type": "application/json"})
+                if failures:
+                    return self._answer(500, b'{"code": 20500}', {"Content-Type": "application/json"})
+                port = self.server.server_address[1]
+                self._answer(307, headers={"Location": f"http://localhost:{port}/store{self.path}"})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
@@ -156,6 +199,11 @@ class FakeMessagesApi:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def add_media(self, path: str, content_type: str, data: bytes) -> str:
+        """Serve a media item at ``path``; returns its full URL (what Twilio puts in MediaUrlN)."""
+        self.media[path] = (content_type, data)
+        return self.url + path
 
     def __enter__(self) -> FakeMessagesApi:
         self.thread.start()

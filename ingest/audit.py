@@ -1,0 +1,37 @@
+"""The audit log (policy clause 5.5): a row for every read of a client's data and every change.
+
+Written in the same transaction as the read or change it records, so there is
+no change without its row. ``detail`` carries identifiers only (references,
+ids, keys, field names), never message text, names or addresses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from ingest.api_auth import Principal
+from storage.staff_models import AuditLog
+
+
+def record(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    now: datetime,
+    inquiry_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditLog:
+    row = AuditLog(
+        at=now,
+        actor=principal.key,
+        action=action,
+        inquiry_id=inquiry_id,
+        detail={"token_id": principal.token_id, **(detail or {})},
+        remote_addr=principal.remote_addr,
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,136 @@
+"""Twilio media is downloaded outside the webhook: retried, size-limited, and given up with a record.
+
+The fetcher runs against a local HTTP server that plays Twilio's media URLs (basic auth, then a
+redirect to a media store on another origin); the pipeline and the fetcher run on both databases.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from ingest.cli import main as cli_main
+from ingest.media_fetch import MediaFetcher, claim_media
+from ingest.receipts import ReceiptStore
+from ingest.service import build_pipeline, media_fetcher, sync_employees
+from storage.db import make_engine, migrate, session_factory, transaction
+from storage.models import Attachment, Event
+from storage.twilio_models import MediaFetch
+from storage.types import utcnow
+from tests.test_pipeline import Clock
+from tests.twilio_helpers import ACCOUNT, FakeMessagesApi, twilio_section
+
+MEDIA = f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'1' * 32}/Media/ME"
+
+
+def form(sid: str, media: list[tuple[str, str]]) -> bytes:
+    fields = {"MessageSid": sid, "From": "whatsapp:+37129111222", "To": "whatsapp:+37167000000",
+              "Body": "Foto no pagalma", "NumMedia": str(len(media)), "WaId": "37129111222"}
+    for i, (url, ctype) in enumerate(media):
+        fields[f"MediaUrl{i}"], fields[f"MediaContentType{i}"] = url, ctype
+    return urllib.parse.urlencode(fields).encode()
+
+
+@pytest.fixture
+def world(make_settings: Any, tmp_path: Any) -> Any:
+    with FakeMessagesApi() as api:
+        settings = make_settings(
+            twilio=twilio_section(api_base_url=api.url, media_max_bytes=1000),
+            media_fetch={"max_attempts": 3, "backoff_base_seconds": 60},
+        )
+        engine = make_engine(settings.database_url())
+        migrate(engine)
+        sessions = session_factory(engine)
+        sync_employees(sessions, settings)
+        clock = Clock()
+        pipeline = build_pipeline(settings, sessions, clock)
+        fetcher = media_fetcher(settings, sessions, clock)
+        assert isinstance(fetcher, MediaFetcher)
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[database]\nurl = "{settings.database_url()}"\n'
+            '[routing]\nfallback_employee = "a"\n'
+            '[[employees]]\nkey = "a"\nname = "A"\nsurname = "B"\nposition = "C"\nemail = "a@example.lv"\n',
+            encoding="utf-8",
+        )
+        yield api, engine, sessions, pipeline, fetcher, ReceiptStore(sessions=sessions, clock=clock), clock, config
+        engine.dispose()
+
+
+def media_rows(engine: Any) -> dict[str, tuple[MediaFetch, Attachment]]:
+    with Session(engine) as session:
+        out = {}
+        for row in session.exec(select(MediaFetch)).all():
+            out[row.url.rsplit("/", 1)[-1]] = (row, session.get(Attachment, row.attachment_id))
+        return out
+
+
+def test_media_is_fetched_retried_limited_and_given_up(world: Any, capsys: Any) -> None:
+    api, engine, sessions, pipeline, fetcher, store, clock, config = world
+    small, big, flaky, gone = b"x" * 900, b"y" * 1001, b"z" * 10, b""
+    urls = [
+        (api.add_media(MEDIA + "small", "image/png", small), "image/png"),
+        (api.add_media(MEDIA + "big", "video/mp4", big), "video/mp4"),
+        (api.add_media(MEDIA + "flaky", "audio/ogg", flaky), "audio/ogg"),
+        (api.url + MEDIA + "gone", "image/jpeg"),  # Twilio answers 404 every time
+        ("http://169.254.169.254/latest/meta-data", "text/plain"),  # not Twilio: never requested
+    ]
+    api.media_failures[MEDIA + "flaky"] = 2
+    store.store_sync(pipeline.channels["whatsapp"], source="twilio", raw=form("SM1", urls), meta={})
+    pipeline.process_due()
+    # The webhook stored nothing but the form: five attachments wait without bytes.
+    assert {name: (r.status, a.data) for name, (r, a) in media_rows(engine).items()} == {
+        "MEsmall": ("pending", None), "MEbig": ("pending", None), "MEflaky": ("pending", None),
+        "MEgone": ("pending", None), "meta-data": ("pending", None),
+    }
+
+    assert fetcher.fetch_due() == 5
+    first = media_rows(engine)
+    assert (first["MEsmall"][0].status, first["MEsmall"][1].data) == ("fetched", small)
+    assert first["MEsmall"][1].filename == "MEsmall.png" and first["MEsmall"][1].sha256
+    assert first["MEbig"][0].status == "failed" and "1000-byte limit" in (first["MEbig"][1].omitted_reason or "")
+    assert first["meta-data"][0].status == "failed" and "not a Twilio media URL" in (first["meta-data"][0].last_error or "")
+    assert first["MEflaky"][0].status == "pending" and "HTTP 500" in (first["MEflaky"][0].last_error or "")
+    assert first["MEgone"][0].status == "pending" and "HTTP 404" in (first["MEgone"][0].last_error or "")
+    assert not any("169.254" in (r["host"] or "") for r in api.media_requests)
+    assert fetcher.fetch_due() == 0  # the retries wait for their backoff
+
+    for _ in range(2):
+        clock.now += timedelta(hours=2)
+        fetcher.fetch_due()
+    final = media_rows(engine)
+    assert (final["MEflaky"][0].status, final["MEflaky"][1].data, final["MEflaky"][0].attempts) == ("fetched", flaky, 3)
+    assert (final["MEgone"][0].status, final["MEgone"][0].attempts) == ("failed", 3)
+    assert "could not be fetched" in (final["MEgone"][1].omitted_reason or "")
+    with Session(engine) as session:
+        events = [e.type for e in session.exec(select(Event).order_by(Event.id)).all()]
+    assert events.count("media_fetched") == 2 and events.count("media_failed") == 3
+
+    # What was given up is listed by `ingest doctor` and queued again by `ingest retry`.
+    assert cli_main(["doctor", "--config", str(config)]) == 1
+    listed = capsys.readouterr().out
+    assert listed.count("media not fetched") == 3 and "HTTP 404" in listed
+    gone_id = final["MEgone"][0].id
+    assert cli_main(["retry", "--media", str(gone_id), "--config", str(config)]) == 0
+    assert "1 media item(s)" in capsys.readouterr().out
+    api.add_media(MEDIA + "gone", "image/jpeg", b"now here")
+    clock.now = max(clock.now, utcnow()) + timedelta(seconds=1)  # `ingest retry` queues it for the real now
+    assert fetcher.fetch_due() == 1
+    assert media_rows(engine)["MEgone"][1].data == b"now here"
+
+
+def test_a_fetcher_that_died_leaves_its_media_to_the_next(world: Any) -> None:
+    api, engine, sessions, pipeline, fetcher, store, clock, _ = world
+    url = api.add_media(MEDIA + "one", "image/png", b"png")
+    store.store_sync(pipeline.channels["whatsapp"], source="twilio", raw=form("SM2", [(url, "image/png")]), meta={})
+    pipeline.process_due()
+    with transaction(sessions) as session:  # claimed by a fetcher that is then killed
+        assert len(claim_media(session, now=clock(), lease=timedelta(minutes=5), limit=10)) == 1
+    assert fetcher.fetch_due() == 0  # leased: not taken twice
+    clock.now += timedelta(minutes=6)
+    assert fetcher.fetch_due() == 1
+    assert media_rows(engine)["MEone"][1].data == b"png"
