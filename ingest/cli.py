@@ -450,6 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     _config_arg(revoke)
     token.set_defaults(func=cmd_token)
+
+    # Retention and GDPR export/erasure (policy clause 5.5): ingest/privacy_cli.py.
+    from ingest.privacy_cli import add_privacy_commands
+
+    add_privacy_commands(sub, _config_arg)
+
+    # The dashboard's passwords and the board's report: ingest/dashboard_cli.py.
+    from ingest.dashboard_cli import add_dashboard_commands
+
+    add_dashboard_commands(sub, _config_arg)
     return parser
 
 

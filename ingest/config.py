@@ -78,6 +78,10 @@ class DatabaseSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # The dashboard's session cookie only over https; set it when the service is behind a TLS proxy.
+    secure_cookies: bool = False
+    # A dashboard session ends after this long without a request (and 12 h after its login at most).
+    dashboard_idle_minutes: int = Field(default=480, ge=5, le=720)
 
 
 class SmtpListenerSettings(_Section):
@@ -211,6 +215,30 @@ class TwilioSettings(_Section):
         return self
 
 
+class WhatsAppCloudSettings(_Section):
+    """WhatsApp through Meta's Cloud API: the webhook (a second WhatsApp provider beside Twilio)."""
+
+    enabled: bool = False
+    # The Meta app's secret: signs every webhook POST (X-Hub-Signature-256); set it through
+    # INGEST__WHATSAPP_CLOUD__APP_SECRET.
+    app_secret: str = ""
+    # The token typed into the app's webhook settings, checked on the GET handshake; set it
+    # through INGEST__WHATSAPP_CLOUD__VERIFY_TOKEN.
+    verify_token: str = ""
+    path: str = Field(default="/webhooks/whatsapp-cloud", pattern=r"^/[^?#\s]*$")
+    # Larger webhook bodies are refused with 413 before they are parsed (Meta may batch several
+    # messages and statuses in one POST, so this is larger than Twilio's limit).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=10 * 1024 * 1024)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WhatsAppCloudSettings:
+        if self.enabled and not self.app_secret:
+            raise ValueError("app_secret: needed when enabled (set INGEST__WHATSAPP_CLOUD__APP_SECRET)")
+        if self.enabled and not self.verify_token:
+            raise ValueError("verify_token: needed when enabled (set INGEST__WHATSAPP_CLOUD__VERIFY_TOKEN)")
+        return self
+
+
 class CallsSettings(_Section):
     """The phone channel (policy clause 6.3): missed calls become "call back" inquiries."""
 
@@ -282,6 +310,9 @@ class RetrySettings(_Section):
     backoff_base_seconds: float = Field(default=30, ge=0)
     backoff_max_seconds: float = Field(default=3600, ge=0)
     batch_size: int = Field(default=100, ge=1)
+    # A claimed item (an outgoing message, a media download) whose process died is taken again
+    # after this long; longer than any one delivery may take.
+    lease_seconds: float = Field(default=300, gt=0)
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -411,6 +442,21 @@ class ClusterSettings(_Section):
     leader_retry_seconds: float = Field(default=5, gt=0)
 
 
+class RetentionSettings(_Section):
+    """How long client data is kept (policy clause 5.5, GDPR storage limitation)."""
+
+    # Run the daily job at all (the scheduler process runs it; `ingest retention run` by hand).
+    enabled: bool = True
+    # Closed and answered inquiries with no activity for this many months are anonymised: texts,
+    # names, addresses and attachments go, the statistical skeleton stays. 0 keeps them for ever.
+    anonymise_closed_after_months: int = Field(default=36, ge=0)
+    # The raw bytes of processed receipts (the original e-mail or webhook body) are only needed
+    # for replay and debugging: emptied after this many days. 0 keeps them.
+    keep_raw_receipts_days: int = Field(default=90, ge=0)
+    # Local hour (service timezone) at which the daily job runs.
+    hour: int = Field(default=3, ge=0, le=23)
+
+
 class ClientMessageSettings(_Section):
     # Send the client an acknowledgement naming the employee and the answer date (clauses 8, 9).
     acknowledge: bool = True
@@ -453,10 +499,14 @@ class Settings(_Section):
     absences: list[AbsenceSettings] = Field(default_factory=list)
     # WhatsApp and SMS through Twilio (off by default).
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    # WhatsApp through Meta's Cloud API (off by default).
+    whatsapp_cloud: WhatsAppCloudSettings = Field(default_factory=WhatsAppCloudSettings)
     # The phone channel: missed calls from Twilio Voice or imported call logs.
     calls: CallsSettings = Field(default_factory=CallsSettings)
     # Which roles this process runs, and taking over one-at-a-time roles.
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    # Retention: anonymising old closed inquiries, emptying old raw receipts.
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
@@ -472,6 +522,11 @@ class Settings(_Section):
 
         need("routing.fallback_employee", self.routing.fallback_employee)
         need("routing.board_member", self.routing.board_member)
+        # Both webhooks on one path: the first mounted would answer the other's requests (403).
+        if self.whatsapp_cloud.enabled and self.twilio.enabled and self.whatsapp_cloud.path in (
+            self.twilio.inbound_path, self.twilio.status_path, self.calls.voice_status_path
+        ):
+            raise ValueError("whatsapp_cloud.path: must differ from the Twilio webhook paths")
         for i, emp in enumerate(self.employees):
             need(f"employees[{i}].supervisor", emp.supervisor)
             need(f"employees[{i}].deputy", emp.deputy)

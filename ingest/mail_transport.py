@@ -7,6 +7,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.headerregistry import Address
@@ -33,25 +34,44 @@ class MailTransport(Protocol):
     def describe(self) -> str: ...
 
 
+def header_text(value: object) -> str:
+    """Client text made safe for a header: control characters (CR, LF, NUL, ESC, ...) and Unicode
+    line separators become spaces, runs of space one. Client text can never start a header of its own."""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in str(value or ""))
+    return " ".join(text.split())
+
+
+def message_id_text(value: object) -> str:
+    """A Message-ID without its brackets: visible ASCII only, never a bracket, space or line break."""
+    return "".join(ch for ch in str(value or "") if "!" <= ch <= "~" and ch not in "<>")
+
+
 def build_email(payload: dict[str, Any]) -> EmailMessage:
-    """The same message, byte for byte in its headers, every time the payload is sent."""
+    """The same message, byte for byte in its headers, every time the payload is sent.
+
+    Every header value goes through ``header_text`` here, whatever the payload's author did: a
+    subject or name with CR/LF would otherwise add headers (or, with this policy, fail the send).
+    """
     message = EmailMessage(policy=policy.SMTP)
     from_name, from_addr = payload["from"]
     to_name, to_addr = payload["to"]
-    message["From"] = Address(display_name=from_name or "", addr_spec=from_addr)
-    message["To"] = Address(display_name=to_name or "", addr_spec=to_addr)
-    message["Subject"] = payload["subject"]
-    message["Date"] = payload["date"]
-    message["Message-ID"] = f"<{payload['message_id']}>"
-    if payload.get("in_reply_to"):
-        message["In-Reply-To"] = f"<{payload['in_reply_to']}>"
-        message["References"] = f"<{payload['in_reply_to']}>"
-    headers = dict(payload.get("headers", {}))
+    message["From"] = Address(display_name=header_text(from_name), addr_spec=header_text(from_addr))
+    message["To"] = Address(display_name=header_text(to_name), addr_spec=header_text(to_addr))
+    message["Subject"] = header_text(payload["subject"])
+    message["Date"] = header_text(payload["date"])
+    message["Message-ID"] = f"<{message_id_text(payload['message_id'])}>"
+    in_reply_to = message_id_text(payload.get("in_reply_to"))
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{in_reply_to}>"
+        message["References"] = f"<{in_reply_to}>"
+    headers = {header_text(k): header_text(v) for k, v in dict(payload.get("headers", {})).items()}
     # RFC 3834: marks our mail as automatic so that well-behaved auto-responders stay quiet.
     message["Auto-Submitted"] = headers.pop("Auto-Submitted", "auto-generated")
     message["X-Auto-Response-Suppress"] = "All"
     for key, value in headers.items():
-        message[key] = value
+        # A header name is ours (Reply-To, X-Inquiry-Reference); one that is not a plain token is dropped.
+        if key and all("!" <= ch <= "~" and ch != ":" for ch in key):
+            message[key] = value
     # Quoted-printable keeps the message 7-bit, so no relay has to support 8BITMIME.
     message.set_content(payload["text"], charset="utf-8", cte="quoted-printable")
     return message

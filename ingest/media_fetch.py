@@ -36,7 +36,6 @@ from storage.twilio_models import MediaFetch
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 PENDING, FETCHED, FAILED = "pending", "fetched", "failed"
 DEFAULT_API_BASE = "https://api.twilio.com"
 
@@ -65,7 +64,9 @@ class MediaFetcher:
     def fetch_due(self) -> int:
         """Download one batch of due media; returns how many were tried."""
         with transaction(self.sessions) as session:
-            rows = claim_media(session, now=self.clock(), lease=LEASE, limit=self.retry.batch_size)
+            rows = claim_media(
+                session, now=self.clock(), lease=timedelta(seconds=self.retry.lease_seconds), limit=self.retry.batch_size
+            )
         if not rows:
             return 0
         with httpx.Client(

@@ -58,11 +58,16 @@ class ClientTemplates:
     def check(self) -> None:
         """Render every template once with sample values, so a broken edit stops the start-up."""
         sample = Employee(key="x", name="Vārds", surname="Uzvārds", position="Amats", email="x@example.lv")
-        for name in ("ack", "redirect", "ack_short", "redirect_short"):
+        written = {
+            "email": "klienti@example.lv", "postal_address": "Iela 1, Rīga", "visiting_address": "Iela 1, Rīga",
+            "visiting_hours": "P.-Pk. 8:00-17:00",
+        }  # fmt: skip
+        names = ("ack", "redirect", "ack_short", "redirect_short", "written_form", "written_form_short")
+        for name in names:
             for lang in LANGUAGES:
                 self.render(
                     name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample,
-                    due="01.01.2026 17:00", office="Birojs", reason="",
+                    due="01.01.2026 17:00", office="Birojs", reason="", written=written,
                 )
 
 

@@ -22,8 +22,6 @@ from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-
 
 @dataclass
 class OutboxSender:
@@ -35,7 +33,9 @@ class OutboxSender:
     def deliver_due(self) -> int:
         """Send one batch of due rows; returns how many were tried."""
         with transaction(self.sessions) as session:
-            rows = repo.claim_outbox(session, now=self.clock(), lease=LEASE, limit=self.retry.batch_size)
+            rows = repo.claim_outbox(
+                session, now=self.clock(), lease=timedelta(seconds=self.retry.lease_seconds), limit=self.retry.batch_size
+            )
         for row in rows:
             self._deliver(row)
         return len(rows)

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
+from ingest.answering import mark_answered
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
 from channels.email_quote import split_reply
-from ingest.deadlines import cancel_alarms, resume_clock, schedule_alarms
+from ingest.deadlines import resume_clock, schedule_alarms
 from ingest.notices import Notices
 from router.deadlines import DeadlinePolicy
 from router.route import Load, Router, Situation
@@ -314,25 +315,7 @@ class Pipeline:
             return Outcome.NOTE
         assert author is not None
         sent = self.notices.client_answer(session, inquiry=inquiry, contact=contact, text=new_text, now=now)
-        inquiry.first_response_at = inquiry.first_response_at or now
-        inquiry.answered_at = now
-        inquiry.status = InquiryStatus.ANSWERED.value
-        inquiry.updated_at = now
-        session.add(inquiry)
-        cancel_alarms(session, inquiry_id=inquiry.id)
-        repo.add_event(
-            session,
-            inquiry_id=inquiry.id,
-            type="answered",
-            at=now,
-            actor=author.key,
-            data={
-                "message_id": message.id,
-                "channel": inquiry.channel,
-                "on_time": inquiry.due_at is None or now <= inquiry.due_at,
-                "outbox_id": sent.id if sent else None,
-            },
-        )
+        mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email")
         return Outcome.ANSWERED
 
     def _contact_for(self, session: Session, inbound: InboundMessage) -> Contact:

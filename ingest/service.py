@@ -23,6 +23,7 @@ from channels.email import EmailChannel
 from channels.imap_poller import ImapPoller
 from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from channels.twilio_messaging import TwilioMessagingChannel
+from channels.whatsapp_cloud import WhatsAppCloudChannel
 from ingest.build_router import router_from_settings
 from ingest.api_context import ApiContext, WrittenRequestInfo
 from ingest.config import Settings
@@ -35,8 +36,10 @@ from ingest.pipeline import Pipeline
 from ingest.receipts import ReceiptStore
 from ingest.twilio_transport import ChannelOutboxSender, TwilioTransport
 from ingest.webhooks_twilio import twilio_router
+from ingest.webhooks_whatsapp_cloud import whatsapp_cloud_router
 from ingest.web import create_app
 from ingest.staff_api import staff_api_routers
+from ingest.dashboard import DashboardOptions, dashboard_router
 from ingest.metrics import metrics_registry
 from ingest.workers import Worker
 from router.deadlines import DeadlinePolicy
@@ -73,7 +76,9 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
         tz=ZoneInfo(settings.calls.timezone or settings.service.timezone),
         internal_numbers=settings.calls.internal_numbers,
     )
-    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone}
+    # WhatsApp through Meta's Cloud API: receipts named "whatsapp_cloud", messages on "whatsapp".
+    cloud = WhatsAppCloudChannel()
+    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone, cloud.name: cloud}
 
 
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
@@ -179,6 +184,12 @@ def staff_api_context(settings: Settings, service: Service) -> ApiContext:
     )
 
 
+def dashboard_options(settings: Settings) -> DashboardOptions:
+    return DashboardOptions(
+        secure_cookies=settings.http.secure_cookies, idle=timedelta(minutes=settings.http.dashboard_idle_minutes)
+    )
+
+
 class Service:
     """One process of the service. ``run`` serves until ``request_stop`` or a signal."""
 
@@ -254,13 +265,21 @@ class Service:
             if settings.twilio.enabled and "web" in self.roles
             else None
         )
+        self.whatsapp_cloud_router = (
+            whatsapp_cloud_router(settings.whatsapp_cloud, receipts=self.receipts, channels=self.pipeline.channels)
+            if settings.whatsapp_cloud.enabled and "web" in self.roles
+            else None
+        )
         self.app = create_app(
             sessions=self.sessions,
             components=self.component_states,
             routers=[
                 *([self.twilio_router] if self.twilio_router is not None else []),
+                *([self.whatsapp_cloud_router] if self.whatsapp_cloud_router is not None else []),
                 # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
                 *staff_api_routers(staff_api_context(settings, self)),
+                # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
+                dashboard_router(staff_api_context(settings, self), dashboard_options(settings)),
             ],
             metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
             leadership=self.leadership_states,
@@ -280,6 +299,18 @@ class Service:
             return 0  # another process keeps the deadlines; this one stands by
         self.deadlines.sweep()
         return 0  # a sweep does all that is due; the worker need not go again at once
+
+    def _apply_retention(self) -> None:
+        """The daily retention run (ingest/retention.py), in the scheduler's process only."""
+        from ingest.retention import run_retention
+
+        if not self.scheduler_lock.try_acquire():
+            return  # the process holding the scheduler role does it
+        try:
+            run_retention(self.sessions, self.settings.retention, now=self.clock())
+        except Exception as exc:  # noqa: BLE001 - tomorrow's run tries again; the service goes on
+            # The type only: a database error's text carries the row's values.
+            log.error("retention run failed (%s); the next daily run tries again", type(exc).__name__)
 
     @property
     def workers(self) -> tuple[Worker, ...]:
@@ -349,6 +380,11 @@ class Service:
                 seconds=self.settings.cluster.leader_retry_seconds,
                 id="scheduler-leader",
             )
+            if self.settings.retention.enabled:
+                # Daily at a quiet hour (service timezone); gated by the scheduler lock in the job.
+                self._scheduler.add_job(
+                    self._apply_retention, "cron", hour=self.settings.retention.hour, minute=17, id="retention"
+                )
         self._scheduler.start()
         # Whatever arrived while the service was down, or is due for retry, goes now.
         for worker in self.workers:

@@ -29,6 +29,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by a worker until lease_until
     SENT = "sent"
     FAILED = "failed"  # permanent failure or attempts exhausted
+    WITHDRAWN = "withdrawn"  # its content was erased (GDPR, retention) before it was sent; never sent
 
 
 class InquiryStatus(StrEnum):
@@ -83,6 +84,8 @@ class Employee(SQLModel, table=True):
     active: bool = True
     # employee, supervisor, board or admin (storage/staff_models.py Role); what the staff API allows.
     role: str = Field(default="employee", sa_column=Column(String(16), nullable=False, server_default="employee"))
+    # The dashboard password (`ingest password set`): scrypt$n$r$p$salt$hash (ingest/passwords.py); None: no login.
+    password_hash: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
 
 
 class Absence(SQLModel, table=True):

@@ -278,7 +278,7 @@ def check_message(raw: bytes) -> InboundMessage | None:
             assert str(exc), "a refusal says why"
             assert parsed.from_address is None
             return None
-    assert isinstance(nid, str) and nid.startswith(("mid:", "sha256:"))
+    assert isinstance(nid, str) and nid.startswith(("mid:", "mid-sha256:", "sha256:"))
     _utf8_str(nid, "natural_id")
     assert len(nid) <= NATURAL_ID_MAX
     assert not any(d.startswith("parser failed") for d in parsed.defects), parsed.defects

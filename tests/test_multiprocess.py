@@ -100,9 +100,10 @@ def start(proc: Proc, config: Path, env: dict[str, str]) -> None:
         "INGEST__SMTP_LISTENER__PORT": str(proc.smtp_port),
     }
     with proc.log.open("ab") as log:
-        # tests.serve_short_lease is `python -m ingest.cli` with a 3 s outbox lease (production: 5 min).
+        # The outbox lease is 3 s here (production: 5 min), so the survivor takes over the rows the
+        # killed process had claimed within the test's time.
         proc.popen = subprocess.Popen(
-            [sys.executable, "-m", "tests.serve_short_lease", "serve", "--config", str(config)],
+            [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config)],
             cwd=ROOT,
             env=proc_env,
             stdout=log,
@@ -122,7 +123,7 @@ def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: D
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "TEST_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+        "INGEST__OUTBOX__LEASE_SECONDS": str(LEASE_SECONDS),
         "INGEST__SERVICE__LOG_LEVEL": "INFO",
         "INGEST__DATABASE__URL": pg_url,
         "INGEST__DATABASE__POOL_SIZE": "5",

@@ -1,0 +1,240 @@
+"""Removing a client's personal data from one inquiry while keeping its statistical skeleton.
+
+Shared by the retention job (old closed inquiries) and the GDPR erasure (every inquiry of one
+client). What goes: message texts, subjects, senders and names, attachment bytes and file names,
+the raw receipts (original e-mails, webhook bodies) and their metadata, outgoing message texts
+and the client's address on them, media URLs, and everything in event data that is not an id, a
+type, a time or a flag. What stays, so that reports still add up: the inquiry row (reference,
+channel, kind, topic, complexity, employee, received/due/answered times, status), the message,
+attachment, outbox and event rows themselves (counts, directions, times), and the event fields
+statistics use (``on_time``, ``channel``, ``employee``, ``rule``, ids and timestamps).
+
+The caller owns the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage import repo
+from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, OutboxStatus, Receipt, ReceiptStatus
+from storage.twilio_models import MediaFetch
+
+ANONYMISED = "anonymised"
+# The event that marks an inquiry as done; the retention job skips inquiries that have it.
+ANONYMISED_EVENT = "anonymised"
+# The status of an outgoing message that was still to be sent when its content was removed.
+WITHDRAWN = OutboxStatus.WITHDRAWN.value
+
+# Event data keys whose values statistics and the timeline need. Anything else (reasons, error
+# texts, routing facts, which may quote the client) is dropped.
+SAFE_EVENT_KEYS = frozenset({
+    "message_id", "outbox_id", "attachment_id", "media_id", "channel", "topic", "kind", "complexity", "language",
+    "on_time", "employee", "rule", "due_at", "old_due_at", "paused_at", "due_at_kept", "was", "alarm",
+    "attempts", "status", "error_code", "via", "relayed", "logged_by", "automatic", "from", "to", "reason_code",
+    "erasure", "retention",
+})  # fmt: skip
+# Meta keys of a receipt worth keeping once its bytes are gone (times, the receiver's facts).
+SAFE_META_KEYS = frozenset({"received_at", "imap_internaldate", "imap_uid", "outcome_kind"})
+# A value kept under a safe key: a short token (ids, keys, channel names, kinds), never text with
+# spaces, an @ or a + (addresses and numbers are caught below as well).
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
+
+
+@dataclass
+class ScrubCounts:
+    inquiries: int = 0
+    messages: int = 0
+    attachments: int = 0
+    receipts: int = 0
+    outbox: int = 0
+    events: int = 0
+    media: int = 0
+    contacts: int = 0
+
+    def add(self, other: ScrubCounts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """The client's addresses and numbers: what must not survive in ids, recipients or metadata."""
+
+    values: frozenset[str]
+
+    @classmethod
+    def of(cls, contacts: Iterable[Contact], extra: Iterable[str | None] = ()) -> Identifiers:
+        found: set[str] = set()
+        for contact in contacts:
+            for value in (contact.email, contact.phone, contact.whatsapp_id):
+                found.update(_variants(value))
+        for value in extra:
+            found.update(_variants(value))
+        return cls(frozenset(found))
+
+    def occur_in(self, text: str | None) -> bool:
+        if not text:
+            return False
+        low = text.lower()
+        return any(v in low for v in self.values)
+
+    def occur_in_bytes(self, data: bytes | None) -> bool:
+        if not data:
+            return False
+        low = data.lower()
+        return any(v.encode() in low for v in self.values)
+
+
+def _variants(value: str | None) -> set[str]:
+    """An address as it is written: as stored, without ``whatsapp:`` and ``+``, lower case.
+
+    Numbers are also matched by their digits alone (urlencoded webhook bodies write ``%2B371...``);
+    anything shorter than 6 characters would match too much and is left out.
+    """
+    if not value:
+        return set()
+    low = value.strip().lower().removeprefix("whatsapp:")
+    out = {low}
+    digits = low.lstrip("+")
+    if digits.isdigit():
+        out.add(digits)
+    return {v for v in out if len(v) >= 6}
+
+
+def erased_id(value: str) -> str:
+    """An id that named the client (a Message-ID with their address): stays unique, names nobody."""
+    return "erased:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def safe_event_data(data: dict[str, Any], ids: Identifiers) -> dict[str, Any]:
+    """The event fields statistics need, without anything that could name or quote the client."""
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in SAFE_EVENT_KEYS:
+            continue
+        if value is None or isinstance(value, (bool, int, float)):
+            kept[key] = value
+        elif isinstance(value, str) and (_TOKEN.match(value) or _is_timestamp(value)) and not ids.occur_in(value):
+            kept[key] = value
+    return kept
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def scrub_receipt(receipt: Receipt, ids: Identifiers, *, now: datetime) -> None:
+    """Bytes and addresses gone; a receipt not yet processed never will be (there is nothing left)."""
+    outcome = receipt.meta.get("outcome") if isinstance(receipt.meta, dict) else None
+    meta: dict[str, Any] = {k: v for k, v in receipt.meta.items() if k in SAFE_META_KEYS and not ids.occur_in(str(v))}
+    if isinstance(outcome, dict) and isinstance(outcome.get("automatic"), str):
+        meta["outcome_kind"] = outcome["automatic"]
+    meta["erased"] = True
+    receipt.raw = b""
+    receipt.meta = meta
+    receipt.last_error = None
+    if ids.occur_in(receipt.natural_id):
+        receipt.natural_id = erased_id(receipt.natural_id)
+    if receipt.status != ReceiptStatus.PROCESSED.value:
+        receipt.status = ReceiptStatus.PROCESSED.value
+        receipt.processed_at = receipt.processed_at or now
+    receipt.next_attempt_at = None
+
+
+def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: datetime, why: str) -> ScrubCounts:
+    """Everything personal on one inquiry; marks it with an ``anonymised`` event. ``why``: retention or erasure."""
+    assert inquiry.id is not None
+    counts = ScrubCounts(inquiries=1)
+    inquiry.subject = None
+    session.add(inquiry)
+
+    messages = list(session.exec(select(Message).where(Message.inquiry_id == inquiry.id)).all())
+    message_ids = [m.id for m in messages if m.id is not None]
+    # Senders of this inquiry's messages are identifiers too (a client may write from a second address).
+    ids = Identifiers(ids.values | Identifiers.of((), (m.sender for m in messages if m.direction == "in")).values)
+    for message in messages:
+        message.text = ""
+        message.subject = None
+        message.sender = ANONYMISED
+        message.sender_name = None
+        message.refers_to = [erased_id(r) if ids.occur_in(r) else r for r in message.refers_to]
+        if ids.occur_in(message.external_id):
+            message.external_id = erased_id(message.external_id)
+        session.add(message)
+        counts.messages += 1
+
+    if message_ids:
+        reason = "removed by the retention policy" if why == "retention" else "removed on the client's request (erasure)"
+        attachments = list(session.exec(select(Attachment).where(col(Attachment.message_id).in_(message_ids))).all())
+        for attachment in attachments:
+            attachment.data = None
+            attachment.size = 0
+            attachment.sha256 = ""  # a hash of the bytes could still confirm what they were
+            attachment.filename = None
+            attachment.omitted_reason = reason
+            session.add(attachment)
+            counts.attachments += 1
+        attachment_ids = [a.id for a in attachments if a.id is not None]
+        if attachment_ids:
+            for fetch in session.exec(select(MediaFetch).where(col(MediaFetch.attachment_id).in_(attachment_ids))).all():
+                fetch.url = ""
+                fetch.last_error = None
+                if fetch.status != "fetched":
+                    fetch.status = "erased"  # neither fetched later nor listed as failed
+                    fetch.next_attempt_at = None
+                session.add(fetch)
+                counts.media += 1
+        receipt_ids = {m.receipt_id for m in messages if m.receipt_id is not None}
+        receipts = session.exec(
+            select(Receipt).where(col(Receipt.id).in_(receipt_ids) | col(Receipt.message_id).in_(message_ids))
+        ).all()
+        for receipt in receipts:
+            scrub_receipt(receipt, ids, now=now)
+            session.add(receipt)
+            counts.receipts += 1
+
+    for row in session.exec(select(Outbox).where(Outbox.inquiry_id == inquiry.id)).all():
+        row.payload = {}
+        row.last_error = None
+        if row.kind.startswith("client_") or ids.occur_in(row.recipient):
+            row.recipient = ANONYMISED
+        if row.status in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
+            # Nothing left to send. Not "failed": `ingest doctor` would list it and `retry` send an
+            # empty payload; no sender or retry ever takes a "withdrawn" row.
+            row.status = WITHDRAWN
+            row.next_attempt_at = None
+            row.lease_until = None
+            row.last_error = f"withdrawn: client data removed ({why})"
+        session.add(row)
+        counts.outbox += 1
+
+    for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id)).all():
+        event.data = safe_event_data(dict(event.data or {}), ids)
+        session.add(event)
+        counts.events += 1
+    repo.add_event(session, inquiry_id=inquiry.id, type=ANONYMISED_EVENT, at=now, data={why: True})
+    return counts
+
+
+def scrub_contact(session: Session, contact: Contact) -> None:
+    """The contact row stays (inquiries point at it); nothing on it names or reaches the person."""
+    contact.name = None
+    contact.email = None
+    contact.phone = None
+    contact.whatsapp_id = None
+    session.add(contact)
