@@ -13,12 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
+from sqlmodel import col
 
 from ingest import api_tokens
 from ingest.api_context import ApiContext
 from ingest.api_errors import ApiError
 from storage.db import transaction
-from storage.staff_models import Role
+from storage.staff_models import ApiToken, Role
 
 # last_used_at is written at most this often per token: a busy client must not turn every read
 # into a write (SQLite takes one writer at a time).
@@ -52,26 +54,27 @@ def authenticator(ctx: ApiContext) -> Callable[..., Principal]:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise _unauthorized("an API token is needed: Authorization: Bearer <token>")
         now = ctx.clock()
-        with transaction(ctx.sessions) as session:
+        # A read: on SQLite it must not queue behind the writers.
+        with ctx.sessions() as session:
             found = api_tokens.lookup(session, secret=credentials.credentials.strip())
-            if found is None:
-                raise _unauthorized("the token is unknown, revoked, or its employee is not active")
-            token, employee = found
-            if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
-                token.last_used_at = now
-                session.add(token)
-            assert token.id is not None and employee.id is not None
-            try:
-                role = Role(employee.role)
-            except ValueError:
-                role = Role.EMPLOYEE  # an unknown value in the database grants the least
-            return Principal(
-                employee_id=employee.id,
-                key=employee.key,
-                role=role,
-                token_id=token.id,
-                remote_addr=request.client.host if request.client else None,
-            )
+        if found is None:
+            raise _unauthorized("the token is unknown, revoked, or its employee is not active")
+        token, employee = found
+        assert token.id is not None and employee.id is not None
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
+            with transaction(ctx.sessions) as session:
+                session.execute(update(ApiToken).where(col(ApiToken.id) == token.id).values(last_used_at=now))
+        try:
+            role = Role(employee.role)
+        except ValueError:
+            role = Role.EMPLOYEE  # an unknown value in the database grants the least
+        return Principal(
+            employee_id=employee.id,
+            key=employee.key,
+            role=role,
+            token_id=token.id,
+            remote_addr=request.client.host if request.client else None,
+        )
 
     return authenticate
 
