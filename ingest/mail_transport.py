@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
@@ -136,10 +137,16 @@ class FolderTransport:
             target = self.folder / f"{name}.eml"
             # Write then rename, so a half-written file never appears under the final name.
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(message.as_bytes())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(message.as_bytes())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                # A failed write (disk full) leaves no partial file behind to fill the disk further.
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to {self.folder}: {exc.strerror}") from None

@@ -9,9 +9,12 @@ receiving system can recognise a repeat.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
 
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
@@ -21,6 +24,9 @@ from storage.db import SessionFactory, transaction
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
+
+# How long an attempt's outcome is kept trying to be recorded while the database is away.
+RECORD_PATIENCE_SECONDS = 120.0
 
 
 @dataclass
@@ -55,6 +61,25 @@ class OutboxSender:
         self._record(row, error)
 
     def _record(self, row: Outbox, error: Exception | None) -> None:
+        """Record the attempt. The message may already be with the relay, so a database that is
+        away for a while (a restart, a fail-over) is waited for rather than given up on: the row
+        would otherwise be sent a second time once its lease runs out. While the database is
+        away no other process can claim the row either; the pauses stay short so that this
+        process records it first when the database is back."""
+        give_up_at = time.monotonic() + max(self.retry.lease_seconds, RECORD_PATIENCE_SECONDS)
+        pause = 0.2
+        while True:
+            try:
+                self._record_once(row, error)
+                return
+            except DBAPIError as exc:
+                if time.monotonic() + pause > give_up_at:
+                    raise
+                log.warning("outbox %s: cannot record the attempt (%s); trying again in %.1f s", row.id, type(exc).__name__, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _record_once(self, row: Outbox, error: Exception | None) -> None:
         now = self.clock()
         with transaction(self.sessions) as session:
             current = session.get(Outbox, row.id)

@@ -185,7 +185,11 @@ class Inquiry(SQLModel, table=True):
 
 class Message(SQLModel, table=True):
     __tablename__ = "message"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_channel_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_message_channel_external_id"),
+        # Threading looks messages up by external_id alone (In-Reply-To, References): migration 0010.
+        Index("ix_message_external_id", "external_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
@@ -256,7 +260,11 @@ class Outbox(SQLModel, table=True):
     """A message to send. Rendered when queued, so a retry sends the same bytes."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # The acknowledgement window: rows to this address since a moment (migration 0010).
+        Index("ix_outbox_recipient_created", "recipient", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str  # staff_notification, client_ack, ...

@@ -46,7 +46,8 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     name = f"ingest_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pool_pre_ping: tests/test_faults.py restarts the cluster; the DROP at the end must not use a dead connection.
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
