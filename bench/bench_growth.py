@@ -115,7 +115,6 @@ class Writer:
 
 
 def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[str, int]:
-    rng = random.Random(n)
     w = Writer(engine)
     contacts = max(n * 6 // 10, 1)
     first_open = n - min(OPEN, n)
@@ -224,7 +223,6 @@ def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[st
         raw.driver_connection.autocommit = True
         raw.cursor().execute("VACUUM ANALYZE")
         raw.close()
-    del rng
     return counts
 
 
@@ -271,7 +269,7 @@ def run(database_url: str, n: int, messages: int, explain: bool) -> dict[str, An
             if k % 25 == 5:  # a known client writes again
                 raws.append(mixed_message(50_000_000 + k, sender=email_of(rng.randrange(1, max(n * 6 // 10, 1)))))
             elif k % 25 == 10:  # a reply referring to a stored message
-                raws.append(mixed_message(50_000_000 + k, reply_to="<" + mid_of(rng.randrange(1, n) // 7 * 7 + 1).removeprefix("mid:") + ">"))
+                raws.append(mixed_message(50_000_000 + k, reply_to="<" + mid_of(rng.randrange(0, max(n - 8, 1)) // 7 * 7 + 1).removeprefix("mid:") + ">"))
             else:
                 raws.append(mixed_message(50_000_000 + k))
         # Warm up (lemma caches, the ORM's statement cache) on a few messages not counted.

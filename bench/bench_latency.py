@@ -14,7 +14,8 @@ with random gaps of 50-300 ms between them:
 Latency is from just before the message is sent to the moment the relay has the staff
 notification carrying the message's token. The baseline is the round trip of a bare SMTP send
 (connect, one 4 KB message) to the same relay, measured the same way: the ratio says how much the
-service adds. Printed: p50 and p99 in seconds per path, and ratios of p50 and p99 to the baseline's.
+service adds. For the IMAP path a second baseline: a bare imapclient in IDLE on a mailbox of its
+own, from APPEND to the EXISTS it is told of (Dovecot delays that notification on its own). Printed: p50 and p99 in seconds per path, and ratios of p50 and p99 to the baseline's.
 Two warm-up messages per path are sent first and not counted.
 """
 
@@ -113,13 +114,14 @@ def main() -> None:
     controller = Controller(relay, hostname="127.0.0.1", port=free_port())
     controller.start()
     dovecot = Dovecot()
-    dovecot.start(pool=1)
+    dovecot.start(pool=2)
     process = None
     try:
         user = dovecot.new_user()
+        idle_user = dovecot.new_user()  # a mailbox of its own for the bare IDLE baseline
         with tempfile.TemporaryDirectory(prefix="gk-bench-latency-") as tmp:
             http_port, smtp_port = free_port(), free_port()
-            config = service_config(Path(tmp), http_port=http_port, smtp_port=smtp_port)
+            config = service_config(Path(tmp), http_port=http_port, smtp_port=smtp_port, log_level="ERROR")
             env = {
                 **twilio_env(),
                 "INGEST__OUTGOING_MAIL__RELAY_HOST": "127.0.0.1",
@@ -138,7 +140,7 @@ def main() -> None:
             counter = iter(range(10**6))
 
             def send_smtp(token: str) -> None:
-                raw = mixed_message(next(counter), token=token)
+                raw = mixed_message(next(counter), token=token).replace(b"\n", b"\r\n")
                 with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
                     smtp.sendmail("sender@client.example", ["klienti@example.lv"], raw)
 
@@ -157,9 +159,27 @@ def main() -> None:
                 response.raise_for_status()
 
             def send_bare(token: str) -> None:
-                raw = mixed_message(200_000 + next(counter), token=token)
+                raw = mixed_message(200_000 + next(counter), token=token).replace(b"\n", b"\r\n")
                 with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
                     smtp.sendmail("sender@client.example", ["someone@elsewhere.example"], raw)
+
+            # Baseline 2: what Dovecot itself takes from an APPEND to the EXISTS an IDLE client sees.
+            watcher, appender = idle_user.client(), idle_user.client(folder=None)
+            idle_base = []
+            for i in range(total + 2):
+                watcher.idle()
+                start = time.perf_counter()
+                appender.append("INBOX", mixed_message(300_000 + i))
+                while not any(isinstance(r, tuple) and len(r) > 1 and r[1] == b"EXISTS" for r in watcher.idle_check(timeout=10)):
+                    pass
+                if i >= 2:
+                    idle_base.append(time.perf_counter() - start)
+                watcher.idle_done()
+                time.sleep(rng.uniform(0.05, 0.3))
+            watcher.logout()
+            appender.logout()
+            p50, p99 = quantiles(idle_base)
+            print(f"  {'bare IDLE: APPEND to EXISTS (Dovecot)':<36} p50 {p50:7.3f} s   p99 {p99:7.3f} s   max {max(idle_base):7.3f} s", flush=True)
 
             paths = [("bare SMTP to the relay (baseline)", send_bare, False), ("SMTP in", send_smtp, True),
                      ("IMAP APPEND -> IDLE", send_imap, True), ("Twilio webhook (SMS)", send_twilio, True)]
@@ -182,10 +202,15 @@ def main() -> None:
 
             base50, base99 = quantiles(results[paths[0][0]])
             print(f"\n{total} messages per path, one at a time; relay got {relay.count} messages in all")
-            print(f"{'path':<36} {'p50 s':>8} {'p99 s':>8} {'p50/base':>9} {'p99/base':>9}")
+            print(f"{'path':<38} {'p50 s':>7} {'p99 s':>7} {'p50/base':>9} {'p99/base':>9}")
             for name, _, _ in paths:
                 p50, p99 = quantiles(results[name])
-                print(f"{name:<36} {p50:8.3f} {p99:8.3f} {p50 / base50:9.0f}x {p99 / base99:8.0f}x")
+                print(f"{name:<38} {p50:7.3f} {p99:7.3f} {p50 / base50:8.1f}x {p99 / base99:8.1f}x")
+            i50, i99 = quantiles(idle_base)
+            p50, p99 = quantiles(results["IMAP APPEND -> IDLE"])
+            print(f"{'bare IDLE: APPEND to EXISTS (Dovecot)':<38} {i50:7.3f} {i99:7.3f} {i50 / base50:8.1f}x {i99 / base99:8.1f}x")
+            print(f"IMAP path minus the bare IDLE notification: p50 {p50 - i50:.3f} s, p99 {p99 - i99:.3f} s "
+                  f"(ratio IMAP/bare IDLE: p50 {p50 / i50:.2f}, p99 {p99 / i99:.2f})")
     finally:
         if process is not None:
             stop(process)

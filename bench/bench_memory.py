@@ -74,7 +74,7 @@ def emails(port: int, count: int, threads: int = 4) -> None:
     def worker(start: int) -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
             for n in range(start, count, threads):
-                smtp.sendmail(f"client{n}@client.example", ["klienti@example.lv"], mixed_message(n))
+                smtp.sendmail(f"client{n}@client.example", ["klienti@example.lv"], mixed_message(n).replace(b"\n", b"\r\n"))
 
     pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
     for t in pool:
