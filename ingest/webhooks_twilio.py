@@ -34,6 +34,7 @@ from channels.calls import twilio_call_document
 from channels.twilio_messaging import channel_of, first, parse_form
 from ingest.config import TwilioSettings
 from ingest.receipts import ReceiptStore
+from ingest.http_body import BodyTooLarge, read_body
 from storage import repo
 from storage.db import SessionFactory, transaction
 
@@ -53,9 +54,6 @@ class _Form(dict[str, list[str]]):
     def getlist(self, name: str) -> list[str]:
         return self[name]
 
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def _first_value(header: str | None) -> str:
@@ -123,20 +121,6 @@ def signature_valid(validator: RequestValidator, url: str, body: bytes, content_
     return any(validator.validate(candidate, params, signature) for candidate in candidates)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def twilio_router(
     settings: TwilioSettings,
     *,
@@ -152,7 +136,7 @@ def twilio_router(
 
     async def checked_body(request: Request, what: str) -> bytes | Response:
         try:
-            body = await _read_body(request, settings.max_body_bytes)
+            body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge:
             log.warning("twilio %s webhook: body over %d bytes refused (413)", what, settings.max_body_bytes)
             return Response(status_code=413)

@@ -34,6 +34,7 @@ from channels.base import Channel
 from channels.whatsapp_cloud import BUSINESS_OBJECT, CHANNEL_NAME, InvalidWebhook, WebhookContent, split_webhook
 from ingest.config import WhatsAppCloudSettings
 from ingest.receipts import IncomingReceipt, ReceiptStore
+from ingest.http_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ SOURCE = "whatsapp-cloud-webhook"
 # Meta's challenge is a number; anything much longer is not a handshake.
 MAX_CHALLENGE = 256
 
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def expected_signature(app_secret: str, body: bytes) -> str:
@@ -58,20 +56,6 @@ def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
     if not app_secret or not header:
         return False
     return hmac.compare_digest(expected_signature(app_secret, body).encode(), header.strip().encode())
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _log_other(content: WebhookContent) -> None:
@@ -117,7 +101,7 @@ def whatsapp_cloud_router(
     @router.post(settings.path)
     async def updates(request: Request) -> Response:
         try:
-            body = await _read_body(request, settings.max_body_bytes)
+            body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge:
             log.warning("whatsapp cloud webhook: body over %d bytes refused (413)", settings.max_body_bytes)
             return Response(status_code=413)
