@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt
+from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt, natural_id_of
 
 CHANNEL_NAME = "whatsapp_cloud"
 BUSINESS_OBJECT = "whatsapp_business_account"
@@ -320,7 +320,7 @@ class WhatsAppCloudChannel:
         except UnprocessableReceipt:
             message_id = ""
         # Meta gives every message an id; the hash only keeps a replay of an odd one stable.
-        return f"wamid:{message_id}" if message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+        return natural_id_of("wamid", message_id) if message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
 
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         document = _load(raw)

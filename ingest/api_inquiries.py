@@ -185,7 +185,9 @@ def served_type(content_type: str) -> str:
     if main not in INLINE_SAFE_TYPES:
         return "application/octet-stream"
     if main.startswith("text/"):
-        return f"{main}; charset=utf-8" if "charset" not in content_type.lower() else content_type.strip()
+        # The client's own parameters are not passed on: "text/plain;charset=x, text/html" would
+        # let a browser pick the last type.
+        return f"{main}; charset=utf-8"
     return main
 
 

@@ -124,6 +124,11 @@ def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> API
         require_roles(principal, Role.ADMIN, what="manage tokens")
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
+            target = session.exec(select(Employee).where(Employee.key == body.employee)).first()
+            if target is not None and target.role != Role.ADMIN.value:
+                # An administrator sees no inquiry content (clause 5.1.2); a token of someone who
+                # does would hand it over. Those tokens are made on the server: `ingest token create`.
+                raise ApiError(403, "forbidden", "through the API, tokens are created for administrators only")
             try:
                 new = api_tokens.create_token(session, employee_key=body.employee, name=body.name, now=now)
             except api_tokens.TokenError as exc:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from ingest.notices import Notices
 from storage import repo
-from storage.models import OPEN_STATUSES, Contact, Employee, Event, Inquiry, Message
+from storage.models import OPEN_STATUSES, Contact, Employee, Event, Inquiry, Kind, Message
 
 
 class InquiryError(Exception):
@@ -25,6 +25,16 @@ def _employee(session: Session, key: str) -> Employee:
     if not employee.active:
         raise InquiryError(f"employee {key!r} is no longer active")
     return employee
+
+
+def named_in_complaint(session: Session, inquiry: Inquiry) -> set[str]:
+    """The employees the router found named in the inquiry's text (its ``routed`` event)."""
+    named: set[str] = set()
+    for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id, Event.type == "routed")).all():
+        facts = event.data.get("facts") if isinstance(event.data, dict) else None
+        values = facts.get("employees_named") if isinstance(facts, dict) else None
+        named.update(v for v in values or () if isinstance(v, str))
+    return named
 
 
 def get_inquiry(session: Session, reference: str) -> Inquiry:
@@ -54,6 +64,12 @@ def reassign(
     new = _employee(session, to_employee)
     if new.id == inquiry.employee_id:
         raise InquiryError(f"{inquiry.reference} is already assigned to {to_employee}")
+    if new.role == "admin":
+        raise InquiryError(f"{to_employee} is an administrator and does not handle inquiries")
+    if inquiry.kind == Kind.COMPLAINT.value and to_employee in named_in_complaint(session, inquiry):
+        # Policy clause 13: the complaint would reach the very person it is about (the notice,
+        # the reply address, the redirect notice to the client).
+        raise InquiryError(f"{inquiry.reference} is a complaint that names {to_employee}; it cannot go to them")
     old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     inquiry.employee_id = new.id
     inquiry.updated_at = now

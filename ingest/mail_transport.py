@@ -56,8 +56,13 @@ def build_email(payload: dict[str, Any]) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
     from_name, from_addr = payload["from"]
     to_name, to_addr = payload["to"]
-    message["From"] = Address(display_name=header_text(from_name), addr_spec=header_text(from_addr))
-    message["To"] = Address(display_name=header_text(to_name), addr_spec=header_text(to_addr))
+    try:
+        message["From"] = Address(display_name=header_text(from_name), addr_spec=header_text(from_addr))
+        message["To"] = Address(display_name=header_text(to_name), addr_spec=header_text(to_addr))
+    except (ValueError, IndexError, TypeError) as exc:
+        # Sending again cannot mend an address (e.g. "a@b.lv,c@d.lv" typed by staff); the value
+        # itself stays out of the error, which is stored and logged.
+        raise PermanentFailure(f"not a usable e-mail address ({type(exc).__name__})") from None
     message["Subject"] = header_text(payload["subject"])
     message["Date"] = header_text(payload["date"])
     message["Message-ID"] = f"<{message_id_text(payload['message_id'])}>"

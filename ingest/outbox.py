@@ -47,6 +47,8 @@ class OutboxSender:
         return len(rows)
 
     def _deliver(self, row: Outbox) -> None:
+        if row.lease_until is not None and row.lease_until <= self.clock():
+            return  # a slow batch outlived this row's lease: another process may be sending it now
         transport = self.transports.get(row.channel)
         error: Exception | None = None
         if transport is None:
@@ -83,7 +85,11 @@ class OutboxSender:
         now = self.clock()
         with transaction(self.sessions) as session:
             current = session.get(Outbox, row.id)
-            if current is None:
+            if current is None or current.status == OutboxStatus.WITHDRAWN.value:
+                return  # erased meanwhile: neither "sent" nor an error text that may quote the address
+            if current.status != OutboxStatus.SENDING.value or current.lease_until != row.lease_until:
+                # Recorded already (a commit that succeeded but reported an error), or the lease
+                # ran out and another process took the row over: its record is the one that counts.
                 return
             current.attempts += 1
             current.lease_until = None

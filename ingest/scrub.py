@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,15 @@ class Identifiers:
     """The client's addresses and numbers: what must not survive in ids, recipients or metadata."""
 
     values: frozenset[str]
+    _patterns: tuple[re.Pattern[str], ...] = field(default=(), init=False, repr=False, compare=False)
+    _byte_patterns: tuple[re.Pattern[bytes], ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Whole addresses and numbers only: erasing ana@inbox.lv must not touch diana@inbox.lv,
+        # nor +37120000001 a longer number that contains it.
+        patterns = tuple(_whole(v) for v in sorted(self.values))
+        object.__setattr__(self, "_patterns", tuple(re.compile(p) for p in patterns))
+        object.__setattr__(self, "_byte_patterns", tuple(re.compile(p.encode()) for p in patterns))
 
     @classmethod
     def of(cls, contacts: Iterable[Contact], extra: Iterable[str | None] = ()) -> Identifiers:
@@ -87,13 +96,21 @@ class Identifiers:
         if not text:
             return False
         low = text.lower()
-        return any(v in low for v in self.values)
+        return any(p.search(low) for p in self._patterns)
 
     def occur_in_bytes(self, data: bytes | None) -> bool:
         if not data:
             return False
         low = data.lower()
-        return any(v.encode() in low for v in self.values)
+        return any(p.search(low) for p in self._byte_patterns)
+
+
+def _whole(value: str) -> str:
+    """A regex for ``value`` standing on its own: a number not inside a longer number, an address
+    not inside a longer address."""
+    if value.lstrip("+").isdigit():
+        return rf"(?<!\d){re.escape(value)}(?!\d)"
+    return rf"(?<![\w.+-]){re.escape(value)}(?![\w-]|\.\w)"
 
 
 def _variants(value: str | None) -> set[str]:
@@ -120,6 +137,11 @@ def erased_id(value: str) -> str:
 def safe_event_data(data: dict[str, Any], ids: Identifiers) -> dict[str, Any]:
     """The event fields statistics need, without anything that could name or quote the client."""
     kept: dict[str, Any] = {}
+    facts = data.get("facts")
+    named = facts.get("employees_named") if isinstance(facts, dict) else None
+    if isinstance(named, list):
+        # Employee keys, not client data: the complaint rule (ingest/access.py) reads them.
+        kept["facts"] = {"employees_named": [k for k in named if isinstance(k, str) and _TOKEN.match(k)]}
     for key, value in data.items():
         if key not in SAFE_EVENT_KEYS:
             continue

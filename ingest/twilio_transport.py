@@ -159,6 +159,8 @@ class ChannelOutboxSender(OutboxSender):
         if transport is None:
             super()._deliver(row)
             return
+        if row.lease_until is not None and row.lease_until <= self.clock():
+            return  # the lease ran out while the batch was sent: another process may have the row
         error: Exception | None = None
         provider_id: str | None = None
         try:

@@ -239,6 +239,8 @@ class Receipt(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "natural_id", name="uq_receipt_channel_natural_id"),
         Index("ix_receipt_status_next_attempt", "status", "next_attempt_at"),
+        # Counting by channel and status (/metrics) from the index, without reading raw bytes.
+        Index("ix_receipt_channel_status", "channel", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -264,6 +266,7 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
         # The acknowledgement window: rows to this address since a moment (migration 0010).
         Index("ix_outbox_recipient_created", "recipient", "created_at"),
+        Index("ix_outbox_channel_status", "channel", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -125,8 +125,8 @@ def park_receipt(
 ) -> int:
     """Record a failure; returns the attempts so far."""
     receipt = session.get(Receipt, receipt_id)
-    if receipt is None:
-        return 0
+    if receipt is None or receipt.status == ReceiptStatus.PROCESSED.value:
+        return 0  # another worker processed it meanwhile (parsing now happens before the claim)
     receipt.status = ReceiptStatus.PARKED.value
     receipt.attempts += 1
     receipt.last_error = error
