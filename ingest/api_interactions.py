@@ -14,7 +14,7 @@ complex request in writing, the client is sent how to do it.
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -27,8 +27,7 @@ from ingest.api_context import ApiContext
 from ingest.api_errors import ERROR_RESPONSES, ApiError
 from ingest.api_inquiries import summary_of
 from ingest.api_schemas import InteractionIn, InteractionOut
-from ingest.deadlines import schedule_alarms
-from router.route import Load, Situation
+from ingest.opening import create_inquiry, record_routing, situation
 from storage import repo
 from storage.db import transaction
 from storage.models import Contact, Direction, Employee, Inquiry, Kind, Message, Outbox
@@ -57,19 +56,6 @@ def _contact(session: Session, body: InteractionIn) -> Contact:
     return contact
 
 
-def _situation(session: Session, ctx: ApiContext, contact: Contact, received_at: datetime) -> Situation:
-    """Who is away, loads, the client's employee: what the pipeline gives the router too."""
-    day = ctx.calendar.start_of_counting(received_at).date()
-    loads = repo.load_by_employee(session, due_by=datetime.combine(day, time.max, tzinfo=ctx.tz))
-    previous = repo.client_open_inquiry(session, contact_id=contact.id) if contact.id else None
-    return Situation(
-        absent=frozenset(repo.absent_on(session, day=day)),
-        load={k: Load(open=n, due_soon=d) for k, (n, d) in loads.items()},
-        client_employee=previous[0] if previous else None,
-        client_topic=previous[1] if previous else None,
-    )
-
-
 def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> APIRouter:
     api = APIRouter(prefix="/api/v1/interactions", tags=["interactions"], responses=ERROR_RESPONSES)
     Caller = Annotated[Principal, Depends(authenticate)]
@@ -96,7 +82,7 @@ def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal])
             if body.route or understood.kind == Kind.COMPLAINT.value:
                 decision = ctx.router.decide(
                     subject=None, text=body.text, received_at=received_at, sender_name=body.client_name,
-                    situation=_situation(session, ctx, contact, received_at),
+                    situation=situation(session, calendar=ctx.calendar, contact=contact, received_at=received_at),
                 )  # fmt: skip
                 employee_key, rule, facts = decision.employee_key, decision.rule, {**decision.facts, "logged_by": principal.key}
             else:
@@ -105,30 +91,13 @@ def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal])
             employees = repo.employees_by_key(session)
             employee = employees.get(employee_key)
             topic = body.topic or (understood.topic.topic.key if understood.topic else None)
-            year = received_at.astimezone(ctx.tz).year
-            number = repo.next_counter(session, name=f"reference-{year}")
-            inquiry = Inquiry(
-                reference=f"{ctx.reference_prefix}-{year}-{number:06d}",
-                token=secrets.token_hex(12),
-                contact_id=contact.id,  # type: ignore[arg-type]
-                channel=body.channel,
-                topic=topic,
-                kind=understood.kind,
-                language=body.language or understood.language,
-                complexity=body.complexity,
-                subject=subject,
-                employee_id=employee.id if employee else None,
-                received_at=received_at,
-                due_at=ctx.calendar.due_at(received_at, days),
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(inquiry)
-            if contact.preferred_language is None:
-                contact.preferred_language = inquiry.language
-                session.add(contact)
-            session.flush()
-            assert inquiry.id is not None and inquiry.due_at is not None
+            inquiry = create_inquiry(
+                session, reference_prefix=ctx.reference_prefix, tz=ctx.tz, contact=contact,
+                received_at=received_at, now=now, channel=body.channel, topic=topic, kind=understood.kind,
+                language=body.language or understood.language, complexity=body.complexity, subject=subject,
+                employee_id=employee.id if employee else None, due_at=ctx.calendar.due_at(received_at, days),
+            )  # fmt: skip
+            assert inquiry.id is not None
             message = Message(
                 inquiry_id=inquiry.id,
                 direction=Direction.IN.value,
@@ -144,10 +113,8 @@ def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal])
             session.flush()
             repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, actor=principal.key,
                            data={"channel": body.channel, "logged_by": principal.key, "message_id": message.id})  # fmt: skip
-            repo.add_event(session, inquiry_id=inquiry.id, type="routed", at=now,
-                           data={"employee": employee_key, "rule": rule, "facts": facts, "due_at": inquiry.due_at.isoformat()})  # fmt: skip
-            schedule_alarms(session, inquiry=inquiry, calendar=ctx.calendar, policy=ctx.policy,
-                            counted_from=ctx.calendar.start_of_counting(received_at))  # fmt: skip
+            record_routing(session, inquiry=inquiry, employee_key=employee_key, rule=rule, facts=facts,
+                           calendar=ctx.calendar, policy=ctx.policy, now=now)  # fmt: skip
             if employee is not None and employee.id != principal.employee_id:
                 # Someone else handles it: they learn of it as of any new inquiry.
                 ctx.notices.staff(session, inquiry=inquiry, contact=contact, message=message, employee=employee,

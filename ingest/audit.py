@@ -25,13 +25,37 @@ def record(
     inquiry_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditLog:
-    row = AuditLog(
-        at=now,
+    """A row for something done through the API or the dashboard by a known caller."""
+    return record_action(
+        session,
         actor=principal.key,
         action=action,
+        now=now,
         inquiry_id=inquiry_id,
         detail={"token_id": principal.token_id, **(detail or {})},
         remote_addr=principal.remote_addr,
+    )
+
+
+def record_action(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    inquiry_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    remote_addr: str | None = None,
+) -> AuditLog:
+    """A row for any actor: a command-line user, "system" (retention), or a login attempt that
+    has no caller yet."""
+    row = AuditLog(
+        at=now,
+        actor=actor[:64],
+        action=action,
+        inquiry_id=inquiry_id,
+        detail=dict(detail or {}),
+        remote_addr=remote_addr,
     )
     session.add(row)
     return row

@@ -45,7 +45,7 @@ from ingest.passwords import dummy_hash, verify_password
 from storage import repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry
-from storage.staff_models import AuditLog, Role
+from storage.staff_models import Role
 
 REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 FEEDBACK_LIMIT = 200
@@ -107,6 +107,16 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
         )
         return User(principal=principal, session=live)
 
+    def form_sender(request: Request, session: Session, form: dict[str, str]) -> User | Response:
+        """Who posted the form, if logged in and the form carries this session's CSRF token;
+        otherwise the answer to give instead."""
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        if not same_token(form.get("csrf"), user.session.csrf_token):
+            return problem(403, "The form had expired. Reload the page and try again.", user)
+        return user
+
     def to_login(request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         response = RedirectResponse(f"/dashboard/login?next={quote(target, safe='')}", status_code=303)
@@ -119,7 +129,7 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
     def login_audit(session: Session, request: Request, *, actor: str, action: str, detail: dict[str, Any]) -> None:
         # Written directly: a failed login has no principal. Never the password; the typed key
         # only when it is an employee's (an unknown "key" may be a password typed in the wrong box).
-        session.add(AuditLog(at=ctx.clock(), actor=actor, action=action, detail=detail, remote_addr=_remote(request)))
+        audit.record_action(session, actor=actor, action=action, now=ctx.clock(), detail=detail, remote_addr=_remote(request))
 
     # -- static -------------------------------------------------------------------------------
 
@@ -183,11 +193,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
     @api.post("/logout")
     def logout(request: Request, form: Form) -> Response:
         with transaction(ctx.sessions) as session:
-            user = current_user(request, session)
-            if user is None:
-                return to_login(request)
-            if not same_token(form.get("csrf"), user.session.csrf_token):
-                return problem(403, "The form had expired. Reload the page and try again.", user)
+            user = form_sender(request, session, form)
+            if isinstance(user, Response):
+                return user
             end_session(session, token=request.cookies.get(SESSION_COOKIE, ""))
             audit.record(session, principal=user.principal, action="dashboard.logout", now=ctx.clock(), detail=dict(VIA))
         response = RedirectResponse("/dashboard/login", status_code=303)
@@ -286,11 +294,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
         target_key = form.get("employee", "").strip()[:64]
         reason = form.get("reason", "").strip()[:500]
         with transaction(ctx.sessions) as session:
-            user = current_user(request, session)
-            if user is None:
-                return to_login(request)
-            if not same_token(form.get("csrf"), user.session.csrf_token):
-                return problem(403, "The form had expired. Reload the page and try again.", user)
+            user = form_sender(request, session, form)
+            if isinstance(user, Response):
+                return user
             if not sees_inquiries(user):
                 return problem(403, "Your role has no access to inquiries.", user)
             inquiry = load(session, user, reference)

@@ -33,7 +33,7 @@ def cmd_password_set(args: argparse.Namespace) -> int:
     from ingest.passwords import PasswordError, set_password
     from ingest.service import sync_employees
     from storage.db import transaction
-    from storage.staff_models import AuditLog
+    from ingest.audit import record_action
     from storage.types import utcnow
 
     settings = _load(args.config)
@@ -48,8 +48,8 @@ def cmd_password_set(args: argparse.Namespace) -> int:
                 set_password(session, employee_key=args.employee, password=password)
                 # A new password logs the employee out everywhere (a leaked session dies with the old one).
                 ended = end_sessions_of(session, employee_key=args.employee)
-                session.add(AuditLog(at=utcnow(), actor=args.actor[:64], action="employee.password_set",
-                                     detail={"employee": args.employee, "sessions_ended": ended, "via": "cli"}))  # fmt: skip
+                record_action(session, actor=args.actor, action="employee.password_set", now=utcnow(),
+                              detail={"employee": args.employee, "sessions_ended": ended, "via": "cli"})  # fmt: skip
     except PasswordError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
@@ -62,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ingest.office_figures import Period, office_figures
     from ingest.office_report import report_csv
     from storage.db import transaction
-    from storage.staff_models import AuditLog
+    from ingest.audit import record_action
     from storage.types import utcnow
 
     settings = _load(args.config)
@@ -78,8 +78,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             session, period=period, now=now, tz=ZoneInfo(settings.service.timezone),
             topic_names={t.key: t.name for t in settings.topics},
         )  # fmt: skip
-        session.add(AuditLog(at=now, actor=args.actor[:64], action="report.export",
-                             detail={"period": period.label, "via": "cli"}))  # fmt: skip
+        record_action(session, actor=args.actor, action="report.export", now=now,
+                      detail={"period": period.label, "via": "cli"})  # fmt: skip
     text = report_csv(figures)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, SQLModel, col, select
 
+from ingest.audit import record_action
 from ingest.scrub import ANONYMISED, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry, scrub_receipt
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
-from storage.staff_models import AuditLog
 
 # A contact id is short; a phone number has at least 8 digits (a Latvian one without +371).
 _MAX_ID_DIGITS = 7
@@ -88,11 +88,6 @@ def unlinked_receipts(session: Session, ids: Identifiers) -> Iterator[Receipt]:
 
 def _inquiries(session: Session, contact: Contact) -> list[Inquiry]:
     return list(session.exec(select(Inquiry).where(Inquiry.contact_id == contact.id).order_by(col(Inquiry.id))).all())
-
-
-def audit(session: Session, *, actor: str, action: str, now: datetime, detail: dict[str, object]) -> None:
-    """An audit row for a command-line action (ingest/audit.py records API principals)."""
-    session.add(AuditLog(at=now, actor=actor[:64], action=action, detail=dict(detail)))
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -223,7 +218,7 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: s
             counts.outbox += 1
     scrub_contact(session, contact)
     counts.contacts += 1
-    audit(session, actor=actor, action="gdpr.erase", now=now, detail={"contact_id": contact.id, **counts.as_dict()})
+    record_action(session, actor=actor, action="gdpr.erase", now=now, detail={"contact_id": contact.id, **counts.as_dict()})
     return counts
 
 

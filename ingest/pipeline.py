@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,14 +22,15 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
+from channels.email_quote import split_reply
 from ingest.answering import mark_answered
 from ingest.backoff import backoff_delay
 from ingest.config import RetrySettings
-from channels.email_quote import split_reply
-from ingest.deadlines import resume_clock, schedule_alarms
+from ingest.deadlines import resume_clock
 from ingest.notices import Notices
+from ingest.opening import create_inquiry, record_routing, situation
 from router.deadlines import DeadlinePolicy
-from router.route import Load, Router, Situation
+from router.route import Router
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import (
@@ -384,17 +384,17 @@ class Pipeline:
             text=inbound.text,
             received_at=inbound.received_at,
             attachments=len(inbound.attachments),
-            situation=self._situation(session, contact, inbound.received_at),
+            situation=situation(session, calendar=self.router.calendar, contact=contact, received_at=inbound.received_at),
             sender_name=inbound.sender_name,
         )
         employee = employees.get(decision.employee_key)
-        year = inbound.received_at.astimezone(self.tz).year
-        number = repo.next_counter(session, name=f"reference-{year}")
-        inquiry = Inquiry(
-            reference=f"{self.reference_prefix}-{year}-{number:06d}",
-            # Lower-case hex: survives mail servers that fold the case of addresses.
-            token=secrets.token_hex(12),
-            contact_id=contact.id,  # type: ignore[arg-type]
+        inquiry = create_inquiry(
+            session,
+            reference_prefix=self.reference_prefix,
+            tz=self.tz,
+            contact=contact,
+            received_at=inbound.received_at,
+            now=now,
             channel=inbound.channel,
             topic=decision.topic_key,
             kind=decision.kind,
@@ -402,56 +402,25 @@ class Pipeline:
             complexity=decision.complexity,
             subject=inbound.subject,
             employee_id=employee.id if employee else None,
-            received_at=inbound.received_at,
             due_at=decision.due_at,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(inquiry)
-        if contact.preferred_language is None:
-            contact.preferred_language = decision.language
-            session.add(contact)
-        session.flush()
         assert inquiry.id is not None
         repo.add_event(
             session, inquiry_id=inquiry.id, type="received", at=now, data={"channel": inbound.channel}
         )
-        repo.add_event(
-            session,
-            inquiry_id=inquiry.id,
-            type="routed",
-            at=now,
-            data={
-                "employee": decision.employee_key,
-                "rule": decision.rule,
-                "facts": decision.facts,
-                "due_at": decision.due_at.isoformat(),
-            },
-        )
-        schedule_alarms(
+        record_routing(
             session,
             inquiry=inquiry,
+            employee_key=decision.employee_key,
+            rule=decision.rule,
+            facts=decision.facts,
             calendar=self.router.calendar,
             policy=self.deadline_policy,
-            counted_from=self.router.calendar.start_of_counting(inbound.received_at),
+            now=now,
         )
         if employee is None:
             log.error("inquiry %s: routed employee %s is not in the database", inquiry.reference, decision.employee_key)
         return inquiry
-
-    def _situation(self, session: Session, contact: Contact, received_at: datetime) -> Situation:
-        """What the router needs to know from storage: who is away, loads, the client's employee."""
-        # Who is away on the day the message counts from (a Friday-evening message is Monday's work).
-        local_day = self.router.calendar.start_of_counting(received_at).date()
-        end_of_day = datetime.combine(local_day, time.max, tzinfo=self.tz)
-        loads = repo.load_by_employee(session, due_by=end_of_day)
-        previous = repo.client_open_inquiry(session, contact_id=contact.id) if contact.id else None
-        return Situation(
-            absent=frozenset(repo.absent_on(session, day=local_day)),
-            load={k: Load(open=n, due_soon=d) for k, (n, d) in loads.items()},
-            client_employee=previous[0] if previous else None,
-            client_topic=previous[1] if previous else None,
-        )
 
     def _add_message(
         self,

@@ -29,7 +29,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
     from ingest.cli import _load, _opened
-    from ingest.gdpr import ContactError, audit, build_export, resolve_contact, write_export
+    from ingest.audit import record_action
+    from ingest.gdpr import ContactError, build_export, resolve_contact, write_export
     from storage.db import transaction
     from storage.types import utcnow
 
@@ -44,7 +45,7 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
             export = build_export(session, contact)
             write_export(export, out)
             # Recorded with the export, in the same transaction: no copy handed out unrecorded.
-            audit(session, actor=args.actor, action="gdpr.export", now=utcnow(),
+            record_action(session, actor=args.actor, action="gdpr.export", now=utcnow(),
                   detail={"contact_id": contact.id, **export.counts()})  # fmt: skip
     except ContactError as exc:
         print(f"ingest: {exc}", file=sys.stderr)

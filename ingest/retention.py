@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import exists, func, or_, update
 from sqlmodel import Session, col, select
 
+from ingest.audit import record_action
 from ingest.config import RetentionSettings
 from ingest.scrub import ANONYMISED_EVENT, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry
 from storage.db import SessionFactory, transaction
 from storage.models import Contact, Event, Inquiry, InquiryStatus, Message, Receipt, ReceiptStatus
-from storage.staff_models import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +144,14 @@ def run_retention(
                     continue
                 counts = anonymise_inquiries(session, batch, now=now, why="retention")
                 report.anonymised.add(counts)
-                _audit(session, actor=actor, action="retention.anonymise", now=now, detail={"inquiry_ids": batch, **counts.as_dict()})
+                record_action(session, actor=actor, action="retention.anonymise", now=now, detail={"inquiry_ids": batch, **counts.as_dict()})
     if settings.keep_raw_receipts_days > 0:
         with transaction(sessions) as session:
             report.raw_receipts_emptied = empty_old_receipts(
                 session, cutoff=now - timedelta(days=settings.keep_raw_receipts_days), dry_run=dry_run
             )
             if report.raw_receipts_emptied and not dry_run:
-                _audit(session, actor=actor, action="retention.raw_receipts", now=now,
+                record_action(session, actor=actor, action="retention.raw_receipts", now=now,
                        detail={"receipts": report.raw_receipts_emptied})  # fmt: skip
     log.info(
         "retention%s: %d inquiries anonymised, %d raw receipts emptied",
@@ -161,7 +161,3 @@ def run_retention(
     )
     return report
 
-
-def _audit(session: Session, *, actor: str, action: str, now: datetime, detail: dict[str, object]) -> None:
-    """An audit row for work not done through the API (ingest/audit.py records API principals)."""
-    session.add(AuditLog(at=now, actor=actor[:64], action=action, detail=dict(detail)))

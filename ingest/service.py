@@ -314,7 +314,9 @@ class Service:
 
     @property
     def workers(self) -> tuple[Worker, ...]:
-        return (self.pipeline_worker, self.outbox_worker, self.deadline_worker, self.media_worker)
+        # Without Twilio there is no media to fetch: no media worker.
+        media = (self.media_worker,) if self.media is not None else ()
+        return (self.pipeline_worker, self.outbox_worker, self.deadline_worker, *media)
 
     def _runs(self, worker: Worker) -> bool:
         """Whether this process runs the worker: the deadline sweep is the scheduler role, the rest work."""
@@ -370,9 +372,10 @@ class Service:
         self._scheduler.add_job(
             self.deadline_worker.wake, "interval", seconds=self.settings.deadlines.sweep_seconds, id="deadlines"
         )
-        self._scheduler.add_job(
-            self.media_worker.wake, "interval", seconds=self.settings.media_fetch.poll_seconds, id="media-due"
-        )
+        if self.media is not None:
+            self._scheduler.add_job(
+                self.media_worker.wake, "interval", seconds=self.settings.media_fetch.poll_seconds, id="media-due"
+            )
         if "scheduler" in self.roles:
             self._scheduler.add_job(
                 self._claim_scheduler,

@@ -154,6 +154,16 @@ def twilio_router(
             return Response(status_code=403)
         return body
 
+    async def store_then_answer(channel: Channel, source: str, raw: bytes, webhook: str) -> Response:
+        """Empty TwiML once the receipt is committed; 503 (Twilio tries again) if it cannot be."""
+        try:
+            stored = await receipts.store(channel, source=source, raw=raw, meta={"webhook": webhook})
+        except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
+            log.exception("twilio %s webhook: could not store it (503)", webhook)
+            return Response(status_code=503)
+        stats["duplicates" if stored.duplicate else "accepted"] += 1
+        return Response(EMPTY_TWIML, media_type="application/xml")
+
     @router.post(settings.inbound_path)
     async def inbound(request: Request) -> Response:
         body = await checked_body(request, "inbound")
@@ -169,14 +179,7 @@ def twilio_router(
             # for good instead of a 503 that Twilio would retry for ever.
             log.warning("twilio inbound webhook: signed, but the MessageSid is not a Twilio id (400)")
             return Response("MessageSid is not a Twilio id", status_code=400)
-        channel = channels[channel_of(sender)]
-        try:
-            stored = await receipts.store(channel, source="twilio-webhook", raw=body, meta={"webhook": "inbound"})
-        except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
-            log.exception("twilio inbound webhook: could not store the message (503)")
-            return Response(status_code=503)
-        stats["duplicates" if stored.duplicate else "accepted"] += 1
-        return Response(EMPTY_TWIML, media_type="application/xml")
+        return await store_then_answer(channels[channel_of(sender)], "twilio-webhook", body, "inbound")
 
     @router.post(settings.status_path)
     async def status(request: Request) -> Response:
@@ -236,15 +239,7 @@ def twilio_router(
             document = twilio_call_document(fields, now=clock())
             if document is None:
                 return Response(EMPTY_TWIML, media_type="application/xml")
-            try:
-                stored = await receipts.store(
-                    phone, source="twilio-voice", raw=encode_call(document), meta={"webhook": "voice-status"}
-                )
-            except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
-                log.exception("twilio voice status webhook: could not store the call (503)")
-                return Response(status_code=503)
-            stats["duplicates" if stored.duplicate else "accepted"] += 1
-            return Response(EMPTY_TWIML, media_type="application/xml")
+            return await store_then_answer(phone, "twilio-voice", encode_call(document), "voice-status")
 
     router.stats = stats  # type: ignore[attr-defined]
     return router

@@ -43,10 +43,12 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval:
 # --- databases ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    name = f"ingest_test_{os.getpid()}_{secrets.token_hex(3)}"
-    # pool_pre_ping: tests/test_faults.py restarts the cluster; the DROP at the end must not use a dead connection.
+@contextmanager
+def throwaway_pg_database(prefix: str, *, drop_tries: int = 1) -> Iterator[str]:
+    """A database of its own on the test server, dropped at the end; ``drop_tries`` half-second
+    tries when the server may still be coming back (a test restarted it)."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    # pre_ping: a restart of the cluster must not leave the admin engine with dead connections.
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
@@ -57,11 +59,25 @@ def pg_database() -> Iterator[str]:
             f"PostgreSQL is needed for the tests and was not reachable at {PG_ADMIN_URL}: {exc}. "
             "Start it (.ci/run does) or point INGEST_TEST_PG_ADMIN_URL at one."
         ) from exc
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        for attempt in range(drop_tries):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except Exception:  # noqa: BLE001
+                if attempt + 1 == drop_tries:
+                    raise
+                time.sleep(0.5)
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with throwaway_pg_database("ingest_test") as url:
+        yield url
 
 
 def _empty_pg(url: str) -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.deadlines import pause_clock  # noqa: F401  (keeps the import graph honest)
-from ingest.receipts import ReceiptStore
-from ingest.service import build_pipeline, notices_from_settings, sync_employees
-from storage.db import make_engine, migrate, session_factory, transaction
+from ingest.service import notices_from_settings
+from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
-from tests.test_pipeline import Clock, T0
+from tests.test_pipeline import T0
+from tests.pipeline_office import pipeline_office
 
 
 def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
@@ -28,15 +28,8 @@ def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
 def world(make_settings: Any) -> Any:
     from tests.twilio_helpers import twilio_section
 
-    settings = make_settings(twilio=twilio_section())
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    pipeline = build_pipeline(settings, sessions, clock)
-    yield settings, engine, sessions, pipeline, ReceiptStore(sessions=sessions, clock=clock), clock
-    engine.dispose()
+    with pipeline_office(make_settings(twilio=twilio_section())) as o:
+        yield o.settings, o.engine, o.sessions, o.pipeline, o.store, o.clock
 
 
 def outbox(engine: Any) -> list[Outbox]:

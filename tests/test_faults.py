@@ -17,7 +17,6 @@ file systems and so needs root (as in CI).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -32,7 +31,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_ADMIN_URL, STAFF_DOMAIN, Relay, wait_until
+from tests.conftest import PG_ADMIN_URL, STAFF_DOMAIN, Relay, throwaway_pg_database, wait_until
 from tests.fault_helpers import (
     ServiceProcess,
     base_env,
@@ -247,24 +246,8 @@ def restart_cluster(version: str, name: str, *, down_for: float = OUTAGE_SECONDS
 @pytest.fixture
 def own_pg_database() -> Iterator[str]:
     """A database of this test's own (not the session one), dropped at the end even after a restart."""
-    name = f"ingest_faults_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        pytest.fail(f"PostgreSQL is needed and was not reachable at {PG_ADMIN_URL}: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    # The cluster may still be coming back: try for a while.
-    for _ in range(60):
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            break
-        except Exception:  # noqa: BLE001
-            time.sleep(0.5)
-    admin.dispose()
+    with throwaway_pg_database("ingest_faults", drop_tries=60) as url:
+        yield url
 
 
 def test_postgresql_restarted_under_load(

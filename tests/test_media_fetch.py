@@ -15,14 +15,13 @@ from sqlmodel import Session, select
 
 from ingest.cli import main as cli_main
 from ingest.media_fetch import MediaFetcher, claim_media
-from ingest.receipts import ReceiptStore
-from ingest.service import build_pipeline, media_fetcher, sync_employees
-from storage.db import make_engine, migrate, session_factory, transaction
+from ingest.service import media_fetcher
+from storage.db import transaction
 from storage.models import Attachment, Event
 from storage.twilio_models import MediaFetch
 from storage.types import utcnow
-from tests.test_pipeline import Clock
 from tests.twilio_helpers import ACCOUNT, FakeMessagesApi, twilio_section
+from tests.pipeline_office import pipeline_office
 
 MEDIA = f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'1' * 32}/Media/ME"
 
@@ -42,14 +41,6 @@ def world(make_settings: Any, tmp_path: Any) -> Any:
             twilio=twilio_section(api_base_url=api.url, media_max_bytes=1000),
             media_fetch={"max_attempts": 3, "backoff_base_seconds": 60},
         )
-        engine = make_engine(settings.database_url())
-        migrate(engine)
-        sessions = session_factory(engine)
-        sync_employees(sessions, settings)
-        clock = Clock()
-        pipeline = build_pipeline(settings, sessions, clock)
-        fetcher = media_fetcher(settings, sessions, clock)
-        assert isinstance(fetcher, MediaFetcher)
         config = tmp_path / "config.toml"
         config.write_text(
             f'[database]\nurl = "{settings.database_url()}"\n'
@@ -57,8 +48,10 @@ def world(make_settings: Any, tmp_path: Any) -> Any:
             '[[employees]]\nkey = "a"\nname = "A"\nsurname = "B"\nposition = "C"\nemail = "a@example.lv"\n',
             encoding="utf-8",
         )
-        yield api, engine, sessions, pipeline, fetcher, ReceiptStore(sessions=sessions, clock=clock), clock, config
-        engine.dispose()
+        with pipeline_office(settings) as o:
+            fetcher = media_fetcher(settings, o.sessions, o.clock)
+            assert isinstance(fetcher, MediaFetcher)
+            yield api, o.engine, o.sessions, o.pipeline, fetcher, o.store, o.clock, config
 
 
 def media_rows(engine: Any) -> dict[str, tuple[MediaFetch, Attachment]]:

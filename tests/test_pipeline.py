@@ -12,25 +12,16 @@ from sqlmodel import Session, select
 
 from channels.email import EmailChannel
 from ingest.pipeline import Outcome
-from ingest.receipts import ReceiptStore
-from ingest.service import build_pipeline, sync_employees
-from storage.db import make_engine, migrate, session_factory
+from ingest.service import sync_employees
+from storage.db import session_factory
 from storage.models import Employee, Inquiry, Outbox, Receipt
-
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+from tests.pipeline_office import Clock, T0, pipeline_office  # noqa: F401  (Clock, T0: used by other test files)
 
 MAIL = (
     b"From: Anna <anna@client.example>\r\nTo: klienti@example.lv\r\nSubject: Lifts\r\n"
     b"Message-ID: <lift-1@client.example>\r\n\r\nM\xc4\x81j\xc4\x81 nestr\xc4\x81d\xc4\x81 lifts.\r\n"
 )
 
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -53,16 +44,8 @@ class FlakyEmail:
 
 @pytest.fixture
 def world(make_settings: Any) -> Any:
-    settings = make_settings()
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    pipeline = build_pipeline(settings, sessions, clock)
-    store = ReceiptStore(sessions=sessions, clock=clock)
-    yield settings, engine, pipeline, store, clock
-    engine.dispose()
+    with pipeline_office(make_settings()) as o:
+        yield o.settings, o.engine, o.pipeline, o.store, o.clock
 
 
 def count(engine: Any, model: Any) -> int:

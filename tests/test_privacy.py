@@ -28,14 +28,13 @@ from sqlmodel import Session, select
 from ingest.cli import main
 from ingest.config import RetentionSettings
 from ingest.gdpr import ContactError, build_export, erase_contact, resolve_contact, write_export
-from ingest.receipts import ReceiptStore
 from ingest.retention import run_retention
-from ingest.service import build_pipeline, sync_employees
-from storage.db import make_engine, migrate, session_factory, transaction
+from storage.db import transaction
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
 from storage.staff_models import AuditLog
 from tests.conftest import ROOT
-from tests.test_pipeline import T0, Clock
+from tests.test_pipeline import T0
+from tests.pipeline_office import pipeline_office
 
 NAME = "Zigfrīds Ķeņģeris"
 EMAIL = "zigfrids.kengeris@example.lv"
@@ -109,16 +108,8 @@ class NoSuchChannel:
 def world(make_settings: Any) -> Any:
     from tests.twilio_helpers import twilio_section
 
-    settings = make_settings(twilio=twilio_section())
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    pipeline = build_pipeline(settings, sessions, clock)
-    store = ReceiptStore(sessions=sessions, clock=clock)
-    yield settings, engine, sessions, pipeline, store, clock
-    engine.dispose()
+    with pipeline_office(make_settings(twilio=twilio_section())) as o:
+        yield o.settings, o.engine, o.sessions, o.pipeline, o.store, o.clock
 
 
 def populate(world: Any) -> None:

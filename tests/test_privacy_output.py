@@ -22,13 +22,10 @@ from sqlmodel import Session, select
 
 from ingest.logs import setup_logging
 from ingest.mail_transport import build_email
-from ingest.receipts import ReceiptStore
-from ingest.service import build_pipeline, sync_employees
-from storage.db import make_engine, migrate, session_factory
 from storage.models import Message, Outbox
 from tests.conftest import wait_until
-from tests.test_pipeline import Clock
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
+from tests.pipeline_office import pipeline_office
 
 NAME = "Zigfrīds Ķeņģeris"
 EMAIL = "zigfrids.kengeris@example.lv"
@@ -118,14 +115,8 @@ def _encoded_word(text: str) -> str:
 
 @pytest.fixture
 def world(make_settings: Any) -> Iterator[Any]:
-    settings = make_settings()
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    yield engine, build_pipeline(settings, sessions, clock), ReceiptStore(sessions=sessions, clock=clock)
-    engine.dispose()
+    with pipeline_office(make_settings()) as o:
+        yield o.engine, o.pipeline, o.store
 
 
 STAFF_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Auto-Response-Suppress",

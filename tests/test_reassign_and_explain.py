@@ -10,11 +10,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ingest.inquiries import InquiryError, explain, reassign
-from ingest.service import build_pipeline, notices_from_settings, sync_employees
-from ingest.receipts import ReceiptStore
-from storage.db import make_engine, migrate, session_factory, transaction
+from ingest.service import notices_from_settings
+from storage.db import transaction
 from storage.models import Employee, Event, Inquiry, Outbox
-from tests.test_pipeline import Clock
+from tests.pipeline_office import pipeline_office
 
 import pytest
 from zoneinfo import ZoneInfo
@@ -28,19 +27,12 @@ MAIL = (
 
 @pytest.fixture
 def stored(make_settings: Any) -> Any:
-    settings = make_settings()
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    pipeline = build_pipeline(settings, sessions, clock)
-    ReceiptStore(sessions=sessions, clock=clock).store_sync(pipeline.channels["email"], source="smtp", raw=MAIL, meta={})
-    pipeline.process_due()
-    with Session(engine) as session:
-        inquiry = session.exec(select(Inquiry)).one()
-    yield settings, engine, sessions, clock, inquiry
-    engine.dispose()
+    with pipeline_office(make_settings()) as o:
+        o.store.store_sync(o.pipeline.channels["email"], source="smtp", raw=MAIL, meta={})
+        o.pipeline.process_due()
+        with Session(o.engine) as session:
+            inquiry = session.exec(select(Inquiry)).one()
+        yield o.settings, o.engine, o.sessions, o.clock, inquiry
 
 
 def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored: Any) -> None:

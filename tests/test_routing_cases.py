@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -41,11 +41,10 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.receipts import ReceiptStore
-from ingest.service import build_pipeline, sync_employees
 from router.understand import fold, tokens
-from storage.db import make_engine, migrate, session_factory
 from storage.models import Employee, Event, Inquiry, Message, Receipt
 from tests.conftest import DATA, example_document
+from tests.pipeline_office import Clock, pipeline_office
 
 CASES_FILE = DATA / "routing_cases.json"
 DOC: dict[str, Any] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
@@ -64,14 +63,6 @@ OBSERVED: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 @dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 9, 0, tzinfo=RIGA))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
 class Office:
     backend: str
     engine: Any
@@ -83,17 +74,9 @@ class Office:
 @pytest.fixture
 def office(make_settings: Any) -> Iterator[Office]:
     """The example office on an empty database (a new SQLite file, or the PostgreSQL one truncated)."""
-    settings = make_settings()
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    clock = Clock()
-    pipeline = build_pipeline(settings, sessions, clock)
-    store = ReceiptStore(sessions=sessions, clock=clock)
-    backend = "sqlite" if settings.database_url().startswith("sqlite") else "postgresql"
-    yield Office(backend, engine, pipeline, store, clock)
-    engine.dispose()
+    with pipeline_office(make_settings()) as o:
+        backend = "sqlite" if o.settings.database_url().startswith("sqlite") else "postgresql"
+        yield Office(backend, o.engine, o.pipeline, o.store, o.clock)
 
 
 def email_of(case: dict[str, Any]) -> bytes:
