@@ -44,8 +44,8 @@ from sqlalchemy import event, text  # noqa: E402
 
 from bench._common import exit_cleanly_on_sigterm, bench_settings, machine, mixed_message, throwaway_database  # noqa: E402
 from channels.email import EmailChannel  # noqa: E402
-from ingest.deadlines import DeadlineKeeper  # noqa: E402
-from ingest.receipts import ReceiptStore  # noqa: E402
+from ingest.inquiries.clock import DeadlineKeeper  # noqa: E402
+from ingest.intake.receipts import ReceiptStore  # noqa: E402
 from ingest.service import build_pipeline, sync_employees  # noqa: E402
 from storage.db import make_engine, migrate, session_factory  # noqa: E402
 from storage.types import utcnow  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.build_router import router_from_settings  # noqa: E402
+from ingest.routing import router_from_settings  # noqa: E402
 from ingest.config import load_config, parse_config  # noqa: E402
 from router.route import Situation  # noqa: E402
 
@@ -92,7 +92,7 @@ def bench_sweep(total: int) -> None:
     from sqlalchemy import insert
     from sqlmodel import Session, select
 
-    from ingest.deadlines import DeadlineKeeper
+    from ingest.inquiries.clock import DeadlineKeeper
     from ingest.service import notices_from_settings, sync_employees
     from storage.db import make_engine, migrate, session_factory
     from storage.models import Contact, DeadlineAlarm, Employee, Inquiry

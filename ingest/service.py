@@ -20,28 +20,28 @@ from sqlmodel import col, select
 from channels.base import Channel
 from channels.calls import CallChannel
 from channels.email import EmailChannel
-from channels.imap_poller import ImapPoller
-from channels.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
+from ingest.intake.imap_poller import ImapPoller
+from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
-from ingest.build_router import router_from_settings
-from ingest.api_context import ApiContext, WrittenRequestInfo
+from ingest.routing import router_from_settings
+from ingest.api.context import ApiContext, WrittenRequestInfo
 from ingest.config import Settings
-from ingest.deadlines import DeadlineKeeper
-from ingest.mail_transport import FolderTransport, MailTransport, SmtpRelay
-from ingest.media_fetch import DEFAULT_API_BASE, MediaFetcher
-from ingest.outbox import OutboxSender
-from ingest.notices import ClientTemplates, Notices
-from ingest.pipeline import Pipeline
-from ingest.receipts import ReceiptStore
-from ingest.twilio_transport import ChannelOutboxSender, TwilioTransport
-from ingest.webhooks_twilio import twilio_router
-from ingest.webhooks_whatsapp_cloud import whatsapp_cloud_router
+from ingest.inquiries.clock import DeadlineKeeper
+from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
+from ingest.outgoing.outbox import OutboxSender
+from ingest.outgoing.notices import ClientTemplates, Notices
+from ingest.pipeline.runner import Pipeline
+from ingest.intake.receipts import ReceiptStore
+from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.intake.twilio_webhooks import twilio_router
+from ingest.intake.whatsapp_cloud_webhook import whatsapp_cloud_router
 from ingest.web import create_app
-from ingest.staff_api import staff_api_routers
-from ingest.dashboard import DashboardOptions, dashboard_router
+from ingest.api.routers import staff_api_routers
+from ingest.dashboard.views import DashboardOptions, dashboard_router
 from ingest.metrics import metrics_registry
-from ingest.workers import Worker
+from ingest.queues.workers import Worker
 from router.deadlines import DeadlinePolicy
 from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
 from storage.leader import LeaderLock, leader_lock
@@ -302,7 +302,7 @@ class Service:
 
     def _apply_retention(self) -> None:
         """The daily retention run (ingest/retention.py), in the scheduler's process only."""
-        from ingest.retention import run_retention
+        from ingest.privacy.retention import run_retention
 
         if not self.scheduler_lock.try_acquire():
             return  # the process holding the scheduler role does it

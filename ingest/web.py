@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
-from ingest.api_errors import install_error_handlers
+from ingest.api.errors import install_error_handlers
 from storage import repo
 from storage.db import SessionFactory
 from storage.models import Outbox, Receipt

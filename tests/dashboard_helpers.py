@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlmodel import select
 
-from ingest.passwords import set_password
+from ingest.dashboard.passwords import set_password
 from storage.db import SessionFactory, transaction
 from storage.models import Contact, Employee, Event, Inquiry, Message
 

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ingest.config import Settings
-from ingest.pipeline import Pipeline
-from ingest.receipts import ReceiptStore
+from ingest.pipeline.runner import Pipeline
+from ingest.intake.receipts import ReceiptStore
 from ingest.service import build_pipeline, sync_employees
 from storage.db import SessionFactory, make_engine, migrate, session_factory
 

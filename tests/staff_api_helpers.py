@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlmodel import func, select
 
-from ingest.api_tokens import create_token
+from ingest.api.tokens import create_token
 from storage.db import transaction
 from storage.models import Inquiry
 from storage.types import utcnow

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.build_router import calendar_from_settings
+from ingest.routing import calendar_from_settings
 from ingest.config import load_config
 from tests.conftest import ROOT
 

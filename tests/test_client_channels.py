@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from ingest.deadlines import pause_clock  # noqa: F401  (keeps the import graph honest)
+from ingest.inquiries.clock import pause_clock  # noqa: F401  (keeps the import graph honest)
 from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
@@ -69,7 +69,7 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
 
 
 def test_no_texts_to_landlines_or_without_twilio(world: Any, make_settings: Any) -> None:
-    from ingest.notices import _can_text
+    from ingest.outgoing.notices import _can_text
 
     assert _can_text("+37129111222") and _can_text("+4915112345678")
     assert not _can_text("+37167000100")  # a Latvian landline

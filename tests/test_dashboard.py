@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from ingest.access import visible
-from ingest.api_auth import Principal
+from ingest.inquiries.access import visible
+from ingest.api.auth import Principal
 from ingest.cli import main as cli_main
-from ingest.office_figures import Period, office_figures
-from ingest.office_report import report_csv
-from ingest.passwords import hash_password, verify_password
+from ingest.dashboard.figures import Period, office_figures
+from ingest.dashboard.report import report_csv
+from ingest.dashboard.passwords import hash_password, verify_password
 from ingest.service import sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Employee, Event, Inquiry, Outbox

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from ingest.deadlines import DeadlineKeeper, pause_clock
-from ingest.receipts import ReceiptStore
+from ingest.inquiries.clock import DeadlineKeeper, pause_clock
+from ingest.intake.receipts import ReceiptStore
 from ingest.service import build_pipeline, sync_employees
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage.db import make_engine, migrate, session_factory, transaction

@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.config import RetrySettings
-from ingest.group_commit import Closed, GroupCommitter
-from ingest.outbox import OutboxSender
-from ingest.scrub import Identifiers, safe_event_data
+from ingest.intake.group_commit import Closed, GroupCommitter
+from ingest.outgoing.outbox import OutboxSender
+from ingest.privacy.scrub import Identifiers, safe_event_data
 from storage import repo
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import Outbox, Receipt, ReceiptStatus

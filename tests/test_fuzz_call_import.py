@@ -25,9 +25,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
-from ingest.calls_import import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
+from ingest.intake.call_log import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
 from ingest.config import CallsSettings
-from ingest.receipts import ReceiptStore
+from ingest.intake.receipts import ReceiptStore
 from ingest.service import channels_from_settings
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt

@@ -31,8 +31,8 @@ from sqlmodel import Session
 from channels.base import InboundMessage, UnprocessableReceipt
 from channels.email import EmailChannel
 from channels.email_parse import parse_email
-from ingest.pipeline import Outcome, storable
-from ingest.receipts import ReceiptStore
+from ingest.pipeline.runner import Outcome, storable
+from ingest.intake.receipts import ReceiptStore
 from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt

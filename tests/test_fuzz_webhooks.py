@@ -25,7 +25,7 @@ from sqlmodel import Session, col, func, select
 
 from channels.base import UnprocessableReceipt
 from channels.twilio_messaging import channel_of, first, parse_form
-from ingest.webhooks_twilio import SID
+from ingest.intake.twilio_webhooks import SID
 from storage.models import Receipt
 from tests.conftest import wait_until
 from tests.fuzz_support import fuzz_settings

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.cli import main as cli_main
-from ingest.media_fetch import MediaFetcher, claim_media
+from ingest.intake.media_fetch import MediaFetcher, claim_media
 from ingest.service import media_fetcher
 from storage.db import transaction
 from storage.models import Attachment, Event

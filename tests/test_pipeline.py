@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from channels.email import EmailChannel
-from ingest.pipeline import Outcome
+from ingest.pipeline.runner import Outcome
 from ingest.service import sync_employees
 from storage.db import session_factory
 from storage.models import Employee, Inquiry, Outbox, Receipt

@@ -27,8 +27,8 @@ from sqlmodel import Session, select
 
 from ingest.cli import main
 from ingest.config import RetentionSettings
-from ingest.gdpr import ContactError, build_export, erase_contact, resolve_contact, write_export
-from ingest.retention import run_retention
+from ingest.privacy.gdpr import ContactError, build_export, erase_contact, resolve_contact, write_export
+from ingest.privacy.retention import run_retention
 from storage.db import transaction
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
 from storage.staff_models import AuditLog
@@ -392,7 +392,7 @@ def test_retention_dry_run_changes_nothing(world: Any, capsys: Any, monkeypatch:
     populate(world)
     snapshot = database_dump(engine)
     # The command runs on the real clock: everything stored at T0 (2026) is old enough in 2030.
-    import ingest.retention as retention
+    import ingest.privacy.retention as retention
 
     real = retention.run_retention
 

@@ -21,7 +21,7 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.logs import setup_logging
-from ingest.mail_transport import build_email
+from ingest.outgoing.mail_transport import build_email
 from storage.models import Message, Outbox
 from tests.conftest import wait_until
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section

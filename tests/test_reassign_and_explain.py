@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ingest.inquiries import InquiryError, explain, reassign
+from ingest.inquiries.changes import InquiryError, explain, reassign
 from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Employee, Event, Inquiry, Outbox

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ingest.build_router import router_from_settings
+from ingest.routing import router_from_settings
 from ingest.config import load_config
 from router.route import Load, Situation
 from router.understand import detect_language, fold

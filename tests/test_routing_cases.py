@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from ingest.receipts import ReceiptStore
+from ingest.intake.receipts import ReceiptStore
 from router.understand import fold, tokens
 from storage.models import Employee, Event, Inquiry, Message, Receipt
 from tests.conftest import DATA, example_document

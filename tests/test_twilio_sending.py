@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from sqlmodel import Session, select
 
-from ingest.mail_transport import PermanentFailure, TemporaryFailure
-from ingest.twilio_transport import TwilioTransport
+from ingest.outgoing.mail_transport import PermanentFailure, TemporaryFailure
+from ingest.outgoing.twilio_transport import TwilioTransport
 from storage import repo
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import Event, Outbox

@@ -18,7 +18,7 @@ from sqlmodel import Session, func, select
 
 from channels.base import UnprocessableReceipt
 from channels.twilio_messaging import TwilioMessagingChannel, phone_of
-from ingest.webhooks_twilio import signature_valid
+from ingest.intake.twilio_webhooks import signature_valid
 from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message, Receipt
 from storage.twilio_models import MediaFetch
 from tests.conftest import ROOT, wait_until

@@ -19,7 +19,7 @@ from sqlmodel import Session, func, select
 
 from channels.base import InboundMessage
 from channels.whatsapp_cloud import InvalidWebhook, WhatsAppCloudChannel, split_webhook
-from ingest.webhooks_whatsapp_cloud import expected_signature, signature_valid
+from ingest.intake.whatsapp_cloud_webhook import expected_signature, signature_valid
 from storage.models import Attachment, Contact, Inquiry, Message, Receipt
 from ingest.config import ConfigError, load_config, parse_config
 from storage.twilio_models import MediaFetch

@@ -1,0 +1,49 @@
+"""What the staff API's routes need from the running service, passed in explicitly (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ingest.outgoing.notices import Notices
+from router.calendar import WorkingCalendar
+from router.deadlines import DeadlinePolicy
+from router.route import Router
+from storage.db import SessionFactory
+
+
+@dataclass(frozen=True)
+class WrittenRequestInfo:
+    """How a client puts a request in writing (policy clause 10.2); empty parts are left out."""
+
+    email: str
+    postal_address: str = ""
+    visiting_address: str = ""
+    visiting_hours: str = ""
+
+
+@dataclass
+class ApiContext:
+    sessions: SessionFactory
+    notices: Notices
+    router: Router
+    policy: DeadlinePolicy
+    clock: Callable[[], datetime]
+    reference_prefix: str
+    written: WrittenRequestInfo
+    # Called after a commit that queued outgoing messages, so the sender wakes at once.
+    wake_outbox: Callable[[], None] = lambda: None
+    topic_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.router.calendar
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.router.calendar.tz
+
+    def working_days(self, complexity: str) -> int:
+        return int(self.router.working_days[complexity])

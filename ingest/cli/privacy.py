@@ -1,0 +1,124 @@
+"""The privacy commands: ``ingest retention run`` and ``ingest gdpr export|erase``.
+
+Kept out of ingest/cli.py so that file only registers them. What they print are counts and ids:
+the terminal may end up in a ticket or a log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from ingest.cli import _load, _opened
+    from ingest.privacy.retention import run_retention
+    from storage.types import utcnow
+
+    settings = _load(args.config)
+    with _opened(settings) as sessions:
+        report = run_retention(sessions, settings.retention, now=utcnow(), dry_run=args.dry_run, actor=args.actor)
+    print("\n".join(report.lines()))
+    if args.dry_run:
+        print("dry run: nothing was changed")
+    return 0
+
+
+def cmd_gdpr_export(args: argparse.Namespace) -> int:
+    from ingest.cli import _load, _opened
+    from ingest.inquiries.audit import record_action
+    from ingest.privacy.gdpr import ContactError, build_export, resolve_contact, write_export
+    from storage.db import transaction
+    from storage.types import utcnow
+
+    settings = _load(args.config)
+    out = Path(args.out)
+    if out.exists() and (out.suffix.lower() == ".zip" or any(out.iterdir())):
+        print(f"ingest: {out} exists; choose a new file or an empty directory", file=sys.stderr)
+        return 1
+    try:
+        with _opened(settings) as sessions, transaction(sessions) as session:
+            contact = resolve_contact(session, args.contact)
+            export = build_export(session, contact)
+            write_export(export, out)
+            # Recorded with the export, in the same transaction: no copy handed out unrecorded.
+            record_action(session, actor=args.actor, action="gdpr.export", now=utcnow(),
+                  detail={"contact_id": contact.id, **export.counts()})  # fmt: skip
+    except ContactError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 1
+    counts = export.counts()
+    print(
+        f"contact {contact.id}: {counts['inquiries']} inquiries, {counts['messages']} messages, "
+        f"{counts['attachments']} attachments, {counts['receipts']} receipts written to {out}"
+    )
+    return 0
+
+
+def cmd_gdpr_erase(args: argparse.Namespace) -> int:
+    from ingest.cli import _load, _opened
+    from ingest.privacy.gdpr import ContactError, erase_contact, outbox_ids_of, remove_outgoing_files, resolve_contact
+    from storage.db import transaction
+    from storage.types import utcnow
+
+    settings = _load(args.config)
+    try:
+        with _opened(settings) as sessions:
+            with sessions() as session:
+                contact = resolve_contact(session, args.contact)
+            if not args.yes and not _confirm(f"erase everything personal about contact {contact.id}? [y/N] "):
+                print("nothing erased")
+                return 1
+            with transaction(sessions) as session:
+                current = resolve_contact(session, str(contact.id))
+                outbox_ids = outbox_ids_of(session, current)
+                counts = erase_contact(session, current, now=utcnow(), actor=args.actor)
+    except ContactError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 1
+    files = remove_outgoing_files(settings.outgoing_folder(), outbox_ids)
+    c = counts.as_dict()
+    print(
+        f"contact {contact.id} erased: {c['inquiries']} inquiries, {c['messages']} messages, "
+        f"{c['attachments']} attachments, {c['receipts']} receipts, {c['outbox']} outgoing, {c['events']} events, "
+        f"{files} .eml files; the statistics keep their counts"
+    )
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print("ingest: not a terminal; add --yes to erase", file=sys.stderr)
+        return False
+    return input(question).strip().lower() in ("y", "yes", "j", "jā")
+
+
+def add_privacy_commands(sub: argparse._SubParsersAction, config_arg: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    """Register ``retention`` and ``gdpr`` on the ``ingest`` parser."""
+    actor = os.environ.get("USER", "cli")
+
+    retention = sub.add_parser("retention", help="anonymise old closed inquiries and empty old raw receipts")
+    retention_sub = retention.add_subparsers(dest="action", required=True)
+    run = retention_sub.add_parser("run", help="apply the [retention] policy now (the service does it daily)")
+    run.add_argument("--dry-run", action="store_true", help="only count what would be done")
+    run.add_argument("--actor", default=actor, help="who runs it (for the audit log)")
+    config_arg(run)
+    run.set_defaults(func=cmd_retention)
+
+    gdpr = sub.add_parser("gdpr", help="one client's data: export a copy, or erase it")
+    gdpr_sub = gdpr.add_subparsers(dest="action", required=True)
+    export = gdpr_sub.add_parser("export", help="everything held about a client, as JSON and files")
+    export.add_argument("contact", help="contact id, e-mail address or phone number")
+    export.add_argument("--out", required=True, help="a new directory, or a file ending in .zip")
+    export.add_argument("--actor", default=actor, help="who asks (for the audit log)")
+    config_arg(export)
+    export.set_defaults(func=cmd_gdpr_export)
+    erase = gdpr_sub.add_parser("erase", help="remove everything personal about a client; statistics keep their counts")
+    erase.add_argument("contact", help="contact id, e-mail address or phone number")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.add_argument("--actor", default=actor, help="who asks (for the audit log)")
+    config_arg(erase)
+    erase.set_defaults(func=cmd_gdpr_erase)

@@ -1,0 +1,124 @@
+"""The dashboard's HTTP plumbing: security headers, templates, forms, cookies.
+
+Every dashboard response goes through :class:`DashboardRoute`, which adds the
+security headers also to error answers, so no page leaves without them.
+Templates are Jinja2 with autoescaping on: whatever a client wrote is shown as
+text, never as markup.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.exceptions import HTTPException
+
+TEMPLATES = Path(__file__).parent / "templates"
+SESSION_COOKIE = "gk_session"
+LOGIN_CSRF_COOKIE = "gk_login_csrf"
+MAX_FORM_BYTES = 64 * 1024
+
+# No script at all, no inline styles, nothing from elsewhere; forms post only here; never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+class DashboardRoute(APIRoute):
+    """An API route whose every answer, errors included, carries the security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except RequestValidationError:
+                # The value is not echoed: it may be a client's data.
+                response = PlainTextResponse("bad request", status_code=400)
+            except HTTPException as exc:
+                response = PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+            return secure(response)
+
+        return handler
+
+
+def template_environment(tz: ZoneInfo) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every template, whatever its name: client text is always escaped
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def local(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return at.astimezone(tz).strftime(fmt) if at else "—"
+
+    def percent(share: float | None) -> str:
+        return "—" if share is None else f"{share * 100:.0f} %"
+
+    env.filters["local"] = local
+    env.filters["percent"] = percent
+    return env
+
+
+def html(env: Environment, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(env.get_template(name).render(**values), status_code=status)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as one value per name (the last wins);
+    anything else, or a body over MAX_FORM_BYTES, is an empty form (refused by the CSRF check)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+def same_token(given: str | None, expected: str | None) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
+
+
+def set_cookie(response: Response, name: str, value: str, *, secure_cookie: bool, max_age: int | None, path: str) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure_cookie
+    )
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after the login: only a dashboard path of this site (no open redirect)."""
+    if value and value.startswith("/dashboard") and "//" not in value and "\\" not in value and "\n" not in value:
+        return value
+    return "/dashboard"

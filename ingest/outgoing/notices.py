@@ -1,0 +1,439 @@
+"""Queuing what people are told: the employee's notification, the client's acknowledgement and
+redirect notice (policy clauses 8, 9, 10.1 and 10.3).
+
+Client messages come from Jinja2 templates in Latvian, Russian and English. The
+package ships defaults (``ingest/templates``); a ``templates_dir`` in the config
+is looked in first, so the office can edit the texts without a release.
+Everything is rendered when queued and stored in the outbox in the same
+transaction as the change it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
+from storage import repo
+from storage.models import Contact, Employee, Inquiry, Message, Outbox
+
+DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGES = ("lv", "ru", "en")
+# WhatsApp lets a business send free text only this long after the client's last message.
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+
+
+class ClientTemplates:
+    def __init__(self, override_dir: Path | None = None) -> None:
+        search = [str(override_dir)] if override_dir else []
+        self._env = Environment(
+            loader=FileSystemLoader([*search, str(DEFAULT_TEMPLATES)]),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text mail; nothing here is HTML
+            keep_trailing_newline=True,
+        )
+
+    def render(self, name: str, language: str | None, **context: object) -> Rendered:
+        """First line is the subject, the rest (after a blank line) the text."""
+        lang = language if language in LANGUAGES else "lv"
+        try:
+            template = self._env.get_template(f"{name}.{lang}.txt")
+        except TemplateNotFound:
+            template = self._env.get_template(f"{name}.lv.txt")
+        subject, _, text = template.render(**context).partition("\n")
+        return Rendered(subject=subject.strip(), text=text.lstrip("\n"))
+
+    def check(self) -> None:
+        """Render every template once with sample values, so a broken edit stops the start-up."""
+        sample = Employee(key="x", name="Vārds", surname="Uzvārds", position="Amats", email="x@example.lv")
+        written = {
+            "email": "klienti@example.lv", "postal_address": "Iela 1, Rīga", "visiting_address": "Iela 1, Rīga",
+            "visiting_hours": "P.-Pk. 8:00-17:00",
+        }  # fmt: skip
+        names = ("ack", "redirect", "ack_short", "redirect_short", "written_form", "written_form_short")
+        for name in names:
+            for lang in LANGUAGES:
+                self.render(
+                    name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample,
+                    due="01.01.2026 17:00", office="Birojs", reason="", written=written,
+                )
+
+
+@dataclass
+class Notices:
+    templates: ClientTemplates
+    from_address: str
+    from_name: str
+    office: str
+    tz: ZoneInfo
+    topic_names: dict[str, str]
+    acknowledge: bool = True
+    ack_window: timedelta = timedelta(minutes=15)
+    # Whether SMS and WhatsApp can be sent at all (Twilio configured).
+    texting: bool = False
+
+    @property
+    def domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+    def reply_address(self, inquiry: Inquiry) -> str:
+        """Where staff replies go: the public address with the inquiry's token after a plus."""
+        local, _, domain = self.from_address.partition("@")
+        return f"{local}+{inquiry.token}@{domain}"
+
+    def tokens_in(self, addresses: tuple[str, ...] | list[str]) -> list[str]:
+        """Tokens carried by replies to our reply addresses."""
+        local, _, domain = self.from_address.lower().partition("@")
+        found = []
+        for address in addresses:
+            a_local, _, a_domain = address.lower().rpartition("@")
+            base, plus, token = a_local.partition("+")
+            if plus and base == local and a_domain == domain and token:
+                found.append(token)
+        return found
+
+    def _queue(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        inquiry: Inquiry | None,
+        to_address: str,
+        to_name: str | None,
+        subject: str,
+        text: str,
+        now: datetime,
+        in_reply_to: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Outbox:
+        message_id = new_message_id(self.domain)
+        reference_header = {"X-Inquiry-Reference": inquiry.reference} if inquiry is not None else {}
+        row = Outbox(
+            kind=kind,
+            channel="email",
+            recipient=to_address,
+            inquiry_id=inquiry.id if inquiry is not None else None,
+            external_id=f"mid:{message_id}",
+            payload=email_payload(
+                from_address=self.from_address,
+                from_name=self.from_name,
+                to_address=to_address,
+                to_name=to_name,
+                subject=subject,
+                text=text,
+                message_id=message_id,
+                date=now,
+                in_reply_to=in_reply_to,
+                extra_headers={**reference_header, **(extra_headers or {})},
+            ),
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        if inquiry is not None:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type=f"{kind}_queued",
+                at=now,
+                data={"outbox_id": row.id},
+            )
+        return row
+
+    def staff_message(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        inquiry: Inquiry | None,
+        employee: Employee,
+        subject: str,
+        text: str,
+        now: datetime,
+    ) -> Outbox:
+        """Any other message to an employee (reminders, escalations, digests)."""
+        return self._queue(
+            session,
+            kind=kind,
+            inquiry=inquiry,
+            to_address=employee.email,
+            to_name=f"{employee.name} {employee.surname}",
+            subject=subject,
+            text=text,
+            now=now,
+            extra_headers={"Reply-To": self.reply_address(inquiry)} if inquiry is not None else None,
+        )
+
+    def staff(
+        self,
+        session: Session,
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        message: Message,
+        employee: Employee,
+        follow_up: bool,
+        now: datetime,
+    ) -> Outbox:
+        notice = staff_notice(
+            inquiry=inquiry,
+            contact=contact,
+            message=message,
+            topic_name=self.topic_names.get(inquiry.topic or ""),
+            tz=self.tz,
+            follow_up=follow_up,
+        )
+        return self._queue(
+            session,
+            kind="staff_followup" if follow_up else "staff_notification",
+            inquiry=inquiry,
+            to_address=employee.email,
+            to_name=f"{employee.name} {employee.surname}",
+            subject=notice.subject,
+            text=notice.text,
+            now=now,
+            extra_headers={"Reply-To": self.reply_address(inquiry)},
+        )
+
+    # -- to the client, on the channel they used ------------------------------------------
+
+    def reply_route(self, session: Session, *, inquiry: Inquiry, contact: Contact, now: datetime) -> tuple[str, str] | None:
+        """(channel, address) to reach the client: the channel they wrote on where possible.
+
+        WhatsApp allows free text only within 24 hours of the client's last message; after
+        that an SMS to the same number, or e-mail, takes its place.
+        """
+        email = contact.email if contact.email and contact.email_undeliverable_at is None else None
+        phone = contact.phone if self.texting and _can_text(contact.phone) else None
+        if inquiry.channel == "email":
+            return ("email", email) if email else (("sms", phone) if phone else None)
+        if inquiry.channel == "whatsapp" and phone:
+            last = session.exec(
+                select(func.max(Message.received_at)).where(
+                    Message.inquiry_id == inquiry.id, Message.direction == "in", Message.channel == "whatsapp"
+                )
+            ).one()
+            if last is not None and now - last < WHATSAPP_WINDOW:
+                return "whatsapp", phone
+        if phone:
+            return "sms", phone
+        return ("email", email) if email else None
+
+    def _queue_short(
+        self, session: Session, *, kind: str, inquiry: Inquiry, channel: str, phone: str, text: str, now: datetime
+    ) -> Outbox:
+        """A text message (SMS, WhatsApp); the transport fills in its id once sent."""
+        row = Outbox(
+            kind=kind,
+            channel=channel,
+            recipient=phone,
+            inquiry_id=inquiry.id,
+            payload={"to": phone, "text": text},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type=f"{kind}_queued",
+            at=now,
+            data={"outbox_id": row.id, "channel": channel},
+        )
+        return row
+
+    def _unreachable(self, session: Session, *, inquiry: Inquiry, what: str, now: datetime) -> None:
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type="client_unreachable",
+            at=now,
+            data={"what": what, "reason": "no channel to write to: the employee must call the client"},
+        )
+        employee = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+        if employee is not None:
+            self.staff_message(
+                session,
+                kind="staff_call_client",
+                inquiry=inquiry,
+                employee=employee,
+                subject=f"[{inquiry.reference}] Klientam jāpiezvana",
+                text=(
+                    f"Klientam nevar nosūtīt ziņu par pieprasījumu {inquiry.reference} (nav e-pasta, tālruņa "
+                    "vai WhatsApp, kurā drīkst rakstīt). Lūdzu, sazinieties ar klientu un pierakstiet sarunu.\n"
+                ),
+                now=now,
+            )
+
+    def client_ack(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, message: Message, employee: Employee, now: datetime
+    ) -> Outbox | None:
+        """Tell the client who handles the inquiry and by when; at most one per address per window."""
+        if not self.acknowledge:
+            return None
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="client_ack_suppressed",
+                at=now,
+                data={"reason": "no channel to write to (an address that bounced is not used)"},
+            )
+            return None
+        _, address = route
+        recent = session.exec(
+            select(func.count(col(Outbox.id))).where(
+                Outbox.kind == "client_ack", Outbox.recipient == address, col(Outbox.created_at) > now - self.ack_window
+            )
+        ).one()
+        if recent:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="client_ack_suppressed",
+                at=now,
+                data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
+            )
+            return None
+        return self._send_template(
+            session, "ack", route, inquiry=inquiry, contact=contact, employee=employee, now=now,
+            in_reply_to=email_message_id(message.external_id),
+        )  # fmt: skip
+
+    def _send_template(
+        self,
+        session: Session,
+        name: str,
+        route: tuple[str, str],
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        employee: Employee,
+        now: datetime,
+        in_reply_to: str | None = None,
+        **extra: object,
+    ) -> Outbox:
+        """A templated client message: the short form for texts, the letter for e-mail."""
+        channel, address = route
+        kind = f"client_{name}"
+        if channel != "email":
+            short = self._render_for_client(f"{name}_short", inquiry, contact, employee, **extra)
+            return self._queue_short(
+                session, kind=kind, inquiry=inquiry, channel=channel, phone=address, text=short.text.strip(), now=now
+            )
+        rendered = self._render_for_client(name, inquiry, contact, employee, **extra)
+        return self._queue(
+            session,
+            kind=kind,
+            inquiry=inquiry,
+            to_address=address,
+            to_name=contact.name,
+            subject=_with_reference(rendered.subject, inquiry.reference),
+            text=rendered.text,
+            now=now,
+            in_reply_to=in_reply_to,
+            extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+
+    def _render_for_client(
+        self, name: str, inquiry: Inquiry, contact: Contact, employee: Employee, **extra: object
+    ) -> Rendered:
+        return self.templates.render(
+            name,
+            inquiry.language or contact.preferred_language,
+            reference=inquiry.reference,
+            client_name=contact.name or "",
+            employee=employee,
+            due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
+            office=self.office,
+            **extra,
+        )
+
+    def client_redirect(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, reason: str, now: datetime
+    ) -> Outbox | None:
+        """Clause 10.3: the new specialist's name, position, location, phone and reception hours."""
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
+            self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
+            return None
+        return self._send_template(
+            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=reason
+        )
+
+    def client_answer(self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime) -> Outbox | None:
+        """The employee's answer, sent to the client from the public address (never the employee's)."""
+        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
+        if route is None:
+            self._unreachable(session, inquiry=inquiry, what="client_answer", now=now)
+            return None
+        channel, address = route
+        if channel != inquiry.channel:
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="answer_channel_changed",
+                at=now,
+                data={"from": inquiry.channel, "to": channel, "why": "the WhatsApp 24-hour window is closed"
+                      if inquiry.channel == "whatsapp" else f"cannot write back on {inquiry.channel}"},
+            )
+        if channel != "email":
+            body = f"{text.strip()}\n\n{inquiry.reference} · {self.office}"
+            return self._queue_short(
+                session, kind="client_answer", inquiry=inquiry, channel=channel, phone=address, text=body, now=now
+            )
+        last_in = session.exec(
+            select(Message)
+            .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
+            .order_by(col(Message.received_at).desc(), col(Message.id).desc())
+            .limit(1)
+        ).first()
+        in_reply_to = email_message_id(last_in.external_id) if last_in else None
+        subject = inquiry.subject or ""
+        if not subject.lower().startswith(("re:", "atb:", "ответ:")):
+            subject = f"Re: {subject}" if subject else self.office
+        return self._queue(
+            session,
+            kind="client_answer",
+            inquiry=inquiry,
+            to_address=address,
+            to_name=contact.name,
+            subject=_with_reference(subject, inquiry.reference),
+            text=text.rstrip() + f"\n\n--\n{self.office}\n",
+            now=now,
+            in_reply_to=in_reply_to,
+            # A person's answer, not an automatic message: the client may reply to it.
+            extra_headers={"Auto-Submitted": "no"},
+        )
+
+
+def _can_text(phone: str | None) -> bool:
+    """Latvian landlines (+371 6...) take no text messages; mobile numbers (+371 2...) and foreign ones may."""
+    if not phone:
+        return False
+    return not phone.startswith("+371") or phone.startswith("+3712")
+
+
+def email_message_id(external_id: str) -> str | None:
+    """The RFC 5322 Message-ID inside an e-mail message's external id (``mid:...``)."""
+    return external_id.removeprefix("mid:") if external_id.startswith("mid:") else None
+
+
+def _with_reference(subject: str, reference: str) -> str:
+    tag = f"[{reference}]"
+    return subject if tag in subject else f"{subject} {tag}"
