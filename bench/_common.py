@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -30,24 +30,49 @@ if str(ROOT) not in sys.path:
 
 # (subject, one paragraph, charset): Latvian, Russian and English, UTF-8 and two legacy charsets.
 TOPICS = [
-    ("Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas {n}. "
-     "Konteineri ir pārpildīti, un apkārt mētājas maisi. Lūdzu, pārbaudiet grafiku un atsūtiet mašīnu.", "utf-8"),
-    ("Нет горячей воды", "Здравствуйте, в квартире {n} нет горячей воды с понедельника. Соседи тоже жалуются, "
-     "батареи еле тёплые. Прошу сообщить, когда будет устранена неисправность.", "koi8-r"),
-    ("Pothole on the street", "There is a large pothole in front of house {n}, please repair it. Two cars have "
-     "already damaged their tyres there and it fills with water after rain.", "us-ascii"),
-    ("Rēķins par apkuri", "Lūdzu paskaidrot rēķinu par apkuri, līguma nr. {n}. Summa ir divreiz lielāka nekā "
-     "pagājušajā mēnesī, lai gan laiks bija siltāks. Kāpēc tā?", "iso-8859-13"),
-    ("Sniegs nav notīrīts", "Mūsu ielā nav notīrīts sniegs, māja {n}. Ietve ir apledojusi, vecāki cilvēki "
-     "nevar iziet no mājas. Lūdzu, nokaisiet ar smiltīm.", "utf-8"),
-    ("Tek jumts", "Dzīvoklī {n} tek jumts, lūdzu remontu. Pēc katra lietus griestos parādās jauns traips, "
-     "un ūdens pil uz grīdas.", "utf-8"),
+    (
+        "Neizvesti atkritumi",
+        "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas {n}. "
+        "Konteineri ir pārpildīti, un apkārt mētājas maisi. Lūdzu, pārbaudiet grafiku un atsūtiet mašīnu.",
+        "utf-8",
+    ),
+    (
+        "Нет горячей воды",
+        "Здравствуйте, в квартире {n} нет горячей воды с понедельника. Соседи тоже жалуются, "
+        "батареи еле тёплые. Прошу сообщить, когда будет устранена неисправность.",
+        "koi8-r",
+    ),
+    (
+        "Pothole on the street",
+        "There is a large pothole in front of house {n}, please repair it. Two cars have "
+        "already damaged their tyres there and it fills with water after rain.",
+        "us-ascii",
+    ),
+    (
+        "Rēķins par apkuri",
+        "Lūdzu paskaidrot rēķinu par apkuri, līguma nr. {n}. Summa ir divreiz lielāka nekā "
+        "pagājušajā mēnesī, lai gan laiks bija siltāks. Kāpēc tā?",
+        "iso-8859-13",
+    ),
+    (
+        "Sniegs nav notīrīts",
+        "Mūsu ielā nav notīrīts sniegs, māja {n}. Ietve ir apledojusi, vecāki cilvēki "
+        "nevar iziet no mājas. Lūdzu, nokaisiet ar smiltīm.",
+        "utf-8",
+    ),
+    (
+        "Tek jumts",
+        "Dzīvoklī {n} tek jumts, lūdzu remontu. Pēc katra lietus griestos parādās jauns traips, "
+        "un ūdens pil uz grīdas.",
+        "utf-8",
+    ),
     ("Jautājums", "Vēlos uzzināt jūsu darba laiku svētku dienās ({n})? Vai var atnākt sestdienā?", "utf-8"),
 ]
 
 
-def mixed_message(n: int, *, size: int = 4096, token: str = "", reply_to: str | None = None,
-                  sender: str | None = None) -> bytes:
+def mixed_message(
+    n: int, *, size: int = 4096, token: str = "", reply_to: str | None = None, sender: str | None = None
+) -> bytes:
     """A client e-mail of about ``size`` bytes on the wire.
 
     Every 5th carries a PDF-like attachment (about a third of the size), 2 in 7 are in a legacy
@@ -60,7 +85,7 @@ def mixed_message(n: int, *, size: int = 4096, token: str = "", reply_to: str | 
     msg["From"] = f"Klients {n} <{sender or f'client{n}@client{n % 97}.example'}>"
     msg["To"] = "klienti@example.lv"
     msg["Subject"] = f"{'Re: ' if reply_to else ''}{subject} #{n}{' ' + token if token else ''}"
-    msg["Date"] = format_datetime(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=n))
+    msg["Date"] = format_datetime(datetime(2026, 11, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=n))
     msg["Message-ID"] = make_msgid(idstring=f"m{n}.{secrets.token_hex(4)}", domain=f"client{n % 97}.example")
     if reply_to:
         msg["In-Reply-To"] = reply_to
@@ -123,7 +148,9 @@ def service_config(tmp: Path, *, http_port: int, smtp_port: int = 0, log_level: 
     """config.example.toml with its data in ``tmp`` and the given ports (as bench_webhooks.py does)."""
     config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     config = config.replace('data_dir = "var"', f'data_dir = "{tmp}/var"').replace("port = 8080", f"port = {http_port}")
-    config = config.replace("port = 2525", f"port = {smtp_port}").replace('log_level = "INFO"', f'log_level = "{log_level}"')
+    config = config.replace("port = 2525", f"port = {smtp_port}").replace(
+        'log_level = "INFO"', f'log_level = "{log_level}"'
+    )
     path = tmp / "config.toml"
     path.write_text(config, encoding="utf-8")
     return path
@@ -133,8 +160,12 @@ def twilio_env() -> dict[str, str]:
     from tests.twilio_helpers import ACCOUNT, PUBLIC, TOKEN
 
     twilio = {
-        "ENABLED": "true", "ACCOUNT_SID": ACCOUNT, "AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC,
-        "SMS_FROM": "+37167000001", "WHATSAPP_FROM": "+37167000000",
+        "ENABLED": "true",
+        "ACCOUNT_SID": ACCOUNT,
+        "AUTH_TOKEN": TOKEN,
+        "PUBLIC_BASE_URL": PUBLIC,
+        "SMS_FROM": "+37167000001",
+        "WHATSAPP_FROM": "+37167000000",
         "API_BASE_URL": "http://127.0.0.1:9",  # replies fail locally; never a real host
     }
     return {f"INGEST__TWILIO__{k}": v for k, v in twilio.items()}
@@ -143,7 +174,8 @@ def twilio_env() -> dict[str, str]:
 def start_service(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     )
 
 
@@ -196,9 +228,21 @@ def bench_settings(database_url: str, tmp: Path):  # type: ignore[no-untyped-def
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?")
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    mem = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
     load = Path("/proc/loadavg").read_text().split()[:3]
     return f"{os.cpu_count()} cores, {model}, {mem / 1048576:.0f} GiB RAM, load average {' '.join(load)}"

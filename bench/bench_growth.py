@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench._common import exit_cleanly_on_sigterm, bench_settings, machine, mixed_message, throwaway_database  # noqa: E402
+from bench._common import bench_settings, exit_cleanly_on_sigterm, machine, mixed_message, throwaway_database  # noqa: E402
 from channels.email import EmailChannel  # noqa: E402
 from ingest.inquiries.clock import DeadlineKeeper  # noqa: E402
 from ingest.intake.receipts import ReceiptStore  # noqa: E402
@@ -79,7 +79,7 @@ class Writer:
         if isinstance(v, (dict, list)):
             return json.dumps(v, ensure_ascii=False)
         if not self.pg and isinstance(v, datetime):
-            return v.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+            return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
         return v
 
     def write(self, table: str, columns: tuple[str, ...], rows: Any, chunk: int = 50_000) -> int:
@@ -126,9 +126,12 @@ def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[st
         return (i * 7919) % contacts + 1
 
     counts["contact"] = w.write(
-        "contact", ("id", "kind", "name", "email", "phone", "preferred_language", "created_at"),
-        ((c, "person", f"Klients {c}", email_of(c), f"+3712{c:07d}" if c % 5 == 0 else None, "lv", now - span)
-         for c in range(1, contacts + 1)),
+        "contact",
+        ("id", "kind", "name", "email", "phone", "preferred_language", "created_at"),
+        (
+            (c, "person", f"Klients {c}", email_of(c), f"+3712{c:07d}" if c % 5 == 0 else None, "lv", now - span)
+            for c in range(1, contacts + 1)
+        ),
     )
 
     def inquiries() -> Any:
@@ -136,15 +139,51 @@ def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[st
             is_open = i >= first_open
             due = received[i] + timedelta(days=1 + i % 2) if not is_open else now + timedelta(days=1 + i % 3)
             answered = None if is_open else received[i] + timedelta(hours=5 + i % 20)
-            yield (i + 1, f"GK-2025-{i + 1:07d}", f"{i:024x}", contact_of(i), "email" if i % 7 else "sms",
-                   KINDS[i % len(KINDS)], TOPICS[i % len(TOPICS)], "simple" if i % 3 else "complex", "lv",
-                   f"Pieprasījums {i}", "open" if is_open else STATUSES_CLOSED[i % 4], employee_ids[i % len(employee_ids)],
-                   received[i], due, answered, answered, received[i], answered or received[i])
+            yield (
+                i + 1,
+                f"GK-2025-{i + 1:07d}",
+                f"{i:024x}",
+                contact_of(i),
+                "email" if i % 7 else "sms",
+                KINDS[i % len(KINDS)],
+                TOPICS[i % len(TOPICS)],
+                "simple" if i % 3 else "complex",
+                "lv",
+                f"Pieprasījums {i}",
+                "open" if is_open else STATUSES_CLOSED[i % 4],
+                employee_ids[i % len(employee_ids)],
+                received[i],
+                due,
+                answered,
+                answered,
+                received[i],
+                answered or received[i],
+            )
 
     counts["inquiry"] = w.write(
-        "inquiry", ("id", "reference", "token", "contact_id", "channel", "kind", "topic", "complexity", "language",
-                    "subject", "status", "employee_id", "received_at", "due_at", "first_response_at", "answered_at",
-                    "created_at", "updated_at"), inquiries())
+        "inquiry",
+        (
+            "id",
+            "reference",
+            "token",
+            "contact_id",
+            "channel",
+            "kind",
+            "topic",
+            "complexity",
+            "language",
+            "subject",
+            "status",
+            "employee_id",
+            "received_at",
+            "due_at",
+            "first_response_at",
+            "answered_at",
+            "created_at",
+            "updated_at",
+        ),
+        inquiries(),
+    )
 
     # Messages and their receipts: one per inquiry, a follow-up on every third.
     msgs: list[tuple[int, int, int]] = [(i, 0, 0) for i in range(n)] + [(i, 1, 0) for i in range(0, n, 3)]
@@ -155,44 +194,131 @@ def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[st
     def receipts() -> Any:
         for m, (i, k, _) in enumerate(msgs):
             ext = mid_of(i, k) if i % 7 else f"sms:SM{i:030x}{k}"
-            yield (m + 1, "email" if i % 7 else "sms", "smtp" if i % 7 else "twilio-webhook", ext,
-                   body if m >= recent else b"", {"received_at": received[i].isoformat()}, "processed", 0,
-                   received[i] + timedelta(minutes=k), received[i] + timedelta(minutes=k, seconds=1), m + 1)
+            yield (
+                m + 1,
+                "email" if i % 7 else "sms",
+                "smtp" if i % 7 else "twilio-webhook",
+                ext,
+                body if m >= recent else b"",
+                {"received_at": received[i].isoformat()},
+                "processed",
+                0,
+                received[i] + timedelta(minutes=k),
+                received[i] + timedelta(minutes=k, seconds=1),
+                m + 1,
+            )
 
     counts["receipt"] = w.write(
-        "receipt", ("id", "channel", "source", "natural_id", "raw", "meta", "status", "attempts", "received_at",
-                    "processed_at", "message_id"), receipts())
+        "receipt",
+        (
+            "id",
+            "channel",
+            "source",
+            "natural_id",
+            "raw",
+            "meta",
+            "status",
+            "attempts",
+            "received_at",
+            "processed_at",
+            "message_id",
+        ),
+        receipts(),
+    )
 
     def messages() -> Any:
         for m, (i, k, _) in enumerate(msgs):
             email = bool(i % 7)
-            yield (m + 1, i + 1, "in", "email" if email else "sms", mid_of(i, k) if email else f"sms:SM{i:030x}{k}",
-                   email_of(contact_of(i)) if email else f"+3712{contact_of(i):07d}", f"Klients {contact_of(i)}",
-                   f"Pieprasījums {i}" if email else None,
-                   "Labdien! Netiek izvesti atkritumi no Brīvības ielas. Lūdzu, pārbaudiet grafiku. " * 3,
-                   received[i] + timedelta(minutes=k), m + 1, [mid_of(i, 0)] if k else [])
+            yield (
+                m + 1,
+                i + 1,
+                "in",
+                "email" if email else "sms",
+                mid_of(i, k) if email else f"sms:SM{i:030x}{k}",
+                email_of(contact_of(i)) if email else f"+3712{contact_of(i):07d}",
+                f"Klients {contact_of(i)}",
+                f"Pieprasījums {i}" if email else None,
+                "Labdien! Netiek izvesti atkritumi no Brīvības ielas. Lūdzu, pārbaudiet grafiku. " * 3,
+                received[i] + timedelta(minutes=k),
+                m + 1,
+                [mid_of(i, 0)] if k else [],
+            )
 
     counts["message"] = w.write(
-        "message", ("id", "inquiry_id", "direction", "channel", "external_id", "sender", "sender_name", "subject",
-                    "text", "received_at", "receipt_id", "refers_to"), messages())
+        "message",
+        (
+            "id",
+            "inquiry_id",
+            "direction",
+            "channel",
+            "external_id",
+            "sender",
+            "sender_name",
+            "subject",
+            "text",
+            "received_at",
+            "receipt_id",
+            "refers_to",
+        ),
+        messages(),
+    )
 
     def outbox() -> Any:
         for i in range(n):
             at = received[i] + timedelta(seconds=2)
-            yield ("staff_notification", "email", f"staff{i % 8}@example.lv", i + 1, f"<s{i}@example.lv>",
-                   {"subject": f"[GK-2025-{i + 1:07d}] Jauns klienta pieprasījums"}, "sent", 1, at, at)
-            yield ("client_ack", "email", email_of(contact_of(i)), i + 1, f"<a{i}@example.lv>",
-                   {"subject": f"Jūsu pieprasījums GK-2025-{i + 1:07d}"}, "sent", 1, at, at)
+            yield (
+                "staff_notification",
+                "email",
+                f"staff{i % 8}@example.lv",
+                i + 1,
+                f"<s{i}@example.lv>",
+                {"subject": f"[GK-2025-{i + 1:07d}] Jauns klienta pieprasījums"},
+                "sent",
+                1,
+                at,
+                at,
+            )
+            yield (
+                "client_ack",
+                "email",
+                email_of(contact_of(i)),
+                i + 1,
+                f"<a{i}@example.lv>",
+                {"subject": f"Jūsu pieprasījums GK-2025-{i + 1:07d}"},
+                "sent",
+                1,
+                at,
+                at,
+            )
 
     counts["outbox"] = w.write(
-        "outbox", ("kind", "channel", "recipient", "inquiry_id", "external_id", "payload", "status", "attempts",
-                   "created_at", "sent_at"), outbox())
+        "outbox",
+        (
+            "kind",
+            "channel",
+            "recipient",
+            "inquiry_id",
+            "external_id",
+            "payload",
+            "status",
+            "attempts",
+            "created_at",
+            "sent_at",
+        ),
+        outbox(),
+    )
 
     def events() -> Any:
         for i in range(n):
             at = received[i]
             yield (i + 1, at, "received", "system", {"channel": "email"})
-            yield (i + 1, at, "routed", "system", {"employee": "atkritumi-1", "rule": "topic", "facts": {"topic": "atkritumi"}})
+            yield (
+                i + 1,
+                at,
+                "routed",
+                "system",
+                {"employee": "atkritumi-1", "rule": "topic", "facts": {"topic": "atkritumi"}},
+            )
             yield (i + 1, at, "staff_notification_queued", "system", {"outbox_id": 2 * i + 1})
             yield (i + 1, at, "client_ack_queued", "system", {"outbox_id": 2 * i + 2})
             if i < first_open:
@@ -217,7 +343,9 @@ def fill(engine: Any, n: int, now: datetime, employee_ids: list[int]) -> dict[st
     if w.pg:
         with engine.connect() as conn:  # sequences past the explicit ids, and fresh statistics
             for table in ("contact", "inquiry", "receipt", "message"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
             conn.commit()
         raw = engine.raw_connection()
         raw.driver_connection.autocommit = True
@@ -269,29 +397,48 @@ def run(database_url: str, n: int, messages: int, explain: bool) -> dict[str, An
             if k % 25 == 5:  # a known client writes again
                 raws.append(mixed_message(50_000_000 + k, sender=email_of(rng.randrange(1, max(n * 6 // 10, 1)))))
             elif k % 25 == 10:  # a reply referring to a stored message
-                raws.append(mixed_message(50_000_000 + k, reply_to="<" + mid_of(rng.randrange(0, max(n - 8, 1)) // 7 * 7 + 1).removeprefix("mid:") + ">"))
+                raws.append(
+                    mixed_message(
+                        50_000_000 + k,
+                        reply_to="<" + mid_of(rng.randrange(0, max(n - 8, 1)) // 7 * 7 + 1).removeprefix("mid:") + ">",
+                    )
+                )
             else:
                 raws.append(mixed_message(50_000_000 + k))
         # Warm up (lemma caches, the ORM's statement cache) on a few messages not counted.
         for raw in raws[:10]:
-            store.store_sync(channel, source="smtp", raw=raw, meta={"envelope_from": "x@y.example", "envelope_to": ["klienti@example.lv"]})
+            store.store_sync(
+                channel,
+                source="smtp",
+                raw=raw,
+                meta={"envelope_from": "x@y.example", "envelope_to": ["klienti@example.lv"]},
+            )
         while pipeline.process_due():
             pass
 
         log.on = explain
         t0 = time.perf_counter()
         for raw in raws[10:]:
-            store.store_sync(channel, source="smtp", raw=raw, meta={"envelope_from": "x@y.example", "envelope_to": ["klienti@example.lv"]})
+            store.store_sync(
+                channel,
+                source="smtp",
+                raw=raw,
+                meta={"envelope_from": "x@y.example", "envelope_to": ["klienti@example.lv"]},
+            )
         store_s = (time.perf_counter() - t0) / (messages - 10)
         t0 = time.perf_counter()
         processed = 0
-        while (k := pipeline.process_due()):
+        while k := pipeline.process_due():
             processed += k
         pipe_s = (time.perf_counter() - t0) / max(processed, 1)
 
         keeper = DeadlineKeeper(
-            sessions=sessions, notices=pipeline.notices, calendar=pipeline.router.calendar, clock=utcnow,
-            fallback_employee=settings.routing.fallback_employee, board_member=settings.routing.board_member,
+            sessions=sessions,
+            notices=pipeline.notices,
+            calendar=pipeline.router.calendar,
+            clock=utcnow,
+            fallback_employee=settings.routing.fallback_employee,
+            board_member=settings.routing.board_member,
         )
         t0 = time.perf_counter()
         fired = keeper._fire_due_alarms()
@@ -304,8 +451,16 @@ def run(database_url: str, n: int, messages: int, explain: bool) -> dict[str, An
             idle.append(time.perf_counter() - t0)
         log.on = False
         result = {
-            "n": n, "counts": counts, "fill_s": fill_s, "store_s": store_s, "pipe_s": pipe_s, "processed": processed,
-            "fire_s": fire_s, "fired": fired, "idle_s": statistics.median(idle), "plans": [],
+            "n": n,
+            "counts": counts,
+            "fill_s": fill_s,
+            "store_s": store_s,
+            "pipe_s": pipe_s,
+            "processed": processed,
+            "fire_s": fire_s,
+            "fired": fired,
+            "idle_s": statistics.median(idle),
+            "plans": [],
         }
         if explain:
             result["plans"] = full_scans(engine, log.seen)
@@ -330,11 +485,22 @@ def full_scans(engine: Any, statements: dict[str, Any]) -> list[tuple[str, str]]
                 continue
             plan = "\n".join(str(r[0]) if pg else str(r[-1]) for r in rows)
             if pg:
-                scans = [line for line in plan.splitlines() if "Seq Scan" in line and "employee" not in line
-                         and "counter" not in line and "absence" not in line and "mailbox_state" not in line]
+                scans = [
+                    line
+                    for line in plan.splitlines()
+                    if "Seq Scan" in line
+                    and "employee" not in line
+                    and "counter" not in line
+                    and "absence" not in line
+                    and "mailbox_state" not in line
+                ]
             else:
-                scans = [line for line in plan.splitlines() if line.startswith("SCAN")
-                         and not any(t in line for t in ("employee", "counter", "absence", "CONSTANT ROW"))]
+                scans = [
+                    line
+                    for line in plan.splitlines()
+                    if line.startswith("SCAN")
+                    and not any(t in line for t in ("employee", "counter", "absence", "CONSTANT ROW"))
+                ]
             if scans:
                 found.append((statement, plan))
         raw.rollback()
@@ -348,7 +514,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server to make throwaway databases on; default SQLite")
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL server to make throwaway databases on; default SQLite"
+    )
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
     kind = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
@@ -358,7 +526,10 @@ def main() -> None:
     for n in (args.small, args.large):
         with throwaway_database(args.database_url, f"growth{n}") as url:
             r = run(url, n, args.messages, explain=(n == args.large))
-        print(f"  {n:>9,} inquiries: filled in {r['fill_s']:.0f} s ({', '.join(f'{k} {v:,}' for k, v in r['counts'].items())})", flush=True)
+        print(
+            f"  {n:>9,} inquiries: filled in {r['fill_s']:.0f} s ({', '.join(f'{k} {v:,}' for k, v in r['counts'].items())})",
+            flush=True,
+        )
         results.append(r)
     small, large = results
     rows = [
@@ -369,8 +540,12 @@ def main() -> None:
     ]
     print(f"\n{'figure':<34} {args.small:>12,} {args.large:>12,}  ratio large/small")
     for label, key, scale, unit in rows:
-        print(f"{label:<34} {small[key] * scale:9.2f} {unit} {large[key] * scale:9.2f} {unit}  {large[key] / small[key]:6.2f}")
-    print(f"(processed {small['processed']} and {large['processed']} messages; fired {small['fired']} and {large['fired']} alarms)")
+        print(
+            f"{label:<34} {small[key] * scale:9.2f} {unit} {large[key] * scale:9.2f} {unit}  {large[key] / small[key]:6.2f}"
+        )
+    print(
+        f"(processed {small['processed']} and {large['processed']} messages; fired {small['fired']} and {large['fired']} alarms)"
+    )
     if large["plans"]:
         print(f"\nStatements of the pipeline or the sweep that scan a whole table at {args.large:,} inquiries:")
         for statement, plan in large["plans"]:

@@ -127,14 +127,18 @@ def main() -> None:
                 "INGEST__OUTGOING_MAIL__RELAY_HOST": "127.0.0.1",
                 "INGEST__OUTGOING_MAIL__RELAY_PORT": str(controller.port),
                 "INGEST__OUTGOING_MAIL__SECURITY": "none",
-                **{f"INGEST__IMAP__{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
-                   for k, v in user.settings().items()},
+                **{
+                    f"INGEST__IMAP__{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in user.settings().items()
+                },
             }
             process = start_service(config, env)
             wait_up(f"http://127.0.0.1:{http_port}/health")
             # The poller connects in the background: wait until it says it runs.
             deadline = time.monotonic() + 30
-            while "running" not in httpx.get(f"http://127.0.0.1:{http_port}/health").text and time.monotonic() < deadline:
+            while (
+                "running" not in httpx.get(f"http://127.0.0.1:{http_port}/health").text and time.monotonic() < deadline
+            ):
                 time.sleep(0.2)
 
             counter = iter(range(10**6))
@@ -153,8 +157,11 @@ def main() -> None:
 
             def send_twilio(token: str) -> None:
                 n = next(counter)
-                fields = inbound_fields(sid=f"SM{secrets.token_hex(16)}", sender=f"+3712{n:07d}",
-                                        body=f"Lūdzu izvest atkritumus no Brīvības ielas {n}. {token}")
+                fields = inbound_fields(
+                    sid=f"SM{secrets.token_hex(16)}",
+                    sender=f"+3712{n:07d}",
+                    body=f"Lūdzu izvest atkritumus no Brīvības ielas {n}. {token}",
+                )
                 response = http.post(INBOUND, **signed_post(INBOUND, fields))  # type: ignore[arg-type]
                 response.raise_for_status()
 
@@ -170,7 +177,9 @@ def main() -> None:
                 watcher.idle()
                 start = time.perf_counter()
                 appender.append("INBOX", mixed_message(300_000 + i))
-                while not any(isinstance(r, tuple) and len(r) > 1 and r[1] == b"EXISTS" for r in watcher.idle_check(timeout=10)):
+                while not any(
+                    isinstance(r, tuple) and len(r) > 1 and r[1] == b"EXISTS" for r in watcher.idle_check(timeout=10)
+                ):
                     pass
                 if i >= 2:
                     idle_base.append(time.perf_counter() - start)
@@ -179,10 +188,17 @@ def main() -> None:
             watcher.logout()
             appender.logout()
             p50, p99 = quantiles(idle_base)
-            print(f"  {'bare IDLE: APPEND to EXISTS (Dovecot)':<36} p50 {p50:7.3f} s   p99 {p99:7.3f} s   max {max(idle_base):7.3f} s", flush=True)
+            print(
+                f"  {'bare IDLE: APPEND to EXISTS (Dovecot)':<36} p50 {p50:7.3f} s   p99 {p99:7.3f} s   max {max(idle_base):7.3f} s",
+                flush=True,
+            )
 
-            paths = [("bare SMTP to the relay (baseline)", send_bare, False), ("SMTP in", send_smtp, True),
-                     ("IMAP APPEND -> IDLE", send_imap, True), ("Twilio webhook (SMS)", send_twilio, True)]
+            paths = [
+                ("bare SMTP to the relay (baseline)", send_bare, False),
+                ("SMTP in", send_smtp, True),
+                ("IMAP APPEND -> IDLE", send_imap, True),
+                ("Twilio webhook (SMS)", send_twilio, True),
+            ]
             results: dict[str, list[float]] = {}
             for name, send, staff in paths:
                 latencies = []
@@ -208,9 +224,13 @@ def main() -> None:
                 print(f"{name:<38} {p50:7.3f} {p99:7.3f} {p50 / base50:8.1f}x {p99 / base99:8.1f}x")
             i50, i99 = quantiles(idle_base)
             p50, p99 = quantiles(results["IMAP APPEND -> IDLE"])
-            print(f"{'bare IDLE: APPEND to EXISTS (Dovecot)':<38} {i50:7.3f} {i99:7.3f} {i50 / base50:8.1f}x {i99 / base99:8.1f}x")
-            print(f"IMAP path minus the bare IDLE notification: p50 {p50 - i50:.3f} s, p99 {p99 - i99:.3f} s "
-                  f"(ratio IMAP/bare IDLE: p50 {p50 / i50:.2f}, p99 {p99 / i99:.2f})")
+            print(
+                f"{'bare IDLE: APPEND to EXISTS (Dovecot)':<38} {i50:7.3f} {i99:7.3f} {i50 / base50:8.1f}x {i99 / base99:8.1f}x"
+            )
+            print(
+                f"IMAP path minus the bare IDLE notification: p50 {p50 - i50:.3f} s, p99 {p99 - i99:.3f} s "
+                f"(ratio IMAP/bare IDLE: p50 {p50 / i50:.2f}, p99 {p99 / i99:.2f})"
+            )
     finally:
         if process is not None:
             stop(process)

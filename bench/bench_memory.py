@@ -35,8 +35,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    exit_cleanly_on_sigterm,
     ROOT,
+    exit_cleanly_on_sigterm,
     free_port,
     machine,
     mixed_message,
@@ -60,8 +60,11 @@ async def webhooks(base: str, count: int, concurrency: int) -> dict[int, int]:
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
 
         async def one(i: int) -> None:
-            fields = inbound_fields(sid=f"SM{secrets.token_hex(16)}", sender=f"+3712{i:07d}",
-                                    body=f"Lūdzu izvest atkritumus, Brīvības iela {i}.")
+            fields = inbound_fields(
+                sid=f"SM{secrets.token_hex(16)}",
+                sender=f"+3712{i:07d}",
+                body=f"Lūdzu izvest atkritumus, Brīvības iela {i}.",
+            )
             async with limit:
                 r = await client.post(INBOUND, **signed_post(INBOUND, fields))  # type: ignore[arg-type]
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
@@ -74,7 +77,9 @@ def emails(port: int, count: int, threads: int = 4) -> None:
     def worker(start: int) -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
             for n in range(start, count, threads):
-                smtp.sendmail(f"client{n}@client.example", ["klienti@example.lv"], mixed_message(n).replace(b"\n", b"\r\n"))
+                smtp.sendmail(
+                    f"client{n}@client.example", ["klienti@example.lv"], mixed_message(n).replace(b"\n", b"\r\n")
+                )
 
     pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
     for t in pool:
@@ -99,8 +104,16 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     # Baseline 1: the libraries alone.
-    bare = subprocess.Popen([sys.executable, "-c", "import fastapi, sqlalchemy, uvicorn, sys, time; print('ready', flush=True); time.sleep(60)"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fastapi, sqlalchemy, uvicorn, sys, time; print('ready', flush=True); time.sleep(60)",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
     assert bare.stdout is not None and bare.stdout.readline().strip() == b"ready"
     time.sleep(1)
     libs, _ = rss_kib(bare.pid)
@@ -109,8 +122,11 @@ def main() -> None:
 
     # Baseline 2: the bare TwiML app under uvicorn.
     port = free_port()
-    app = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.bare_twiml:app", "--port", str(port), "--log-level", "warning"],
-                           cwd=ROOT, env=env)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bare_twiml:app", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         wait_up(f"http://127.0.0.1:{port}/docs")
         time.sleep(2)
@@ -146,8 +162,10 @@ def main() -> None:
         finally:
             stop(service)
 
-    print(f"\nload: {args.webhooks} signed webhooks ({args.concurrency} at a time; statuses {statuses}) "
-          f"+ {args.emails} e-mails over SMTP (4 connections), received in {received_s:.0f} s, all processed after {processed_s:.0f} s")
+    print(
+        f"\nload: {args.webhooks} signed webhooks ({args.concurrency} at a time; statuses {statuses}) "
+        f"+ {args.emails} e-mails over SMTP (4 connections), received in {received_s:.0f} s, all processed after {processed_s:.0f} s"
+    )
     print(f"{'process':<44} {'RSS MiB':>8} {'peak MiB':>9}")
     print(f"{'python + import fastapi, sqlalchemy, uvicorn':<44} {mib(libs):8.1f}")
     print(f"{'bare TwiML app (uvicorn), idle':<44} {mib(app_idle):8.1f}")

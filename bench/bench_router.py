@@ -17,19 +17,22 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.routing import router_from_settings  # noqa: E402
 from ingest.config import load_config, parse_config  # noqa: E402
+from ingest.routing import router_from_settings  # noqa: E402
 from router.route import Situation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 TEXTS = [
-    ("Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12. Lūdzu, pārbaudiet."),
+    (
+        "Neizvesti atkritumi",
+        "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12. Lūdzu, pārbaudiet.",
+    ),
     ("Нет горячей воды", "Здравствуйте, в квартире нет горячей воды с понедельника. Когда починят?"),
     ("Snow", "Hello, the pavement in front of our building has not been cleared of snow for three days."),
     ("Sūdzība", "Vēlos iesniegt sūdzību par darbinieku, kurš bija rupjš pa telefonu."),
@@ -54,7 +57,7 @@ def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 def bench_routing() -> None:
     settings = load_config(ROOT / "config.example.toml", env={})
     router = router_from_settings(settings)
-    at = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     situation = Situation()
     keywords = [(t.key, [k.lower() for k in t.keywords]) for t in settings.topics]
 
@@ -70,7 +73,9 @@ def bench_routing() -> None:
     route_all()  # warm the lemma caches, as a running service would be
     routed = timed(route_all, 50) / len(TEXTS)
     naive = timed(naive_all, 2000) / len(TEXTS)
-    print(f"routing one inquiry: {routed * 1e6:8.1f} µs; naive substring search {naive * 1e6:6.1f} µs; ratio {routed / naive:6.1f}x")
+    print(
+        f"routing one inquiry: {routed * 1e6:8.1f} µs; naive substring search {naive * 1e6:6.1f} µs; ratio {routed / naive:6.1f}x"
+    )
 
     calendar = router.calendar
     moments = [at + timedelta(hours=7 * i) for i in range(200)]
@@ -85,7 +90,9 @@ def bench_routing() -> None:
 
     due = timed(due_all, 20) / len(moments)
     plain = timed(plain_all, 2000) / len(moments)
-    print(f"due date:            {due * 1e6:8.1f} µs; datetime + timedelta      {plain * 1e6:6.2f} µs; ratio {due / plain:6.1f}x")
+    print(
+        f"due date:            {due * 1e6:8.1f} µs; datetime + timedelta      {plain * 1e6:6.2f} µs; ratio {due / plain:6.1f}x"
+    )
 
 
 def bench_sweep(total: int) -> None:
@@ -106,17 +113,29 @@ def bench_sweep(total: int) -> None:
             migrate(engine)
             sessions = session_factory(engine)
             sync_employees(sessions, settings)
-            now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+            now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
             with Session(engine) as session:
                 emp_ids = [e.id for e in session.exec(select(Employee)).all()]
-                session.execute(insert(Contact), [{"kind": "person", "email": f"c{i}@x.example", "created_at": now} for i in range(n)])
+                session.execute(
+                    insert(Contact),
+                    [{"kind": "person", "email": f"c{i}@x.example", "created_at": now} for i in range(n)],
+                )
                 session.execute(
                     insert(Inquiry),
                     [
                         {
-                            "reference": f"GK-2026-{i:06d}", "token": f"t{i}", "contact_id": i + 1, "channel": "email",
-                            "kind": "request", "complexity": "simple", "status": "open", "employee_id": emp_ids[i % len(emp_ids)],
-                            "received_at": now, "due_at": now + timedelta(days=2 + i % 5), "created_at": now, "updated_at": now,
+                            "reference": f"GK-2026-{i:06d}",
+                            "token": f"t{i}",
+                            "contact_id": i + 1,
+                            "channel": "email",
+                            "kind": "request",
+                            "complexity": "simple",
+                            "status": "open",
+                            "employee_id": emp_ids[i % len(emp_ids)],
+                            "received_at": now,
+                            "due_at": now + timedelta(days=2 + i % 5),
+                            "created_at": now,
+                            "updated_at": now,
                         }
                         for i in range(n)
                     ],
@@ -125,14 +144,21 @@ def bench_sweep(total: int) -> None:
                 rows = []
                 for i in range(n):
                     for k, kind in enumerate(("due_day", "share_left", "overdue", "overdue_board")):
-                        fire = now - timedelta(minutes=1) if (i < 100 and k == 0) else now + timedelta(days=1 + i % 5, hours=k)
+                        fire = (
+                            now - timedelta(minutes=1)
+                            if (i < 100 and k == 0)
+                            else now + timedelta(days=1 + i % 5, hours=k)
+                        )
                         rows.append({"inquiry_id": i + 1, "kind": kind, "fire_at": fire})
                 session.execute(insert(DeadlineAlarm), rows)
                 session.commit()
             keeper = DeadlineKeeper(
-                sessions=sessions, notices=notices_from_settings(settings),
-                calendar=router_from_settings(settings).calendar, clock=lambda: now,
-                fallback_employee="koordinatore", board_member="valde",
+                sessions=sessions,
+                notices=notices_from_settings(settings),
+                calendar=router_from_settings(settings).calendar,
+                clock=lambda: now,
+                fallback_employee="koordinatore",
+                board_member="valde",
             )
             start = time.perf_counter()
             fired = keeper._fire_due_alarms()
@@ -144,8 +170,12 @@ def bench_sweep(total: int) -> None:
 
     base_idle, base_fire, _ = sweep_cost(1000)
     idle, fire, fired = sweep_cost(total)
-    print(f"deadline sweep, nothing due: {total:,} open inquiries {idle * 1e3:.2f} ms vs 1,000: {base_idle * 1e3:.2f} ms; ratio {idle / base_idle:.2f}")
-    print(f"firing an alarm (reminder queued): {fire * 1e3:.2f} ms each with {total:,} open vs {base_fire * 1e3:.2f} ms with 1,000; ratio {fire / base_fire:.2f} ({fired} fired)")
+    print(
+        f"deadline sweep, nothing due: {total:,} open inquiries {idle * 1e3:.2f} ms vs 1,000: {base_idle * 1e3:.2f} ms; ratio {idle / base_idle:.2f}"
+    )
+    print(
+        f"firing an alarm (reminder queued): {fire * 1e3:.2f} ms each with {total:,} open vs {base_fire * 1e3:.2f} ms with 1,000; ratio {fire / base_fire:.2f} ({fired} fired)"
+    )
 
 
 def main() -> None:

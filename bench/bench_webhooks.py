@@ -33,7 +33,9 @@ from bench._common import free_port, wait_up  # noqa: E402
 from tests.twilio_helpers import ACCOUNT, INBOUND, PUBLIC, TOKEN, inbound_fields, signed_post  # noqa: E402
 
 
-async def load(base: str, bodies: list[dict[str, object]], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
+async def load(
+    base: str, bodies: list[dict[str, object]], concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     limit = asyncio.Semaphore(concurrency)
@@ -54,11 +56,15 @@ async def load(base: str, bodies: list[dict[str, object]], concurrency: int) -> 
 def report(name: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> float:
     rps = len(latencies) / seconds
     q = statistics.quantiles(latencies, n=100)
-    print(f"{name:>22}: {rps:8.0f} requests/s   p50 {q[49] * 1e3:7.1f} ms   p99 {q[98] * 1e3:7.1f} ms   statuses {statuses}")
+    print(
+        f"{name:>22}: {rps:8.0f} requests/s   p50 {q[49] * 1e3:7.1f} ms   p99 {q[98] * 1e3:7.1f} ms   statuses {statuses}"
+    )
     return rps
 
 
-def run_service(bodies: list[dict[str, object]], concurrency: int, *, split: bool) -> tuple[float, list[float], dict[int, int]]:
+def run_service(
+    bodies: list[dict[str, object]], concurrency: int, *, split: bool
+) -> tuple[float, list[float], dict[int, int]]:
     """Load the service (one process, or a web process plus a worker process) and return its figures."""
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,8 +75,12 @@ def run_service(bodies: list[dict[str, object]], concurrency: int, *, split: boo
         path = Path(tmp) / "config.toml"
         path.write_text(config, encoding="utf-8")
         twilio = {
-            "ENABLED": "true", "ACCOUNT_SID": ACCOUNT, "AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC,
-            "SMS_FROM": "+37167000001", "WHATSAPP_FROM": "+37167000000",
+            "ENABLED": "true",
+            "ACCOUNT_SID": ACCOUNT,
+            "AUTH_TOKEN": TOKEN,
+            "PUBLIC_BASE_URL": PUBLIC,
+            "SMS_FROM": "+37167000001",
+            "WHATSAPP_FROM": "+37167000000",
             "API_BASE_URL": "http://127.0.0.1:9",  # replies fail locally; never a real host
         }
         env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"INGEST__TWILIO__{k}": v for k, v in twilio.items()}}
@@ -114,7 +124,8 @@ def main() -> None:
     bare_port = free_port()
     bare = subprocess.Popen(
         [python, "-m", "uvicorn", "bench.bare_twiml:app", "--port", str(bare_port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_up(f"http://127.0.0.1:{bare_port}/docs")

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from bench._common import bench_settings, exit_cleanly_on_sigterm, machine, mixed_message, throwaway_database
 from channels.email import EmailChannel
-from ingest.intake.imap_poller import ImapPoller
 from ingest.config import ImapSettings
+from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.receipts import ReceiptStore
 from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
@@ -138,13 +138,17 @@ def ingest(user: ImapUser, database_url: str, total: int, batch: int, *, pipelin
         with sessions() as session:
             counts = {
                 "receipts": session.execute(select(func.count()).select_from(Receipt)).scalar_one(),
-                "parked": session.execute(select(func.count()).select_from(Receipt).where(Receipt.status == "parked")).scalar_one(),
+                "parked": session.execute(
+                    select(func.count()).select_from(Receipt).where(Receipt.status == "parked")
+                ).scalar_one(),
                 "inquiries": session.execute(select(func.count()).select_from(Inquiry)).scalar_one(),
                 "messages": session.execute(select(func.count()).select_from(Message)).scalar_one(),
             }
         engine.dispose()
         if errors or poller.connections > 1:
-            print(f"  note: {errors} failed pipeline steps, {poller.connections} IMAP connections (database or server restarted?)")
+            print(
+                f"  note: {errors} failed pipeline steps, {poller.connections} IMAP connections (database or server restarted?)"
+            )
         tenth = max(total // 10, 1)
 
         def ms_per_message(lo: int, hi: int) -> float:
@@ -161,7 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=200, help="messages per fetch and per transaction")
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server to make throwaway databases on; default SQLite")
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL server to make throwaway databases on; default SQLite"
+    )
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
     total, batch = args.messages, args.batch
@@ -175,8 +181,10 @@ def main() -> None:
         messages = build_mailbox(total)
         append_all(user, messages)
         size = sum(map(len, messages))
-        print(f"mailbox: {total} messages, {size / total / 1024:.1f} KiB average, "
-              f"{sum(1 for n in range(total) if n % 5 == 3)} with attachments, APPENDed in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"mailbox: {total} messages, {size / total / 1024:.1f} KiB average, "
+            f"{sum(1 for n in range(total) if n % 5 == 3)} with attachments, APPENDed in {time.perf_counter() - t0:.0f} s"
+        )
 
         base1, n1, read = plain_import(user, batch)
         assert n1 == total, n1
@@ -190,18 +198,28 @@ def main() -> None:
 
         rate = lambda seconds: total / seconds  # noqa: E731
         print(f"\n{total} messages, batches of {batch}, {kind}")
-        print(f"  baseline (imapclient + email.policy.default, every part read): {rate(base1):7.0f} and {rate(base2):7.0f} messages/s "
-              f"(first and last run; {read / 1e6:.1f} MB of decoded content)")
-        print(f"  ImapPoller alone (durable receipts + position, flagged):      {rate(alone['stored_s']):7.0f} messages/s   "
-              f"ratio {base / alone['stored_s']:.2f}   (goal 0.5)")
-        print(f"  poller while the pipeline runs beside it (receipts stored):   {rate(e2e['stored_s']):7.0f} messages/s   "
-              f"ratio {base / e2e['stored_s']:.2f}")
-        print(f"  end to end (every receipt an inquiry, pipeline included):     {rate(e2e['done_s']):7.0f} messages/s   "
-              f"ratio {base / e2e['done_s']:.3f}")
-        print(f"  end to end: {e2e['receipts']} receipts, {e2e['inquiries']} inquiries, {e2e['messages']} messages, "
-              f"{e2e['parked']} parked; {1e3 * (e2e['done_s']) / total:.2f} ms per message overall, "
-              f"{e2e['first_ms']:.1f} ms over the first tenth and {e2e['last_ms']:.1f} ms over the last "
-              "(every inquiry stays open here, and routing counts the open inquiries per employee)")
+        print(
+            f"  baseline (imapclient + email.policy.default, every part read): {rate(base1):7.0f} and {rate(base2):7.0f} messages/s "
+            f"(first and last run; {read / 1e6:.1f} MB of decoded content)"
+        )
+        print(
+            f"  ImapPoller alone (durable receipts + position, flagged):      {rate(alone['stored_s']):7.0f} messages/s   "
+            f"ratio {base / alone['stored_s']:.2f}   (goal 0.5)"
+        )
+        print(
+            f"  poller while the pipeline runs beside it (receipts stored):   {rate(e2e['stored_s']):7.0f} messages/s   "
+            f"ratio {base / e2e['stored_s']:.2f}"
+        )
+        print(
+            f"  end to end (every receipt an inquiry, pipeline included):     {rate(e2e['done_s']):7.0f} messages/s   "
+            f"ratio {base / e2e['done_s']:.3f}"
+        )
+        print(
+            f"  end to end: {e2e['receipts']} receipts, {e2e['inquiries']} inquiries, {e2e['messages']} messages, "
+            f"{e2e['parked']} parked; {1e3 * (e2e['done_s']) / total:.2f} ms per message overall, "
+            f"{e2e['first_ms']:.1f} ms over the first tenth and {e2e['last_ms']:.1f} ms over the last "
+            "(every inquiry stays open here, and routing counts the open inquiries per employee)"
+        )
     finally:
         server.cleanup()
 

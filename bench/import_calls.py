@@ -53,7 +53,9 @@ def main() -> None:
     master_csv(data, args.rows, args.missed_share)
     config = folder / "config.toml"
     config.write_text(
-        (ROOT / "config.example.toml").read_text(encoding="utf-8").replace('data_dir = "var"', f'data_dir = "{folder / "var"}"'),
+        (ROOT / "config.example.toml")
+        .read_text(encoding="utf-8")
+        .replace('data_dir = "var"', f'data_dir = "{folder / "var"}"'),
         encoding="utf-8",
     )
     started = time.perf_counter()
@@ -68,7 +70,10 @@ def main() -> None:
         started = time.perf_counter()
         run = subprocess.run(
             [sys.executable, "-m", "ingest.cli", "import-calls", str(data), "--config", str(config)],
-            capture_output=True, text=True, env=env, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
         wall = time.perf_counter() - started
         print(f"--- {label}: exit {run.returncode}, {wall:.2f} s wall ({args.rows / wall:,.0f} rows/s end to end)")

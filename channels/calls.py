@@ -45,9 +45,7 @@ ASTERISK_MISSED = frozenset({"NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 ASTERISK_ANSWERED = frozenset({"ANSWERED"})
 DEFAULT_INTERNAL = r"^\d{1,4}$"
 # Withheld caller ids as sources write them (+266696687 is how Twilio shows "anonymous").
-WITHHELD = frozenset(
-    {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+266696687"}
-)
+WITHHELD = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+266696687"})
 
 SUBJECT = "Neatbildēts zvans"
 # A duration in whole seconds, as sources write it.

@@ -67,7 +67,10 @@ class EmailChannel:
             if arrived_at is not None and arrived_at.tzinfo is not None and arrived_at < received_at:
                 received_at = arrived_at
         automatic = classify(
-            raw, envelope_from=meta.get("envelope_from"), from_address=parsed.from_address, own_addresses=self.own_addresses
+            raw,
+            envelope_from=meta.get("envelope_from"),
+            from_address=parsed.from_address,
+            own_addresses=self.own_addresses,
         )
         # Most specific first: the message answered (for a bounce: the one returned), then the
         # thread from newest to oldest.
@@ -78,7 +81,10 @@ class EmailChannel:
         unreadable = not any(c.isalnum() for c in parsed.text) and not attachments
         if unreadable or any(d.startswith("parser failed") for d in parsed.defects):
             # Nothing readable came out: the original goes along, so a person can open it.
-            attachments = (*attachments, InboundAttachment("original.eml", "message/rfc822", len(raw), raw),)
+            attachments = (
+                *attachments,
+                InboundAttachment("original.eml", "message/rfc822", len(raw), raw),
+            )
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),

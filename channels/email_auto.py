@@ -27,7 +27,9 @@ class Automatic:
     bounced_ids: tuple[str, ...] = ()
 
 
-def classify(raw: bytes, *, envelope_from: str | None, from_address: str | None, own_addresses: frozenset[str]) -> Automatic | None:
+def classify(
+    raw: bytes, *, envelope_from: str | None, from_address: str | None, own_addresses: frozenset[str]
+) -> Automatic | None:
     """None for mail a person wrote; otherwise what kind of automatic mail it is, and why."""
     try:
         msg = message_from_bytes(raw, policy=policy.compat32)

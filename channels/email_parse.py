@@ -504,11 +504,7 @@ def _message_bytes(inner: Message, state: _State, where: str) -> bytes:
 
 
 def _is_body_candidate(leaf: _Leaf, subtype: str) -> bool:
-    return (
-        leaf.content_type == f"text/{subtype}"
-        and leaf.disposition != "attachment"
-        and leaf.filename is None
-    )
+    return leaf.content_type == f"text/{subtype}" and leaf.disposition != "attachment" and leaf.filename is None
 
 
 def _is_attachment(leaf: _Leaf) -> bool:
@@ -596,13 +592,9 @@ def _uu_end(ends: list[int], start: int) -> int | None:
 # ---------------------------------------------------------------- assembly
 
 
-def _attachment(
-    filename: str | None, content_type: str, data: bytes, limit: int
-) -> InboundAttachment:
+def _attachment(filename: str | None, content_type: str, data: bytes, limit: int) -> InboundAttachment:
     if len(data) > limit:
-        return InboundAttachment(
-            filename, content_type, len(data), None, f"larger than the limit of {limit} bytes"
-        )
+        return InboundAttachment(filename, content_type, len(data), None, f"larger than the limit of {limit} bytes")
     return InboundAttachment(filename, content_type, len(data), data)
 
 
@@ -689,7 +681,18 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int = 25 * 1024 * 1024) -> 
         # Every step is guarded on its own; this is the net under a bug in those guards, so
         # that one strange message parks as an empty inquiry instead of stopping the intake.
         return ParsedEmail(
-            None, (), (), None, None, (), "", None, "", None, (), None,
+            None,
+            (),
+            (),
+            None,
+            None,
+            (),
+            "",
+            None,
+            "",
+            None,
+            (),
+            None,
             (f"parser failed: {type(exc).__name__}: {exc}"[:300],),
         )
 

@@ -115,7 +115,9 @@ def split_webhook(body: bytes) -> WebhookContent:
             contacts = _list_of_dicts(value.get("contacts"), "value.contacts")
             for message in _list_of_dicts(value.get("messages"), "value.messages"):
                 messages.append(
-                    message_document(message, _contact_of(message, contacts), metadata, account=str(entry.get("id", "")))
+                    message_document(
+                        message, _contact_of(message, contacts), metadata, account=str(entry.get("id", ""))
+                    )
                 )
             for status in _list_of_dicts(value.get("statuses"), "value.statuses"):
                 statuses.append(

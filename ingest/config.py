@@ -255,7 +255,12 @@ class CallsSettings(_Section):
     # the hash of its fields.
     csv_columns: dict[str, str] = Field(
         default_factory=lambda: {
-            "call_id": "id", "from": "from", "to": "to", "start": "start", "duration": "duration", "status": "status"
+            "call_id": "id",
+            "from": "from",
+            "to": "to",
+            "start": "start",
+            "duration": "duration",
+            "status": "status",
         }
     )
     csv_date_format: str = "%Y-%m-%d %H:%M:%S"  # or "iso" (ISO 8601, with or without a zone)
@@ -324,7 +329,7 @@ def _check_hours(value: str) -> str:
     try:
         Hours.parse(value)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a span like \"08:00-17:00\" ({exc})") from None
+        raise ValueError(f'{value!r} is not a span like "08:00-17:00" ({exc})') from None
     return value
 
 
@@ -333,9 +338,7 @@ HoursText = Annotated[str, AfterValidator(_check_hours)]
 
 class WorkingTimeSettings(_Section):
     # Opening hours per weekday, "HH:MM-HH:MM"; a weekday not listed is not worked.
-    hours: dict[str, HoursText] = Field(
-        default_factory=lambda: {d: "08:00-17:00" for d in WEEKDAYS[:5]}
-    )
+    hours: dict[str, HoursText] = Field(default_factory=lambda: {d: "08:00-17:00" for d in WEEKDAYS[:5]})
     # Hours on a Saturday worked in exchange for a day off moved by the Cabinet.
     transferred_workday_hours: HoursText = "08:00-17:00"
     # The working day before a public holiday is shorter (Labour Law, section 134).
@@ -437,7 +440,9 @@ class ClusterSettings(_Section):
     # served by every process), "worker" (pipeline and outbox), "imap" (the IMAP poller) and
     # "scheduler" (deadline reminders, escalations, digests). The last two run in one process at
     # a time, whichever holds the database lock for them; the others stand by and take over.
-    roles: list[Literal["web", "worker", "imap", "scheduler"]] = Field(default_factory=lambda: list(ROLES), min_length=1)
+    roles: list[Literal["web", "worker", "imap", "scheduler"]] = Field(
+        default_factory=lambda: list(ROLES), min_length=1
+    )
     # How often a standing-by process tries to take over a one-at-a-time role.
     leader_retry_seconds: float = Field(default=5, gt=0)
 
@@ -474,7 +479,6 @@ class RoutingSettings(_Section):
 
 
 class Settings(_Section):
-
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -523,8 +527,11 @@ class Settings(_Section):
         need("routing.fallback_employee", self.routing.fallback_employee)
         need("routing.board_member", self.routing.board_member)
         # Both webhooks on one path: the first mounted would answer the other's requests (403).
-        if self.whatsapp_cloud.enabled and self.twilio.enabled and self.whatsapp_cloud.path in (
-            self.twilio.inbound_path, self.twilio.status_path, self.calls.voice_status_path
+        if (
+            self.whatsapp_cloud.enabled
+            and self.twilio.enabled
+            and self.whatsapp_cloud.path
+            in (self.twilio.inbound_path, self.twilio.status_path, self.calls.voice_status_path)
         ):
             raise ValueError("whatsapp_cloud.path: must differ from the Twilio webhook paths")
         for i, emp in enumerate(self.employees):

@@ -58,7 +58,9 @@ class DatabaseCollector(Collector):
         return iter(())
 
     def collect(self) -> Iterator[Metric]:
-        leader = GaugeMetricFamily("gk_leader", "1 if this process runs the role (IMAP poller, scheduler)", labels=["role"])
+        leader = GaugeMetricFamily(
+            "gk_leader", "1 if this process runs the role (IMAP poller, scheduler)", labels=["role"]
+        )
         for role, held in sorted(self.leadership().items()):
             leader.add_metric([role], 1.0 if held else 0.0)
         yield leader
@@ -76,7 +78,9 @@ class DatabaseCollector(Collector):
         yield from families
 
     def _from_database(self, session: Session, now: datetime) -> Iterator[Metric]:
-        receipts = GaugeMetricFamily("gk_receipts", "Stored receipts by channel and status", labels=["channel", "status"])
+        receipts = GaugeMetricFamily(
+            "gk_receipts", "Stored receipts by channel and status", labels=["channel", "status"]
+        )
         parked = 0
         for channel, status, n in session.exec(
             select(Receipt.channel, Receipt.status, func.count()).group_by(Receipt.channel, Receipt.status)
@@ -85,7 +89,9 @@ class DatabaseCollector(Collector):
             if status == ReceiptStatus.PARKED.value:
                 parked += n
         yield receipts
-        yield GaugeMetricFamily("gk_receipts_parked", "Receipts that failed and wait for a retry or an operator", value=parked)
+        yield GaugeMetricFamily(
+            "gk_receipts_parked", "Receipts that failed and wait for a retry or an operator", value=parked
+        )
 
         outbox = GaugeMetricFamily("gk_outbox", "Outgoing messages by channel and status", labels=["channel", "status"])
         for channel, status, n in session.exec(

@@ -20,28 +20,28 @@ from sqlmodel import col, select
 from channels.base import Channel
 from channels.calls import CallChannel
 from channels.email import EmailChannel
-from ingest.intake.imap_poller import ImapPoller
-from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
-from ingest.routing import router_from_settings
 from ingest.api.context import ApiContext, WrittenRequestInfo
+from ingest.api.routers import staff_api_routers
 from ingest.config import Settings
+from ingest.dashboard.views import DashboardOptions, dashboard_router
 from ingest.inquiries.clock import DeadlineKeeper
-from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
-from ingest.outgoing.outbox import OutboxSender
-from ingest.outgoing.notices import ClientTemplates, Notices
-from ingest.pipeline.runner import Pipeline
 from ingest.intake.receipts import ReceiptStore
-from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from ingest.intake.twilio_webhooks import twilio_router
 from ingest.intake.whatsapp_cloud_webhook import whatsapp_cloud_router
-from ingest.web import create_app
-from ingest.api.routers import staff_api_routers
-from ingest.dashboard.views import DashboardOptions, dashboard_router
 from ingest.metrics import metrics_registry
+from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.outgoing.notices import ClientTemplates, Notices
+from ingest.outgoing.outbox import OutboxSender
+from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.pipeline.runner import Pipeline
 from ingest.queues.workers import Worker
+from ingest.routing import router_from_settings
+from ingest.web import create_app
 from router.deadlines import DeadlinePolicy
 from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
 from storage.leader import LeaderLock, leader_lock
@@ -126,9 +126,7 @@ def notices_from_settings(settings: Settings) -> Notices:
     )
 
 
-def build_pipeline(
-    settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]
-) -> Pipeline:
+def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> Pipeline:
     return Pipeline(
         sessions=sessions,
         channels=channels_from_settings(settings),
@@ -161,7 +159,9 @@ def media_fetcher(settings: Settings, sessions: SessionFactory, clock: Callable[
 
 def deadline_policy(settings: Settings) -> DeadlinePolicy:
     d = settings.deadlines
-    return DeadlinePolicy(reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours))
+    return DeadlinePolicy(
+        reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours)
+    )
 
 
 def staff_api_context(settings: Settings, service: Service) -> ApiContext:
@@ -216,7 +216,9 @@ class Service:
             transports={"email": self.transport},
             retry=settings.outbox,
             clock=clock,
-            payload_transports=dict.fromkeys(("sms", "whatsapp"), self.twilio_transport) if self.twilio_transport else {},
+            payload_transports=dict.fromkeys(("sms", "whatsapp"), self.twilio_transport)
+            if self.twilio_transport
+            else {},
         )
         self.deadlines = DeadlineKeeper(
             sessions=self.sessions,
@@ -250,9 +252,7 @@ class Service:
                 leader=self.imap_lock,
                 leader_retry_seconds=settings.cluster.leader_retry_seconds,
             )
-        self.smtp_handler = InboundSmtpHandler(
-            recipients=settings.smtp_listener.recipients, store=self._store_email
-        )
+        self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email)
         self.twilio_router = (
             twilio_router(
                 settings.twilio,
@@ -428,7 +428,9 @@ class Service:
     async def run(self) -> None:
         await self.start()
         http = self.settings.http
-        config = uvicorn.Config(self.app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="off"
+        )
         self._http = uvicorn.Server(config)
         self._http.should_exit = self._stop_requested
         serve = asyncio.create_task(self._http.serve())

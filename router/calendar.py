@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -41,9 +41,7 @@ class Hours:
 class WorkingCalendar:
     tz: ZoneInfo
     # ISO weekday (1 = Monday) -> hours; weekdays not listed are not worked.
-    hours: Mapping[int, Hours] = field(
-        default_factory=lambda: {d: Hours(time(8), time(17)) for d in (1, 2, 3, 4, 5)}
-    )
+    hours: Mapping[int, Hours] = field(default_factory=lambda: {d: Hours(time(8), time(17)) for d in (1, 2, 3, 4, 5)})
     # Hours on a weekend day worked in exchange for a day off.
     transferred_workday_hours: Hours = field(default_factory=lambda: Hours(time(8), time(17)))
     pre_holiday_shortening: timedelta = timedelta(hours=1)
@@ -127,7 +125,7 @@ class WorkingCalendar:
         due_day = self.working_days_after(counted.date(), working_days)
         hours = self.hours_on(due_day)
         assert hours is not None
-        return self._at(due_day, hours.end).astimezone(timezone.utc)
+        return self._at(due_day, hours.end).astimezone(UTC)
 
     def working_periods(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The working intervals between two moments, in local time."""
@@ -156,7 +154,7 @@ class WorkingCalendar:
             assert hours is not None
             close = self._at(moment.date(), hours.end)
             if moment + remaining <= close:
-                return (moment + remaining).astimezone(timezone.utc)
+                return (moment + remaining).astimezone(UTC)
             remaining -= close - moment
             day = self.next_working_day(moment.date())
             next_hours = self.hours_on(day)

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from router.calendar import WorkingCalendar
 
@@ -33,9 +33,9 @@ def alarm_times(
     due_local = due_at.astimezone(calendar.tz)
     hours = calendar.hours_on(due_local.date())
     if hours is not None:
-        opening = datetime.combine(due_local.date(), hours.start, tzinfo=calendar.tz).astimezone(timezone.utc)
+        opening = datetime.combine(due_local.date(), hours.start, tzinfo=calendar.tz).astimezone(UTC)
         if opening > counted_from:
             alarms.append(("due_day", opening))
-    alarms.append(("overdue", due_at.astimezone(timezone.utc)))
+    alarms.append(("overdue", due_at.astimezone(UTC)))
     alarms.append(("overdue_board", calendar.add_working_time(due_at, policy.board_after)))
     return sorted(alarms, key=lambda a: a[1])

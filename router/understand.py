@@ -224,8 +224,6 @@ class ComplexitySignals:
     several_topics_make_complex: bool = True
 
 
-
-
 @dataclass
 class Understander:
     topics: Sequence[Topic]

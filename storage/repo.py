@@ -120,9 +120,7 @@ def claim_receipt(session: Session, *, receipt_id: int, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def park_receipt(
-    session: Session, *, receipt_id: int, error: str, next_attempt_at: datetime | None
-) -> int:
+def park_receipt(session: Session, *, receipt_id: int, error: str, next_attempt_at: datetime | None) -> int:
     """Record a failure; returns the attempts so far."""
     receipt = session.get(Receipt, receipt_id)
     if receipt is None or receipt.status == ReceiptStatus.PROCESSED.value:
@@ -233,9 +231,7 @@ def next_counter(session: Session, *, name: str) -> int:
 
 
 def message_by_external_id(session: Session, *, channel: str, external_id: str) -> Message | None:
-    return session.exec(
-        select(Message).where(Message.channel == channel, Message.external_id == external_id)
-    ).first()
+    return session.exec(select(Message).where(Message.channel == channel, Message.external_id == external_id)).first()
 
 
 def inquiry_for_references(session: Session, *, external_ids: Sequence[str]) -> Inquiry | None:
@@ -244,10 +240,14 @@ def inquiry_for_references(session: Session, *, external_ids: Sequence[str]) -> 
         return None
     ids = list(external_ids)
     found: dict[str, int] = {}
-    for ext, inquiry_id in session.exec(select(Message.external_id, Message.inquiry_id).where(col(Message.external_id).in_(ids))):
+    for ext, inquiry_id in session.exec(
+        select(Message.external_id, Message.inquiry_id).where(col(Message.external_id).in_(ids))
+    ):
         found.setdefault(ext, inquiry_id)
     for ext, inquiry_id in session.exec(
-        select(Outbox.external_id, Outbox.inquiry_id).where(col(Outbox.external_id).in_(ids), col(Outbox.inquiry_id).is_not(None))
+        select(Outbox.external_id, Outbox.inquiry_id).where(
+            col(Outbox.external_id).in_(ids), col(Outbox.inquiry_id).is_not(None)
+        )
     ):
         if ext is not None and inquiry_id is not None:
             found.setdefault(ext, inquiry_id)
@@ -278,7 +278,13 @@ def inquiry_by_reference(session: Session, *, reference: str) -> Inquiry | None:
 
 
 def add_event(
-    session: Session, *, inquiry_id: int, type: str, at: datetime, data: dict[str, Any] | None = None, actor: str = "system"
+    session: Session,
+    *,
+    inquiry_id: int,
+    type: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    actor: str = "system",
 ) -> Event:
     event = Event(inquiry_id=inquiry_id, type=type, at=at, data=data or {}, actor=actor)
     session.add(event)
@@ -346,10 +352,16 @@ def save_mailbox_position(session: Session, *, mailbox: str, uidvalidity: int, l
     from storage.models import MailboxState
 
     table = MailboxState.__table__
-    stmt = _insert_for(session, table).values(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+    stmt = _insert_for(session, table).values(
+        mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["mailbox"],
-        set_={"uidvalidity": stmt.excluded.uidvalidity, "last_uid": stmt.excluded.last_uid, "updated_at": stmt.excluded.updated_at},
+        set_={
+            "uidvalidity": stmt.excluded.uidvalidity,
+            "last_uid": stmt.excluded.last_uid,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
     session.execute(stmt)
 
@@ -428,7 +440,9 @@ def link_message_sid(session: Session, *, outbox_id: int, message_sid: str, now:
         _apply_delivery_status(session, row, status=item.status, error_code=item.error_code, now=now)
 
 
-def _apply_delivery_status(session: Session, row: Outbox, *, status: str, error_code: str | None, now: datetime) -> None:
+def _apply_delivery_status(
+    session: Session, row: Outbox, *, status: str, error_code: str | None, now: datetime
+) -> None:
     from storage.twilio_models import FAILED_STATUSES, STATUS_RANK
 
     current = (row.payload or {}).get("delivery") or {}

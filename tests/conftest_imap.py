@@ -6,9 +6,9 @@ Import the fixtures into a test module: ``from tests.conftest_imap import doveco
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -57,12 +57,14 @@ def client_message(n: int, *, message_id: bool = True, attachment: bool | None =
     msg["From"] = f"Klients {n} <client{n}@client{n % 17}.example>"
     msg["To"] = "klienti@example.lv"
     msg["Subject"] = f"{subject} #{n}"
-    msg["Date"] = format_datetime(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=n))
+    msg["Date"] = format_datetime(datetime(2026, 11, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=n))
     if message_id:
         msg["Message-ID"] = make_msgid(idstring=f"m{n}", domain=f"client{n % 17}.example")
     msg.set_content(body.format(n=n), charset=charset if charset != "us-ascii" else "utf-8")
     if attachment if attachment is not None else n % 5 == 3:
-        msg.add_attachment(b"%PDF-1.4 fake " + str(n).encode(), maintype="application", subtype="pdf", filename=f"akts-{n}.pdf")
+        msg.add_attachment(
+            b"%PDF-1.4 fake " + str(n).encode(), maintype="application", subtype="pdf", filename=f"akts-{n}.pdf"
+        )
     return msg.as_bytes()
 
 

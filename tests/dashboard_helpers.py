@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ XSS_ATTR = '"><img src=x onerror=alert(1)>'
 
 def riga(text: str) -> datetime:
     """'2026-03-11 10:00' in the office's time zone, as aware UTC."""
-    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=RIGA).astimezone(timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=RIGA).astimezone(UTC)
 
 
 # Wednesday of ISO week 11; the period of the figures is 2026-03-02 to 2026-03-11.

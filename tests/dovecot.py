@@ -7,9 +7,9 @@ Dovecot re-reads when it changes, so a test gets a fresh, empty mailbox by addin
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
-import grp
 import secrets
 import shutil
 import signal
@@ -161,9 +161,26 @@ service stats {{
             return "ssl = no"
         cert, key = self.base / "cert.pem", self.base / "key.pem"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
         )
         return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
 

@@ -108,7 +108,10 @@ class ServiceProcess:
         with self.log.open("ab") as log:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "ingest.cli", "serve", "--config", str(self.config)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -150,7 +153,11 @@ class ServiceProcess:
         """`ingest ARGS --config ...` with the service's environment (doctor, retry)."""
         return subprocess.run(
             [sys.executable, "-m", "ingest.cli", *args, "--config", str(self.config)],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def tail(self, lines: int = 60) -> str:
@@ -205,7 +212,9 @@ def smtp_until_accepted(port: int, raw: bytes, sender: str, seen: Counter[str], 
         time.sleep(0.2)
 
 
-def webhook_until_accepted(base_url: str, fields: list[tuple[str, str]], seen: Counter[str], *, deadline: float) -> None:
+def webhook_until_accepted(
+    base_url: str, fields: list[tuple[str, str]], seen: Counter[str], *, deadline: float
+) -> None:
     """Post a signed inbound webhook until it is answered 200, as Twilio retries a 5xx or no answer."""
     while True:
         try:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest.config import Settings
-from ingest.pipeline.runner import Pipeline
 from ingest.intake.receipts import ReceiptStore
+from ingest.pipeline.runner import Pipeline
 from ingest.service import build_pipeline, sync_employees
 from storage.db import SessionFactory, make_engine, migrate, session_factory
 
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -118,7 +118,11 @@ def office(settings: Any) -> Iterator[Office]:
         )
         o.seed(
             "waste2",
-            mail("Konteiners", "Lūdzu nomainīt salauzto konteineru pie mājas.", sender="Jānis Ozoliņš <janis@client.example>"),
+            mail(
+                "Konteiners",
+                "Lūdzu nomainīt salauzto konteineru pie mājas.",
+                sender="Jānis Ozoliņš <janis@client.example>",
+            ),
         )
         o.seed(
             "heating",

@@ -45,7 +45,9 @@ def test_no_server_errors(live: tuple[Office, str]) -> None:
             suppress_health_check=list(HealthCheck),
         )
         def run(case: Any) -> None:
-            case.call_and_validate(base_url=o.base, headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error])
+            case.call_and_validate(
+                base_url=o.base, headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+            )
 
         try:
             run()

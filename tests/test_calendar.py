@@ -6,13 +6,13 @@ one hour shorter before a public holiday, Saturdays worked in exchange 08:00-17:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.routing import calendar_from_settings
 from ingest.config import load_config
+from ingest.routing import calendar_from_settings
 from tests.conftest import ROOT
 
 RIGA = ZoneInfo("Europe/Riga")
@@ -69,24 +69,24 @@ CASES = [
 @pytest.mark.parametrize(("received", "days", "due", "why"), CASES, ids=[c[3] for c in CASES])
 def test_due_dates(received: datetime, days: int, due: datetime, why: str) -> None:
     got = CAL.due_at(received, days)
-    assert got.tzinfo == timezone.utc
+    assert got.tzinfo == UTC
     assert got == due, f"{why}: got {got.astimezone(RIGA):%a %d.%m.%Y %H:%M}"
 
 
 def test_the_night_of_the_spring_daylight_saving_change() -> None:
     # 29 March 2026, 03:00 EET -> 04:00 EEST. 01:30 UTC is 04:30 local, a Sunday.
-    received = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
+    received = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
     due = CAL.due_at(received, 1)
-    assert due == datetime(2026, 3, 31, 14, 0, tzinfo=timezone.utc)  # Tuesday 17:00 EEST
-    assert CAL.due_at(lv(2026, 3, 27), 1) == datetime(2026, 3, 30, 14, 0, tzinfo=timezone.utc)
+    assert due == datetime(2026, 3, 31, 14, 0, tzinfo=UTC)  # Tuesday 17:00 EEST
+    assert CAL.due_at(lv(2026, 3, 27), 1) == datetime(2026, 3, 30, 14, 0, tzinfo=UTC)
 
 
 def test_the_night_of_the_autumn_daylight_saving_change() -> None:
     # 25 October 2026, 04:00 EEST -> 03:00 EET: 03:30 local happens twice.
-    first = datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)  # 03:30 EEST
-    second = datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc)  # 03:30 EET
-    assert CAL.due_at(first, 1) == CAL.due_at(second, 1) == datetime(2026, 10, 27, 15, 0, tzinfo=timezone.utc)
-    assert CAL.due_at(lv(2026, 10, 23), 1) == datetime(2026, 10, 26, 15, 0, tzinfo=timezone.utc)  # 17:00 EET
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 03:30 EEST
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 03:30 EET
+    assert CAL.due_at(first, 1) == CAL.due_at(second, 1) == datetime(2026, 10, 27, 15, 0, tzinfo=UTC)
+    assert CAL.due_at(lv(2026, 10, 23), 1) == datetime(2026, 10, 26, 15, 0, tzinfo=UTC)  # 17:00 EET
 
 
 @pytest.mark.parametrize(
@@ -109,8 +109,8 @@ def test_working_time_arithmetic_skips_nights_and_holidays() -> None:
     start, end = lv(2026, 12, 23, 15), lv(2026, 12, 28, 9)
     # 23 Dec 15:00-16:00 (shortened) + 28 Dec 08:00-09:00
     assert CAL.working_time_between(start, end) == timedelta(hours=2)
-    assert CAL.add_working_time(start, timedelta(hours=2)) == lv(2026, 12, 28, 9).astimezone(timezone.utc)
-    assert CAL.add_working_time(lv(2026, 11, 28), timedelta(hours=1)) == lv(2026, 11, 30, 9).astimezone(timezone.utc)
+    assert CAL.add_working_time(start, timedelta(hours=2)) == lv(2026, 12, 28, 9).astimezone(UTC)
+    assert CAL.add_working_time(lv(2026, 11, 28), timedelta(hours=1)) == lv(2026, 11, 30, 9).astimezone(UTC)
 
 
 def test_explanation_lists_the_days_skipped() -> None:

@@ -36,7 +36,9 @@ def rows(engine: Any, model: Any) -> list[Any]:
         return list(session.exec(select(model)).all())
 
 
-def voice_fields(sid: str, *, status: str, sender: str = "+37120000001", when: datetime | None = None) -> list[tuple[str, str]]:
+def voice_fields(
+    sid: str, *, status: str, sender: str = "+37120000001", when: datetime | None = None
+) -> list[tuple[str, str]]:
     when = when or datetime.now(UTC)
     return [
         ("Called", "+37167000100"),
@@ -121,12 +123,19 @@ def test_missed_twilio_call_becomes_a_call_back_inquiry(voice_settings: Any, rel
     answered = voice_fields("CA" + "b" * 32, status="completed", sender="+37120000002")
     with service_factory(voice_settings) as service:
         # Unsigned: refused, nothing stored.
-        unsigned = post(service, VOICE, content=signed_post(VOICE, missed)["content"],
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        unsigned = post(
+            service,
+            VOICE,
+            content=signed_post(VOICE, missed)["content"],
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert unsigned.status_code == 403
         assert rows(service.engine, Receipt) == []
         # A progress event stores nothing.
-        assert post(service, VOICE, **signed_post(VOICE, voice_fields("CA" + "c" * 32, status="ringing"))).status_code == 200
+        assert (
+            post(service, VOICE, **signed_post(VOICE, voice_fields("CA" + "c" * 32, status="ringing"))).status_code
+            == 200
+        )
         assert rows(service.engine, Receipt) == []
         # The missed call, and Twilio retrying the same callback.
         for _ in range(2):
@@ -134,7 +143,10 @@ def test_missed_twilio_call_becomes_a_call_back_inquiry(voice_settings: Any, rel
             assert response.status_code == 200 and response.text.endswith("<Response/>")
         assert post(service, VOICE, **signed_post(VOICE, answered)).status_code == 200
         receipts = rows(service.engine, Receipt)
-        assert sorted(r.natural_id for r in receipts) == [f"call:twilio-voice:CA{'a' * 32}", f"call:twilio-voice:CA{'b' * 32}"]
+        assert sorted(r.natural_id for r in receipts) == [
+            f"call:twilio-voice:CA{'a' * 32}",
+            f"call:twilio-voice:CA{'b' * 32}",
+        ]
         assert all(r.channel == "phone" and r.source == "twilio-voice" for r in receipts)
         wait_until(lambda: all(r.status == "processed" for r in rows(service.engine, Receipt)), what="processed")
         (inquiry,) = rows(service.engine, Inquiry)
@@ -147,7 +159,9 @@ def test_missed_twilio_call_becomes_a_call_back_inquiry(voice_settings: Any, rel
         # The answered call is kept, without an inquiry.
         answered_receipt = next(r for r in rows(service.engine, Receipt) if r.natural_id.endswith("b" * 32))
         assert answered_receipt.message_id is None and answered_receipt.meta["outcome"]["automatic"] == "answered-call"
-        staff = wait_until(lambda: [m for m in relay.staff() if inquiry.reference in str(m["Subject"])], what="staff mail")
+        staff = wait_until(
+            lambda: [m for m in relay.staff() if inquiry.reference in str(m["Subject"])], what="staff mail"
+        )
         assert any(COORDINATOR in str(m["To"]) for m in staff)
         body = staff[0].get_body(("plain",)).get_content()
         assert "+37120000001" in body and "jāatzvana" in body
@@ -164,7 +178,9 @@ def write_config(tmp_path: Path) -> Path:
     return path
 
 
-def import_calls(tmp_path: Path, database_url: str, file: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def import_calls(
+    tmp_path: Path, database_url: str, file: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path)
     return subprocess.run(
         [*INGEST, "import-calls", str(file), *extra, "--config", str(config)],
@@ -176,7 +192,9 @@ def import_calls(tmp_path: Path, database_url: str, file: Path, *extra: str, env
     )
 
 
-def test_asterisk_master_csv_import(tmp_path: Path, database_url: str, make_settings: Any, relay: Any, service_factory: Any) -> None:
+def test_asterisk_master_csv_import(
+    tmp_path: Path, database_url: str, make_settings: Any, relay: Any, service_factory: Any
+) -> None:
     run = import_calls(tmp_path, database_url, MASTER, "--format", "asterisk")
     assert run.returncode == 1, run.stderr  # some lines were rejected
     out = run.stdout
@@ -228,8 +246,11 @@ def test_asterisk_master_csv_import(tmp_path: Path, database_url: str, make_sett
     # The running service sends the queued staff notifications.
     settings = make_settings(outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"})
     with service_factory(settings):
-        wait_until(lambda: len([m for m in relay.staff() if "Neatbildēts zvans" in m.get_body(("plain",)).get_content()]) >= 3,
-                   timeout=30, what="three staff mails")
+        wait_until(
+            lambda: len([m for m in relay.staff() if "Neatbildēts zvans" in m.get_body(("plain",)).get_content()]) >= 3,
+            timeout=30,
+            what="three staff mails",
+        )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -247,7 +268,14 @@ def test_generic_csv_with_a_column_mapping(tmp_path: Path, database_url: str) ->
     )
     env = {
         "INGEST__CALLS__CSV_COLUMNS": json.dumps(
-            {"call_id": "Zvana ID", "from": "Zvanītājs", "to": "Numurs", "start": "Sākums", "duration": "Ilgums", "status": "Statuss"}
+            {
+                "call_id": "Zvana ID",
+                "from": "Zvanītājs",
+                "to": "Numurs",
+                "start": "Sākums",
+                "duration": "Ilgums",
+                "status": "Statuss",
+            }
         ),
         "INGEST__CALLS__CSV_DELIMITER": ";",
         "INGEST__CALLS__CSV_DATE_FORMAT": "%d.%m.%Y %H:%M",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,9 +43,7 @@ def test_every_charset_sample_arrives_with_the_right_text(settings: Any, relay: 
         message = by_subject.get(want["subject"])
         assert message is not None, f"{name}: subject {want['subject']!r} not found in {list(by_subject)}"
         assert message.text == want["text"], name
-        stored = sorted(
-            [a.filename, a.content_type, a.size] for a in attachments if a.message_id == message.id
-        )
+        stored = sorted([a.filename, a.content_type, a.size] for a in attachments if a.message_id == message.id)
         assert stored == sorted(want["attachments"]), name
     # The staff notification carries the client's text, correctly decoded.
     bodies = "\n".join(m.get_content() for m in relay.parsed())

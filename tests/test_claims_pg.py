@@ -28,7 +28,9 @@ def test_receipt_held_by_another_worker_is_skipped_not_waited_for(engine) -> Non
     now = utcnow()
     with Session(engine) as session:
         ids = [
-            repo.insert_receipt(session, channel="email", source="smtp", natural_id=f"n{i}", raw=b"x", meta={}, now=now)[0]
+            repo.insert_receipt(
+                session, channel="email", source="smtp", natural_id=f"n{i}", raw=b"x", meta={}, now=now
+            )[0]
             for i in range(3)
         ]
         session.commit()
@@ -58,7 +60,9 @@ def test_outbox_rows_are_shared_out_between_senders(engine) -> None:  # type: ig
     now = utcnow()
     with Session(engine) as session:
         for i in range(4):
-            session.add(Outbox(kind="staff_notification", channel="email", recipient=f"s{i}@example.lv", next_attempt_at=now))
+            session.add(
+                Outbox(kind="staff_notification", channel="email", recipient=f"s{i}@example.lv", next_attempt_at=now)
+            )
         session.commit()
     first, second = Session(engine), Session(engine)
     try:

@@ -8,13 +8,10 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import ROOT, wait_until
 
@@ -96,6 +93,7 @@ def test_serve_runs_everything_and_stops_cleanly_on_sigterm(tmp_path: Path, data
     with log_path.open("w") as log:
         proc = subprocess.Popen([*INGEST, "serve", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
+
         def listening() -> str | None:
             text = log_path.read_text()
             return text if _port(text, "HTTP") and _port(text, "SMTP listener") else None
@@ -132,7 +130,9 @@ def test_serve_runs_everything_and_stops_cleanly_on_sigterm(tmp_path: Path, data
 
 def test_serve_with_bad_config_exits_with_message(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text((ROOT / "config.example.toml").read_text().replace('timezone = "Europe/Riga"', 'timezone = "Riga"'))
+    config.write_text(
+        (ROOT / "config.example.toml").read_text().replace('timezone = "Europe/Riga"', 'timezone = "Riga"')
+    )
     run = subprocess.run([*INGEST, "serve", "--config", str(config)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "service.timezone: unknown time zone 'Riga'" in run.stderr

@@ -13,14 +13,21 @@ from ingest.inquiries.clock import pause_clock  # noqa: F401  (keeps the import 
 from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
-from tests.test_pipeline import T0
 from tests.pipeline_office import pipeline_office
+from tests.test_pipeline import T0
 
 
 def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
     return urllib.parse.urlencode(
-        {"MessageSid": sid, "From": f"whatsapp:{number}", "To": "whatsapp:+37167000000", "Body": body,
-         "ProfileName": "Anna Liepa", "NumMedia": "0", "WaId": number.lstrip("+")}
+        {
+            "MessageSid": sid,
+            "From": f"whatsapp:{number}",
+            "To": "whatsapp:+37167000000",
+            "Body": body,
+            "ProfileName": "Anna Liepa",
+            "NumMedia": "0",
+            "WaId": number.lstrip("+"),
+        }
     ).encode()
 
 
@@ -39,7 +46,12 @@ def outbox(engine: Any) -> list[Outbox]:
 
 def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world: Any) -> None:
     settings, engine, sessions, pipeline, store, clock = world
-    store.store_sync(pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM1", "Labdien, netiek izvesti atkritumi."), meta={})
+    store.store_sync(
+        pipeline.channels["whatsapp"],
+        source="twilio",
+        raw=whatsapp_form("SM1", "Labdien, netiek izvesti atkritumi."),
+        meta={},
+    )
     pipeline.process_due()
     (staff, ack) = outbox(engine)
     assert staff.channel == "email" and ack.channel == "whatsapp"
@@ -50,8 +62,12 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
     with transaction(sessions) as session:
         inquiry = session.exec(select(Inquiry)).one()
         contact = session.get(Contact, inquiry.contact_id)
-        within = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=clock() + timedelta(hours=2))
-        late = notices.client_answer(session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=clock() + timedelta(hours=30))
+        within = notices.client_answer(
+            session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=clock() + timedelta(hours=2)
+        )
+        late = notices.client_answer(
+            session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=clock() + timedelta(hours=30)
+        )
         from storage.models import Employee
 
         dace = session.exec(select(Employee).where(Employee.key == "nami")).one()
@@ -79,7 +95,10 @@ def test_no_texts_to_landlines_or_without_twilio(world: Any, make_settings: Any)
         session.add(contact)
         session.flush()
         inquiry = Inquiry(reference="GK-2026-000098", token="u", contact_id=contact.id, channel="phone", received_at=T0)
-        assert notices_from_settings(settings).reply_route(session, inquiry=inquiry, contact=contact, now=T0) == ("sms", "+37129111222")
+        assert notices_from_settings(settings).reply_route(session, inquiry=inquiry, contact=contact, now=T0) == (
+            "sms",
+            "+37129111222",
+        )
         without_twilio = notices_from_settings(make_settings())
         assert without_twilio.reply_route(session, inquiry=inquiry, contact=contact, now=T0) is None
         session.rollback()
@@ -95,11 +114,19 @@ def test_client_without_any_channel_is_called(world: Any) -> None:
 
         olga = session.exec(select(Employee).where(Employee.key == "atkritumi-2")).one()
         inquiry = Inquiry(
-            reference="GK-2026-000099", token="t", contact_id=contact.id, channel="visit", received_at=T0, employee_id=olga.id
+            reference="GK-2026-000099",
+            token="t",
+            contact_id=contact.id,
+            channel="visit",
+            received_at=T0,
+            employee_id=olga.id,
         )
         session.add(inquiry)
         session.flush()
-        assert notices_from_settings(settings).client_answer(session, inquiry=inquiry, contact=contact, text="x", now=T0) is None
+        assert (
+            notices_from_settings(settings).client_answer(session, inquiry=inquiry, contact=contact, text="x", now=T0)
+            is None
+        )
     with Session(engine) as session:
         event = session.exec(select(Event).where(Event.type == "client_unreachable")).one()
     assert "must call" in event.data["reason"]

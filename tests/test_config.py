@@ -77,7 +77,9 @@ def test_check_config_command_reports_without_traceback(tmp_path: Path) -> None:
 
     broken = tmp_path / "broken.toml"
     broken.write_text("[http\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "ingest.cli", "check-config", str(broken)], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "check-config", str(broken)], capture_output=True, text=True
+    )
     assert run.returncode == 2 and "not valid TOML" in run.stderr and "Traceback" not in run.stderr
 
     good = subprocess.run(

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from datetime import date, timedelta
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from sqlmodel import col, select
 
-from ingest.inquiries.access import visible
 from ingest.api.auth import Principal
 from ingest.cli import main as cli_main
 from ingest.dashboard.figures import Period, office_figures
-from ingest.dashboard.report import report_csv
 from ingest.dashboard.passwords import hash_password, verify_password
+from ingest.dashboard.report import report_csv
+from ingest.inquiries.access import visible
 from ingest.service import sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Employee, Event, Inquiry, Outbox
@@ -211,8 +211,12 @@ def test_permissions_per_role(make_settings: Any) -> None:
         anonymous = httpx.Client(base_url=base, timeout=30)
         for path in ("/dashboard", f"/dashboard/inquiries/{refs['C']}"):
             response = anonymous.get(path)
-            assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login?next="), path
-        response = anonymous.post(f"/dashboard/inquiries/{refs['C']}/reassign", data={"employee": "siltums", "csrf": "x"})
+            assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login?next="), (
+                path
+            )
+        response = anonymous.post(
+            f"/dashboard/inquiries/{refs['C']}/reassign", data={"employee": "siltums", "csrf": "x"}
+        )
         assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/login")
 
         clients = {role: login(base, key)[0] for role, key in KEYS.items()}
@@ -227,7 +231,9 @@ def test_permissions_per_role(make_settings: Any) -> None:
         for path, expected in reads.items():
             for role, status in expected.items():
                 assert clients[role].get(path).status_code == status, (path, role)
-        overview = {role: clients[role].get("/dashboard", params={"from": PERIOD[0], "to": PERIOD[1]}).text for role in KEYS}
+        overview = {
+            role: clients[role].get("/dashboard", params={"from": PERIOD[0], "to": PERIOD[1]}).text for role in KEYS
+        }
         assert refs["E"] in overview["board"] and "Complaints and suggestions" in overview["board"]
         assert refs["E"] not in overview["supervisor"] and refs["F"] in overview["supervisor"]
         assert 'data-figure="employee:siltums:open"' not in overview["employee"]
@@ -238,7 +244,9 @@ def test_permissions_per_role(make_settings: Any) -> None:
         def reassign(role: str, ref: str, to: str) -> httpx.Response:
             # Every page of a logged-in user carries the session's token (the logout form), the admin's 403 too.
             csrf = csrf_of(clients[role].get("/dashboard").text)
-            return clients[role].post(f"/dashboard/inquiries/{ref}/reassign", data={"employee": to, "reason": "", "csrf": csrf})
+            return clients[role].post(
+                f"/dashboard/inquiries/{ref}/reassign", data={"employee": to, "reason": "", "csrf": csrf}
+            )
 
         assert reassign("employee", refs["D"], "atkritumi-2").status_code == 404
         assert reassign("admin", refs["C"], "atkritumi-2").status_code == 403
@@ -262,7 +270,9 @@ def test_csrf_logout_and_session_expiry(make_settings: Any) -> None:
         base = _base(service)
         client, response = login(base, "valde")
         cookie = response.headers["set-cookie"]
-        assert "gk_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        assert (
+            "gk_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        )
         assert "Secure" not in cookie and "Path=/dashboard" in cookie
         page = client.get(f"/dashboard/inquiries/{refs['C']}")
         csrf = csrf_of(page.text)
@@ -271,14 +281,19 @@ def test_csrf_logout_and_session_expiry(make_settings: Any) -> None:
             refused = client.post(f"/dashboard/inquiries/{refs['C']}/reassign", data={"employee": "atkritumi-2", **bad})
             assert refused.status_code == 403, bad
         # A JSON body is not a form: refused the same way.
-        refused = client.post(f"/dashboard/inquiries/{refs['C']}/reassign", json={"employee": "atkritumi-2", "csrf": csrf})
+        refused = client.post(
+            f"/dashboard/inquiries/{refs['C']}/reassign", json={"employee": "atkritumi-2", "csrf": csrf}
+        )
         assert refused.status_code == 403
         assert client.post("/dashboard/logout", data={"csrf": "forged"}).status_code == 403
         with service.sessions() as session:
             assert not session.exec(select(Event).where(Event.type == "reassigned")).all()
         # The login form also carries a token of its own (a cookie and a field that must match).
         stranger = httpx.Client(base_url=base, timeout=30)
-        assert stranger.post("/dashboard/login", data={"employee": "valde", "password": PASSWORD, "csrf": "x"}).status_code == 403
+        assert (
+            stranger.post("/dashboard/login", data={"employee": "valde", "password": PASSWORD, "csrf": "x"}).status_code
+            == 403
+        )
 
         # Logout ends the session on the server: the old cookie is of no use afterwards.
         old_cookie = client.cookies.get("gk_session")
@@ -325,7 +340,11 @@ def test_login_rate_limit_is_audited_without_the_password(make_settings: Any) ->
         assert [a.actor for a in _audit(service, "dashboard.login")] == ["valde"]
         with service.sessions() as session:
             everything = json.dumps([a.detail for a in session.exec(select(AuditLog)).all()], ensure_ascii=False)
-        assert "wrong password" not in everything and PASSWORD not in everything and "typed-a-password-here" not in everything
+        assert (
+            "wrong password" not in everything
+            and PASSWORD not in everything
+            and "typed-a-password-here" not in everything
+        )
 
 
 # -- what the pages show, and how -------------------------------------------------------------------
@@ -350,7 +369,9 @@ def test_client_text_is_escaped_and_headers_are_set(make_settings: Any) -> None:
             for header, value in SECURITY.items():
                 assert page.headers.get(header) == value, (name, header)
             csp = page.headers["content-security-policy"]
-            assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp, name
+            assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp, (
+                name
+            )
         assert pages["bad period"].status_code == 400 and pages["not found"].status_code == 404
         for name in ("overview", "inquiry"):
             text = pages[name].text
@@ -388,7 +409,13 @@ def test_audit_rows_for_dashboard_reads_and_reassign(make_settings: Any) -> None
         assert len(reads) == 2 and all(r.inquiry_id == inquiry.id and r.actor == "koordinatore" for r in reads)
         assert reads[0].detail == {"token_id": None, "via": "dashboard", "reference": refs["C"]}
         assert reads[0].remote_addr == "127.0.0.1"
-        assert moved.detail == {"token_id": None, "via": "dashboard", "reference": refs["C"], "from": "atkritumi-1", "to": "atkritumi-2"}
+        assert moved.detail == {
+            "token_id": None,
+            "via": "dashboard",
+            "reference": refs["C"],
+            "from": "atkritumi-1",
+            "to": "atkritumi-2",
+        }
         assert event.actor == "koordinatore" and event.data["reason"] == "aizvieto"
         assert redirect, "the client's redirect notice and the new employee's notification are queued"
         # The overview logs the references it showed, not the clients' words.

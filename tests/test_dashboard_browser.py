@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard_helpers import NOW, PASSWORD, Clock, give_passwords, seed
 from tests.conftest import running_service
+from tests.dashboard_helpers import NOW, PASSWORD, Clock, give_passwords, seed
 from tests.staff_api_helpers import settings_with_admin
 
 CHROMIUM = Path("/usr/bin/chromium")

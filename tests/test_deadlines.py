@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ RIGA = ZoneInfo("Europe/Riga")
 
 
 def lv(d: int, h: int, mi: int = 0, mo: int = 11) -> datetime:
-    return datetime(2026, mo, d, h, mi, tzinfo=RIGA).astimezone(timezone.utc)
+    return datetime(2026, mo, d, h, mi, tzinfo=RIGA).astimezone(UTC)
 
 
 def mail(i: int, text: str = "Atkritumi nav izvesti.") -> bytes:
@@ -91,7 +91,10 @@ def test_reminders_and_escalation_each_once(world: World) -> None:
     keeper = world.keeper()
     steps = [
         (lv(25, 16), []),
-        (lv(26, 8, 1), [("deadline_due_day", "janis.kalnins@example.lv"), ("deadline_digest", "janis.kalnins@example.lv")]),
+        (
+            lv(26, 8, 1),
+            [("deadline_due_day", "janis.kalnins@example.lv"), ("deadline_digest", "janis.kalnins@example.lv")],
+        ),
         (lv(26, 13, 1), [("deadline_share_left", "janis.kalnins@example.lv")]),
         (lv(26, 17, 1), [("deadline_overdue", "ilze.berzina@example.lv")]),  # the supervisor
         # Friday morning: the overdue inquiry is in that day's digest too.
@@ -135,7 +138,9 @@ def test_clock_stops_while_waiting_for_the_client(world: World) -> None:
     assert world.outbox() == []
     # The client answers on Monday at 10:00: 14 working hours were left (Wed 12-17, Thu 8-17).
     world.clock.now = lv(30, 10)
-    reply = mail(4, "Papildu informācija.").replace(b"Message-ID: <d4@client.example>", b"Message-ID: <d4@client.example>\r\nIn-Reply-To: <d3@client.example>")
+    reply = mail(4, "Papildu informācija.").replace(
+        b"Message-ID: <d4@client.example>", b"Message-ID: <d4@client.example>\r\nIn-Reply-To: <d3@client.example>"
+    )
     world.receive(reply.replace(b"client4@", b"client3@"))
     with Session(world.engine) as session:
         inquiry = session.exec(select(Inquiry)).one()

@@ -31,7 +31,10 @@ def test_doctor_lists_parked_and_retry_revives(world: Any, tmp_path: Path) -> No
     config = write_config(tmp_path, settings.database_url())
     doctor = ingest("doctor", "--config", str(config))
     assert doctor.returncode == 1
-    assert f"parked receipt {stored.id} (email via smtp, {settings.pipeline.max_attempts} attempts, no automatic retry)" in doctor.stdout
+    assert (
+        f"parked receipt {stored.id} (email via smtp, {settings.pipeline.max_attempts} attempts, no automatic retry)"
+        in doctor.stdout
+    )
     assert "RuntimeError: simulated failure" in doctor.stdout
     assert "anna@client.example" not in doctor.stdout  # identifiers and errors, no client data
 

@@ -30,8 +30,11 @@ def test_erasure_matches_whole_addresses_and_numbers_only() -> None:
 
 
 def test_anonymised_routing_keeps_which_employees_a_complaint_names() -> None:
-    data = {"employee": "valde", "rule": "complaint_to_board",
-            "facts": {"employees_named": ["atkritumi-1", "bad key with spaces"], "quote": "Jānis was rude"}}
+    data = {
+        "employee": "valde",
+        "rule": "complaint_to_board",
+        "facts": {"employees_named": ["atkritumi-1", "bad key with spaces"], "quote": "Jānis was rude"},
+    }
     kept = safe_event_data(data, Identifiers.of([]))
     assert kept["facts"] == {"employees_named": ["atkritumi-1"]}
     assert "Jānis" not in str(kept)
@@ -76,7 +79,9 @@ def sessions(database_url: str) -> Any:
 
 def test_a_failure_elsewhere_never_parks_a_processed_receipt(sessions: Any) -> None:
     with transaction(sessions) as session:
-        receipt_id, _ = repo.insert_receipt(session, channel="email", source="smtp", natural_id="mid:x@y", raw=b"x", meta={}, now=T0)
+        receipt_id, _ = repo.insert_receipt(
+            session, channel="email", source="smtp", natural_id="mid:x@y", raw=b"x", meta={}, now=T0
+        )
     with transaction(sessions) as session:
         assert repo.claim_receipt(session, receipt_id=receipt_id, now=T0)
     with transaction(sessions) as session:  # a second worker failed on its own read meanwhile
@@ -92,7 +97,9 @@ def test_the_outbox_records_only_a_row_it_still_holds(sessions: Any) -> None:
         sessions=sessions, transports={}, retry=RetrySettings(lease_seconds=60), clock=lambda: clock["now"]
     )
     with transaction(sessions) as session:
-        session.add(Outbox(kind="staff_notification", channel="email", recipient="a@example.lv", payload={}, next_attempt_at=T0))
+        session.add(
+            Outbox(kind="staff_notification", channel="email", recipient="a@example.lv", payload={}, next_attempt_at=T0)
+        )
     with transaction(sessions) as session:
         (mine,) = repo.claim_outbox(session, now=T0, lease=timedelta(seconds=60), limit=10)
     clock["now"] = T0 + timedelta(seconds=61)  # the lease ran out; another process takes the row

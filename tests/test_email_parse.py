@@ -359,7 +359,7 @@ def test_address_domain_is_lowercased_and_local_part_kept() -> None:
 def test_headers_threading_and_automatic_mail() -> None:
     raw = (
         b"From: =?utf-8?B?SsSBbmlz?= <janis@pasts.example>\r\n"
-        b"To: a@udens.example, \"B\" <B@Udens.Example>\r\nCc: c@udens.example\r\n"
+        b'To: a@udens.example, "B" <B@Udens.Example>\r\nCc: c@udens.example\r\n'
         b"Subject:  =?utf-8?Q?Atbilde_uz_j=C5=ABsu?=\r\n   =?utf-8?Q?_v=C4=93stuli?=\r\n"
         b"Message-ID:  <abc.123@pasts.example> \r\nIn-Reply-To: <first@udens.example>\r\n"
         b"References: <root@udens.example>\r\n <first@udens.example>\r\n"
@@ -430,7 +430,7 @@ def test_invalid_content_type_is_treated_as_opaque_data() -> None:
 def test_signature_of_a_signed_message_is_no_attachment() -> None:
     raw = (
         b"From: a@pasts.example\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=S\r\n\r\n"
+        b'Content-Type: multipart/signed; protocol="application/pgp-signature"; boundary=S\r\n\r\n'
         b"--S\r\nContent-Type: text/plain\r\n\r\nParakst\xc4\xabts.\r\n"
         b"--S\r\nContent-Type: application/pgp-signature; name=signature.asc\r\n\r\n-----BEGIN PGP-----\r\n--S--\r\n"
     )
@@ -465,9 +465,7 @@ GARBAGE: list[tuple[str, bytes]] = [
     ("boundary-only", b"Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n--\r\n"),
     (
         "deep-nesting",
-        b"".join(
-            f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode() for i in range(300)
-        )
+        b"".join(f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode() for i in range(300))
         + b"Content-Type: text/plain\r\n\r\nX\r\n",
     ),
     ("random", random.Random(20251103).randbytes(20000)),
@@ -477,7 +475,7 @@ GARBAGE: list[tuple[str, bytes]] = [
         b"Content-Type: text/plain; charset=base64\r\n\r\nSGVsbG8=\r\n",
     ),
     ("uu-non-ascii", b"Content-Type: text/plain; charset=utf-8\r\n\r\nbegin 644 x.bin\r\nM\xc3\xa9\xc3\xa9\r\nend\r\n"),
-    ("8bit-filename", b"Content-Type: application/x; name=\"\xe4\xf6\xfc\x00.bin\"\r\n\r\n" + base64.b64encode(b"x")),
+    ("8bit-filename", b'Content-Type: application/x; name="\xe4\xf6\xfc\x00.bin"\r\n\r\n' + base64.b64encode(b"x")),
 ]
 
 

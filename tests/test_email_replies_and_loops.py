@@ -5,12 +5,10 @@ Everything goes through the real SMTP listener and a real aiosmtpd relay.
 
 from __future__ import annotations
 
-import smtplib
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
 
 from storage.models import Contact, Event, Inquiry, Message, Outbox, Receipt
 from tests.conftest import wait_until
@@ -39,13 +37,25 @@ def reply_to(original: Any, *, sender: str, body: str, auto: str | None = None) 
 
 def test_staff_answer_by_reply_reaches_the_client(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
-        send(service.smtp_port, client_mail("Neizvesti atkritumi", "Netiek izvesti atkritumi no Brīvības ielas 12.", message_id="c1@client.example"))
+        send(
+            service.smtp_port,
+            client_mail(
+                "Neizvesti atkritumi", "Netiek izvesti atkritumi no Brīvības ielas 12.", message_id="c1@client.example"
+            ),
+        )
         (notice,) = wait_until(lambda: relay.staff(), what="the staff notification")
         assert "+" in str(notice["Reply-To"]) and str(notice["Reply-To"]).startswith("klienti+")
 
-        answer = reply_to(notice, sender="Jānis Kalniņš <janis.kalnins@example.lv>", body="Labdien! Atkritumi tiks izvesti rīt līdz plkst. 12.")
+        answer = reply_to(
+            notice,
+            sender="Jānis Kalniņš <janis.kalnins@example.lv>",
+            body="Labdien! Atkritumi tiks izvesti rīt līdz plkst. 12.",
+        )
         send(service.smtp_port, answer, rcpt=answer["To"].addresses[0].addr_spec, sender="janis.kalnins@example.lv")
-        wait_until(lambda: [m for m in relay.clients() if "Atkritumi tiks izvesti" in m.get_content()], what="the answer at the client")
+        wait_until(
+            lambda: [m for m in relay.clients() if "Atkritumi tiks izvesti" in m.get_content()],
+            what="the answer at the client",
+        )
         inquiry = rows(service, Inquiry)[0]
         events = [e for e in rows(service, Event) if e.type == "answered"]
         messages = rows(service, Message)
@@ -64,7 +74,9 @@ def test_staff_answer_by_reply_reaches_the_client(settings: Any, relay: Any, ser
     assert [m.direction for m in messages] == ["in", "out"]
 
 
-def test_reply_from_someone_else_is_a_note_and_they_are_told_why(settings: Any, relay: Any, service_factory: Any) -> None:
+def test_reply_from_someone_else_is_a_note_and_they_are_told_why(
+    settings: Any, relay: Any, service_factory: Any
+) -> None:
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Apkure", "Nav apkures jau divas dienas."))
         (notice,) = wait_until(lambda: relay.staff(), what="the staff notification")
@@ -82,19 +94,26 @@ def test_reply_from_someone_else_is_a_note_and_they_are_told_why(settings: Any, 
     assert not [m for m in relay.clients() if "remonts" in m.get_content()]  # the client never sees notes
 
 
-def test_out_of_office_answering_our_acknowledgement_does_not_loop(settings: Any, relay: Any, service_factory: Any) -> None:
+def test_out_of_office_answering_our_acknowledgement_does_not_loop(
+    settings: Any, relay: Any, service_factory: Any
+) -> None:
     with service_factory(settings) as service:
         send(service.smtp_port, client_mail("Lifts", "Nestrādā lifts.", message_id="lift@client.example"))
         (ack,) = wait_until(lambda: relay.clients(), what="the acknowledgement")
         # The client's out-of-office answers the acknowledgement, five times over (a storm),
         # once with the RFC 3834 header and then as broken responders do, without it.
         for i in range(5):
-            ooo = reply_to(ack, sender=CLIENT, body="Esmu atvaļinājumā līdz 1. decembrim.", auto="auto-replied" if i == 0 else None)
+            ooo = reply_to(
+                ack, sender=CLIENT, body="Esmu atvaļinājumā līdz 1. decembrim.", auto="auto-replied" if i == 0 else None
+            )
             ooo.replace_header("Subject", f"Out of office: {ack['Subject']}")
             del ooo["Message-ID"]
             ooo["Message-ID"] = f"<ooo{i}@client.example>"
             send(service.smtp_port, ooo)
-        wait_until(lambda: len(rows(service, Receipt)) == 6 and all(r.status == "processed" for r in rows(service, Receipt)), what="all processed")
+        wait_until(
+            lambda: len(rows(service, Receipt)) == 6 and all(r.status == "processed" for r in rows(service, Receipt)),
+            what="all processed",
+        )
         service.outbox_worker.wake()
         wait_until(lambda: all(o.status == "sent" for o in rows(service, Outbox)), what="outbox drained")
         inquiries = rows(service, Inquiry)
@@ -104,7 +123,11 @@ def test_out_of_office_answering_our_acknowledgement_does_not_loop(settings: Any
 
 def test_bounce_of_our_acknowledgement_marks_the_address(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
-        send(service.smtp_port, client_mail("Sniegs", "Nav notīrīts sniegs.", sender="gone@client.example"), sender="gone@client.example")
+        send(
+            service.smtp_port,
+            client_mail("Sniegs", "Nav notīrīts sniegs.", sender="gone@client.example"),
+            sender="gone@client.example",
+        )
         (ack,) = wait_until(lambda: relay.clients(), what="the acknowledgement")
         bounce = EmailMessage()
         bounce["From"] = "Mail Delivery System <MAILER-DAEMON@mx.client.example>"
@@ -115,14 +138,23 @@ def test_bounce_of_our_acknowledgement_marks_the_address(settings: Any, relay: A
         returned["Message-ID"] = ack["Message-ID"]
         returned["Subject"] = ack["Subject"]
         bounce.add_attachment(returned)
-        bounce.replace_header("Content-Type", bounce["Content-Type"].replace("multipart/mixed", "multipart/report; report-type=delivery-status"))
+        bounce.replace_header(
+            "Content-Type",
+            bounce["Content-Type"].replace("multipart/mixed", "multipart/report; report-type=delivery-status"),
+        )
         send(service.smtp_port, bounce, sender="")
         wait_until(
-            lambda: [c for c in rows(service, Contact) if c.email == "gone@client.example" and c.email_undeliverable_at],
+            lambda: [
+                c for c in rows(service, Contact) if c.email == "gone@client.example" and c.email_undeliverable_at
+            ],
             what="the address marked undeliverable",
         )
         # A new matter from that address: routed and notified, but no acknowledgement into the void.
-        send(service.smtp_port, client_mail("Bedre", "Bedre uz ietves.", sender="gone@client.example"), sender="gone@client.example")
+        send(
+            service.smtp_port,
+            client_mail("Bedre", "Bedre uz ietves.", sender="gone@client.example"),
+            sender="gone@client.example",
+        )
         wait_until(lambda: len(relay.staff()) == 2, what="the second notification")
         events = [e.type for e in rows(service, Event)]
         inquiries = rows(service, Inquiry)

@@ -130,8 +130,11 @@ def test_relay_down_for_a_while_every_notification_once(
         wait_until(lambda: db_counts(database_url).open_outbox == 0, timeout=30, interval=0.3, what="outbox drained")
         time.sleep(0.5)  # the relay records before the service records "sent": let a last one land
         after = db_counts(database_url)
-        staff = [parse_mail(raw) for raw, (_, rcpts) in zip(relay.messages, relay.envelopes, strict=True)
-                 if any(r.endswith(STAFF_DOMAIN) for r in rcpts)]
+        staff = [
+            parse_mail(raw)
+            for raw, (_, rcpts) in zip(relay.messages, relay.envelopes, strict=True)
+            if any(r.endswith(STAFF_DOMAIN) for r in rcpts)
+        ]
         by_id, by_ref = delivered_counts([parse_mail(raw) for raw in relay.messages])
         staff_by_id, staff_by_ref = delivered_counts(staff)
         duplicates = sum(n - 1 for n in by_id.values())
@@ -224,7 +227,9 @@ def restart_cluster(version: str, name: str, *, down_for: float = OUTAGE_SECONDS
     def ctl(action: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     started = time.monotonic()
@@ -321,8 +326,11 @@ def test_postgresql_restarted_under_load(
         wait_until(settled, timeout=60, interval=0.5, what="everything processed and sent")
         time.sleep(0.5)
         # The service recovers by itself: /health is ok again, no restart of the service.
-        wait_until(lambda: (h := service.health()) and h[0] == 200 and h[1]["status"] == "ok", timeout=30,
-                   what="/health ok again")
+        wait_until(
+            lambda: (h := service.health()) and h[0] == 200 and h[1]["status"] == "ok",
+            timeout=30,
+            what="/health ok again",
+        )
         watching.set()
         threads[2].join(10)
         # Anything parked for good during the outage is listed by `ingest doctor` and queued again
@@ -336,8 +344,11 @@ def test_postgresql_restarted_under_load(
             wait_until(settled, timeout=60, interval=0.5, what="everything processed after ingest retry")
             doctor = service.cli("doctor")
         counts = db_counts(url)
-        staff = [parse_mail(raw) for raw, (_, rcpts) in zip(relay.messages, relay.envelopes, strict=True)
-                 if any(r.endswith(STAFF_DOMAIN) for r in rcpts)]
+        staff = [
+            parse_mail(raw)
+            for raw, (_, rcpts) in zip(relay.messages, relay.envelopes, strict=True)
+            if any(r.endswith(STAFF_DOMAIN) for r in rcpts)
+        ]
         by_id, _ = delivered_counts([parse_mail(raw) for raw in relay.messages])
         staff_by_id, staff_by_ref = delivered_counts(staff)
         duplicates = {mid: n for mid, n in by_id.items() if n > 1}
@@ -397,7 +408,9 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
     mountpoint.mkdir()
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mountpoint)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if done.returncode != 0:
         pytest.fail(
@@ -447,8 +460,11 @@ def test_disk_full_for_the_sqlite_database(
         deadline = time.monotonic() + 60
         raw, sender = client_mail(0, tag="disk-db")
         smtp_until_accepted(service.smtp_port, raw, sender, seen, deadline=deadline)
-        wait_until(lambda: db_counts(url).open_outbox == 0 and db_counts(url).receipts.get("processed") == 1,
-                   timeout=30, what="the first message processed and notified")
+        wait_until(
+            lambda: db_counts(url).open_outbox == 0 and db_counts(url).receipts.get("processed") == 1,
+            timeout=30,
+            what="the first message processed and notified",
+        )
 
         filler = fill(tmpfs, leave=400 * 1024)
         big_raw, big_sender = client_mail(1, tag="disk-db", attachment=os.urandom(BIG))
@@ -460,8 +476,11 @@ def test_disk_full_for_the_sqlite_database(
         health_full = service.health()
         assert service.alive(), "the service died on a full disk"
         while_full = db_counts(url)
-        integrity = sqlite3.connect(f"file:{tmpfs / 'ingest.sqlite3'}?mode=ro", uri=True).execute(
-            "PRAGMA quick_check").fetchone()[0]
+        integrity = (
+            sqlite3.connect(f"file:{tmpfs / 'ingest.sqlite3'}?mode=ro", uri=True)
+            .execute("PRAGMA quick_check")
+            .fetchone()[0]
+        )
 
         filler.unlink()
         # The MTA retries what got a 4xx; now there is room.
@@ -472,8 +491,12 @@ def test_disk_full_for_the_sqlite_database(
                 smtp_until_accepted(service.smtp_port, small_raw, small_sender, seen, deadline=time.monotonic() + 30)
         total = 6
         try:
-            wait_until(lambda: (c := db_counts(url)).receipts.get("processed", 0) == total and c.open_outbox == 0,
-                       timeout=30, interval=0.3, what="everything processed and sent once space is back")
+            wait_until(
+                lambda: (c := db_counts(url)).receipts.get("processed", 0) == total and c.open_outbox == 0,
+                timeout=30,
+                interval=0.3,
+                what="everything processed and sent once space is back",
+            )
         finally:
             files = {p.name.removeprefix("ingest.sqlite3") or "db": p.stat().st_size for p in tmpfs.iterdir()}
             print(f"files on the small disk: {files}, free {free_bytes(tmpfs)}")
@@ -586,4 +609,3 @@ def test_disk_full_for_the_outgoing_mail_folder(tmpfs: Path, tmp_path: Path, ser
     except BaseException:
         show_logs(services)
         raise
-

@@ -25,8 +25,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
-from ingest.intake.call_log import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
 from ingest.config import CallsSettings
+from ingest.intake.call_log import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
 from ingest.intake.receipts import ReceiptStore
 from ingest.service import channels_from_settings
 from storage.db import make_engine, migrate, session_factory
@@ -47,7 +47,6 @@ DATES = [
 NUMBERS = ["29123456", "+37167123456", "0037129998877", "100", "", "anonymous", "2912345ā", "\x00", "²", "+" + "9" * 40]
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "answered", "", "MAYBE"]
 SECONDS = ["0", "30", "", "-1", "1.5", "²", "٣", "9" * 5000, " 7 "]
-
 
 
 def mostly(good: list[str], every: list[str]) -> st.SearchStrategy[str]:
@@ -90,7 +89,11 @@ def asterisk_row(draw: st.DrawFn) -> str:
                 draw(st.one_of(st.just(""), st.integers(0, 10**9).map(lambda n: f"{n}.1"))), "",
             )
         )  # fmt: skip
-    uid = draw(st.one_of(st.sampled_from(["1764054843.2593", "1764068520.2607", ""]), st.integers(0, 10**9).map(lambda n: f"{n}.1")))
+    uid = draw(
+        st.one_of(
+            st.sampled_from(["1764054843.2593", "1764068520.2607", ""]), st.integers(0, 10**9).map(lambda n: f"{n}.1")
+        )
+    )
     fields = [
         "", draw(number), "100", "from-pstn", draw(st.sampled_from(['"Anna" <29123456>', "", '"x'])),
         "PJSIP/a", "PJSIP/b", "Dial", "PJSIP/100,30", draw(date), draw(st.sampled_from(["", *DATES])),
@@ -103,7 +106,9 @@ def asterisk_row(draw: st.DrawFn) -> str:
     if len(fields) == 19:
         fields.append("extra")
     style = draw(st.sampled_from(["quoted", "quoted", "plain", "mixed"]))
-    quoting = st.sampled_from(["quoted", "plain", "raw", "unterminated", "stray"]) if style == "mixed" else st.just(style)
+    quoting = (
+        st.sampled_from(["quoted", "plain", "raw", "unterminated", "stray"]) if style == "mixed" else st.just(style)
+    )
     return ",".join(_quote(f, draw(quoting)) for f in fields)
 
 
@@ -121,7 +126,9 @@ def mapped_csv(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(0, 8))):
         good = draw(st.integers(0, 2)) > 0
         values = {
-            "id": draw(st.one_of(st.sampled_from(["z-1", "z-2", ""]), st.text(max_size=6), st.integers(0, 10**9).map(str))),
+            "id": draw(
+                st.one_of(st.sampled_from(["z-1", "z-2", ""]), st.text(max_size=6), st.integers(0, 10**9).map(str))
+            ),
             "from": draw(number),
             "to": "67000100",
             "start": draw(date),
@@ -129,7 +136,9 @@ def mapped_csv(draw: st.DrawFn) -> str:
             "status": draw(mostly(["missed", "answered"], ["", "Neatbildēts", "BUSY"])),
         }
         if good:
-            values.update(start="2026-11-24 09:14:03", duration="0", status=draw(st.sampled_from(["missed", "answered"])))
+            values.update(
+                start="2026-11-24 09:14:03", duration="0", status=draw(st.sampled_from(["missed", "answered"]))
+            )
             values["from"] = draw(st.sampled_from(NUMBERS[:3]))
             lines.append(",".join(_quote(values.get(h, "x"), "plain") for h in header))
             continue
@@ -138,7 +147,9 @@ def mapped_csv(draw: st.DrawFn) -> str:
             row[draw(st.integers(0, len(row) - 1))] = draw(field_text)
         if draw(st.integers(0, 6)) == 0:
             row = row[:-1] if draw(st.booleans()) else row + ["x"]
-        lines.append(",".join(_quote(v, draw(st.sampled_from(["plain"] * 6 + ["quoted", "raw", "unterminated"]))) for v in row))
+        lines.append(
+            ",".join(_quote(v, draw(st.sampled_from(["plain"] * 6 + ["quoted", "raw", "unterminated"]))) for v in row)
+        )
     return "\n".join(lines)
 
 
@@ -213,8 +224,14 @@ def check_read(data: bytes, fmt: str) -> tuple[ImportReport, list[Any]] | None:
 @fuzz_settings(300)
 @given(st.one_of(asterisk_file, asterisk_mutated))
 @example(b"\xef\xbb\xbf" + b"\r\n".join(MASTER_LINES))
-@example(b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","2026-11-24 08:05:40",\xc2\xb2,0,"NO ANSWER","D","u1",""')
-@example(b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","2026-11-24 08:05:40",' + b"9" * 5000 + b',0,"BUSY","D","u2",""')
+@example(
+    b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","2026-11-24 08:05:40",\xc2\xb2,0,"NO ANSWER","D","u1",""'
+)
+@example(
+    b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","2026-11-24 08:05:40",'
+    + b"9" * 5000
+    + b',0,"BUSY","D","u2",""'
+)
 @example(b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","","0","0","BUSY","D","u\x003",""')
 @example(b"\x00\n\r\n\xff\xfe\n" + b'"' * 5000)
 def test_asterisk_files_are_read_without_raising(data: bytes) -> None:

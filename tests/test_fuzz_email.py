@@ -19,8 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import quopri
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -31,8 +30,8 @@ from sqlmodel import Session
 from channels.base import InboundMessage, UnprocessableReceipt
 from channels.email import EmailChannel
 from channels.email_parse import parse_email
-from ingest.pipeline.runner import Outcome, storable
 from ingest.intake.receipts import ReceiptStore
+from ingest.pipeline.runner import Outcome, storable
 from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
@@ -100,7 +99,9 @@ address = st.builds(
     any_text,
     st.text(st.characters(min_codepoint=33, max_codepoint=0x24F), min_size=1, max_size=20),
     st.sampled_from(["client.example", "b.lv", "x", "[127.0.0.1]", "ÿ.lv", "münchen.de", "", "a..b"]),
-    st.sampled_from(["{l}@{d}", "{n} <{l}@{d}>", '"{n}" <{l}@{d}>', "<{l}@{d}>", "{n}", "({n}) {l}@{d}", "{l}@{d}, {n}"]),
+    st.sampled_from(
+        ["{l}@{d}", "{n} <{l}@{d}>", '"{n}" <{l}@{d}>', "<{l}@{d}>", "{n}", "({n}) {l}@{d}", "{l}@{d}, {n}"]
+    ),
 )
 header_value = st.one_of(
     raw_text,
@@ -112,7 +113,9 @@ header_value = st.one_of(
     st.lists(st.one_of(encoded_word, address, raw_text), max_size=6).map(b" ".join),
     # Long repetitions of the constructs a header parser may be slow on.
     st.tuples(
-        st.sampled_from([b"=?utf-8?b?YQ==?=", b"(", b'"', b"\\", b"<", b"a@b.lv, ", b"=?utf-8?q?=C4=81?= ", b"x", b"\x00"]),
+        st.sampled_from(
+            [b"=?utf-8?b?YQ==?=", b"(", b'"', b"\\", b"<", b"a@b.lv, ", b"=?utf-8?q?=C4=81?= ", b"x", b"\x00"]
+        ),
         st.integers(1, 4000),
     ).map(lambda t: t[0] * t[1]),
 )
@@ -160,7 +163,11 @@ def leaf_part(draw: st.DrawFn) -> tuple[list[bytes], bytes]:
     if draw(st.booleans()):
         headers.append(
             b"Content-Disposition: "
-            + draw(st.sampled_from([b"attachment", b"inline", b"", b"attachment; filename*=utf-8''%FF%FE", b"attachment; filename="]))
+            + draw(
+                st.sampled_from(
+                    [b"attachment", b"inline", b"", b"attachment; filename*=utf-8''%FF%FE", b"attachment; filename="]
+                )
+            )
         )
     data = draw(st.one_of(st.binary(max_size=300), any_text.map(lambda s: s.encode("utf-8", "surrogatepass"))))
     body = _encode_payload(data, cte)
@@ -382,7 +389,7 @@ def test_natural_id_fits_the_receipt_column(raw: bytes) -> None:
 # --- end to end on a real database ----------------------------------------------------------------
 
 
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def test_generated_messages_are_processed_or_parked(make_settings: Any) -> None:
@@ -404,7 +411,9 @@ def test_generated_messages_are_processed_or_parked(make_settings: Any) -> None:
             nid = channel.natural_id(raw, {})
             # Known and reported (see test_natural_id_fits_the_receipt_column): not storable at all.
             assume("\x00" not in nid and len(nid) <= NATURAL_ID_MAX)
-            ids.append(store.store_sync(channel, source="fuzz", raw=raw, meta={"envelope_from": "fallback@client.example"}).id)
+            ids.append(
+                store.store_sync(channel, source="fuzz", raw=raw, meta={"envelope_from": "fallback@client.example"}).id
+            )
         for receipt_id in ids:
             with hang_guard(60):
                 outcome = pipeline.process(receipt_id)  # must not raise

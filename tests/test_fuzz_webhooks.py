@@ -43,7 +43,23 @@ FIELD_NAMES = [
     *(f"MediaUrl{i}" for i in (0, 1, 2, 9, 10, 19, 20, 25)),
     *(f"MediaContentType{i}" for i in (0, 1, 2, 20)),
 ]  # fmt: skip
-WEIRD_NUMBERS = ["", "0", "1", "3", "-1", "20", "21", "1e3", "0x10", " 2 ", "٣", "²", "99999999999999999999", "NaN", "1.5"]
+WEIRD_NUMBERS = [
+    "",
+    "0",
+    "1",
+    "3",
+    "-1",
+    "20",
+    "21",
+    "1e3",
+    "0x10",
+    " 2 ",
+    "٣",
+    "²",
+    "99999999999999999999",
+    "NaN",
+    "1.5",
+]
 SENDERS = [
     "+37120000001", "whatsapp:+37120000001", "WhatsApp:+371 2000-0001", "whatsapp:", "whatsapp:abc", "0037120000001",
     "GK-INFO", "+", "+0", "\x00", "whatsapp:+37120000001\x00", " ", "sip:100@pbx", "anonymous",
@@ -100,7 +116,10 @@ def signed_headers(path: str, body: bytes) -> dict[str, str]:
     except UnprocessableReceipt:
         parsed = {"unsignable": ["body"]}  # not UTF-8: no signature can match it
     pairs = [(k, v) for k, values in parsed.items() for v in values]
-    return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(PUBLIC + path, pairs, TOKEN)}
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(PUBLIC + path, pairs, TOKEN),
+    }
 
 
 def expected_status(body: bytes, *, needed: tuple[str, ...]) -> int:
@@ -177,7 +196,10 @@ def test_signed_inbound_bodies_are_stored_once_then_processed_or_parked(fuzz_ser
     rows = wait_until(settled, timeout=60, what="every accepted receipt processed or parked")
     assert len(rows) == len(ids), "a receipt was lost"
     parked = [r for r in rows if r.status == "parked"]
-    print(f"\n{len(ids)} accepted: {len(ids) - len(parked)} processed, {len(parked)} parked", {r.last_error[:60] for r in parked})
+    print(
+        f"\n{len(ids)} accepted: {len(ids) - len(parked)} processed, {len(parked)} parked",
+        {r.last_error[:60] for r in parked},
+    )
     for row in rows:
         if row.status == "processed":
             assert row.message_id is not None, (row.id, row.meta)

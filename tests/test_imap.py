@@ -128,7 +128,9 @@ def test_kill_9_mid_backlog_loses_and_doubles_nothing(tmp_path: Path, database_u
             if proc.poll() is None:
                 proc.kill()
         at_kill = count(engine, Receipt)
-        print(f"killed after {killed_after:.1f} s with {at_kill} receipts stored ({before_kill} seen before the signal)")
+        print(
+            f"killed after {killed_after:.1f} s with {at_kill} receipts stored ({before_kill} seen before the signal)"
+        )
         assert 0 < at_kill < total, "the kill must land in the middle of the backlog"
 
         # Second run: finishes the backlog.
@@ -154,12 +156,12 @@ def test_kill_9_mid_backlog_loses_and_doubles_nothing(tmp_path: Path, database_u
         receipts, inquiries, messages = count(engine, Receipt), count(engine, Inquiry), count(engine, Message)
         with Session(engine) as session:
             distinct = session.exec(select(func.count(func.distinct(Message.external_id)))).one()
-            unprocessed = session.exec(select(func.count()).select_from(Receipt).where(Receipt.status != "processed")).one()
+            unprocessed = session.exec(
+                select(func.count()).select_from(Receipt).where(Receipt.status != "processed")
+            ).one()
         rest = total - at_kill
         with Session(engine) as session:
-            stamps = sorted(
-                {r for r in session.exec(select(Receipt.received_at).where(Receipt.id > at_kill)).all()}
-            )
+            stamps = sorted({r for r in session.exec(select(Receipt.received_at).where(Receipt.id > at_kill)).all()})
             first_batch = session.exec(
                 select(func.count()).select_from(Receipt).where(Receipt.received_at == stamps[0])
             ).one()
@@ -203,7 +205,9 @@ def test_idle_notices_new_mail_at_once(
         assert poller.stored == 1
 
 
-def test_polling_without_idle(make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser) -> None:
+def test_polling_without_idle(
+    make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
+) -> None:
     settings = make_settings(imap=imap_user.settings(poll_seconds=0.5), outgoing_mail=relay_settings)
     from ingest.service import Service
 
@@ -316,8 +320,11 @@ def test_same_message_over_smtp_and_imap_is_one_inquiry(
         with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
             smtp.sendmail("client101@client16.example", ["klienti@example.lv"], first)
         append_all(imap_user, [first, second])
-        wait_until(lambda: len(flags_by_uid(imap_user)) == 2 and all(FLAG in f for f in flags_by_uid(imap_user).values()),
-                   timeout=30, what="both messages taken from the mailbox")
+        wait_until(
+            lambda: len(flags_by_uid(imap_user)) == 2 and all(FLAG in f for f in flags_by_uid(imap_user).values()),
+            timeout=30,
+            what="both messages taken from the mailbox",
+        )
         with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
             smtp.sendmail("client102@client0.example", ["klienti@example.lv"], second)
         wait_until(lambda: len(relay.staff()) == 2, timeout=30, what="two staff notifications")
@@ -335,7 +342,9 @@ def test_same_message_over_smtp_and_imap_is_one_inquiry(
 # --- (g) the other processed actions ----------------------------------------------------------------
 
 
-def test_processed_action_seen(make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser) -> None:
+def test_processed_action_seen(
+    make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
+) -> None:
     append_all(imap_user, [client_message(n) for n in range(5)])
     settings = make_settings(imap=imap_user.settings(processed_action="seen"), outgoing_mail=relay_settings)
     with running_service(settings) as service:
@@ -345,7 +354,9 @@ def test_processed_action_seen(make_settings: Any, relay: Any, relay_settings: d
     assert len(flags) == 5 and not any(FLAG in f for f in flags.values())
 
 
-def test_processed_action_move(make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser) -> None:
+def test_processed_action_move(
+    make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
+) -> None:
     append_all(imap_user, [client_message(n) for n in range(5)])
     imap = imap_user.settings(processed_action="move", move_to="Apstrādāti")
     settings = make_settings(imap=imap, outgoing_mail=relay_settings)
@@ -415,10 +426,14 @@ def test_server_restart_is_survived(
 def test_missing_folder_is_waited_for(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
-    settings = make_settings(imap=imap_user.settings(folder="Vēl nav", reconnect_max_seconds=0.5), outgoing_mail=relay_settings)
+    settings = make_settings(
+        imap=imap_user.settings(folder="Vēl nav", reconnect_max_seconds=0.5), outgoing_mail=relay_settings
+    )
     with running_service(settings) as service:
-        wait_until(lambda: service.imap_poller.state == "reconnecting: the folder cannot be opened (does it exist?)",
-                   what="the missing folder reported")
+        wait_until(
+            lambda: service.imap_poller.state == "reconnecting: the folder cannot be opened (does it exist?)",
+            what="the missing folder reported",
+        )
         append_all(imap_user, [client_message(3)], "Vēl nav")  # creates it
         wait_until(lambda: relay.staff(), timeout=30, what="the message from the new folder")
         assert service.imap_poller.state == "running"

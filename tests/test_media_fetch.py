@@ -20,15 +20,21 @@ from storage.db import transaction
 from storage.models import Attachment, Event
 from storage.twilio_models import MediaFetch
 from storage.types import utcnow
-from tests.twilio_helpers import ACCOUNT, FakeMessagesApi, twilio_section
 from tests.pipeline_office import pipeline_office
+from tests.twilio_helpers import ACCOUNT, FakeMessagesApi, twilio_section
 
 MEDIA = f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'1' * 32}/Media/ME"
 
 
 def form(sid: str, media: list[tuple[str, str]]) -> bytes:
-    fields = {"MessageSid": sid, "From": "whatsapp:+37129111222", "To": "whatsapp:+37167000000",
-              "Body": "Foto no pagalma", "NumMedia": str(len(media)), "WaId": "37129111222"}
+    fields = {
+        "MessageSid": sid,
+        "From": "whatsapp:+37129111222",
+        "To": "whatsapp:+37167000000",
+        "Body": "Foto no pagalma",
+        "NumMedia": str(len(media)),
+        "WaId": "37129111222",
+    }
     for i, (url, ctype) in enumerate(media):
         fields[f"MediaUrl{i}"], fields[f"MediaContentType{i}"] = url, ctype
     return urllib.parse.urlencode(fields).encode()
@@ -77,8 +83,11 @@ def test_media_is_fetched_retried_limited_and_given_up(world: Any, capsys: Any) 
     pipeline.process_due()
     # The webhook stored nothing but the form: five attachments wait without bytes.
     assert {name: (r.status, a.data) for name, (r, a) in media_rows(engine).items()} == {
-        "MEsmall": ("pending", None), "MEbig": ("pending", None), "MEflaky": ("pending", None),
-        "MEgone": ("pending", None), "meta-data": ("pending", None),
+        "MEsmall": ("pending", None),
+        "MEbig": ("pending", None),
+        "MEflaky": ("pending", None),
+        "MEgone": ("pending", None),
+        "meta-data": ("pending", None),
     }
 
     assert fetcher.fetch_due() == 5
@@ -86,7 +95,9 @@ def test_media_is_fetched_retried_limited_and_given_up(world: Any, capsys: Any) 
     assert (first["MEsmall"][0].status, first["MEsmall"][1].data) == ("fetched", small)
     assert first["MEsmall"][1].filename == "MEsmall.png" and first["MEsmall"][1].sha256
     assert first["MEbig"][0].status == "failed" and "1000-byte limit" in (first["MEbig"][1].omitted_reason or "")
-    assert first["meta-data"][0].status == "failed" and "not a Twilio media URL" in (first["meta-data"][0].last_error or "")
+    assert first["meta-data"][0].status == "failed" and "not a Twilio media URL" in (
+        first["meta-data"][0].last_error or ""
+    )
     assert first["MEflaky"][0].status == "pending" and "HTTP 500" in (first["MEflaky"][0].last_error or "")
     assert first["MEgone"][0].status == "pending" and "HTTP 404" in (first["MEgone"][0].last_error or "")
     assert not any("169.254" in (r["host"] or "") for r in api.media_requests)

@@ -38,7 +38,10 @@ def settings(make_settings: Any, relay: Any) -> Any:
 def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
         for i in range(3):
-            send(service.smtp_port, client_mail(f"Neizvesti atkritumi {i}", "Netiek izvesti atkritumi no Brīvības ielas 12."))
+            send(
+                service.smtp_port,
+                client_mail(f"Neizvesti atkritumi {i}", "Netiek izvesti atkritumi no Brīvības ielas 12."),
+            )
         wait_until(lambda: len(relay.staff()) == 3, what="three staff notifications")
 
         def all_sent() -> bool:
@@ -58,11 +61,15 @@ def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: 
         with Session(service.engine) as session:
             receipts = {
                 (("channel", c), ("status", s)): float(n)
-                for c, s, n in session.exec(select(Receipt.channel, Receipt.status, func.count()).group_by(Receipt.channel, Receipt.status))
+                for c, s, n in session.exec(
+                    select(Receipt.channel, Receipt.status, func.count()).group_by(Receipt.channel, Receipt.status)
+                )
             }
             outbox = {
                 (("channel", c), ("status", s)): float(n)
-                for c, s, n in session.exec(select(Outbox.channel, Outbox.status, func.count()).group_by(Outbox.channel, Outbox.status))
+                for c, s, n in session.exec(
+                    select(Outbox.channel, Outbox.status, func.count()).group_by(Outbox.channel, Outbox.status)
+                )
             }
 
     assert metrics["gk_database_up"] == {(): 1.0}
@@ -70,9 +77,11 @@ def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: 
     assert metrics["gk_receipts_parked"] == {(): 0.0}
     assert metrics["gk_outbox"] == outbox
     # 3 staff notifications and 1 acknowledgement (one per client address per window).
-    assert outbox == {(("channel", "email"), ("status", "sent")): float(len(relay.messages))} == {
-        (("channel", "email"), ("status", "sent")): 4.0
-    }
+    assert (
+        outbox
+        == {(("channel", "email"), ("status", "sent")): float(len(relay.messages))}
+        == {(("channel", "email"), ("status", "sent")): 4.0}
+    )
     assert metrics["gk_outbox_oldest_due_seconds"] == {(): 0.0}
     assert metrics["gk_inquiries"] == {(("status", "open"),): 3.0}
     assert metrics["gk_inquiries_overdue"] == {(): 1.0}

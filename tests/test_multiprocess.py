@@ -139,7 +139,10 @@ def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: D
         # Small claims, so that both processes send side by side.
         "INGEST__OUTBOX__BATCH_SIZE": "5",
         "INGEST__CLUSTER__LEADER_RETRY_SECONDS": "0.5",
-        **{f"INGEST__IMAP__{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in imap_user.settings().items()},
+        **{
+            f"INGEST__IMAP__{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in imap_user.settings().items()
+        },
     }
     a = Proc("a", _free_port(), _free_port(), tmp_path / "a.log")
     b = Proc("b", _free_port(), _free_port(), tmp_path / "b.log")
@@ -203,8 +206,10 @@ def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: D
         a.popen.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         a.popen.wait(10)
-        print(f"\nkilled A after {sent} SMTP messages; relay had {len(slow_relay.messages)}; "
-              f"outbox then {at_kill}; receipts then {receipts_at_kill}")
+        print(
+            f"\nkilled A after {sent} SMTP messages; relay had {len(slow_relay.messages)}; "
+            f"outbox then {at_kill}; receipts then {receipts_at_kill}"
+        )
 
         wait_until(lambda: b.leads() == {"scheduler": "leader", "imap": "leader"}, timeout=30, what="B to take over")
         takeover = time.monotonic() - killed_at
@@ -281,7 +286,10 @@ def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: D
     except BaseException:
         for proc in (a, b):
             if proc.log.exists():
-                print(f"--- {proc.name}.log (tail) ---\n" + "\n".join(proc.log.read_text(errors="replace").splitlines()[-60:]))
+                print(
+                    f"--- {proc.name}.log (tail) ---\n"
+                    + "\n".join(proc.log.read_text(errors="replace").splitlines()[-60:])
+                )
         raise
     finally:
         for proc in (a, b):

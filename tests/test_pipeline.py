@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,13 +15,12 @@ from ingest.pipeline.runner import Outcome
 from ingest.service import sync_employees
 from storage.db import session_factory
 from storage.models import Employee, Inquiry, Outbox, Receipt
-from tests.pipeline_office import Clock, T0, pipeline_office  # noqa: F401  (Clock, T0: used by other test files)
+from tests.pipeline_office import T0, Clock, pipeline_office  # noqa: F401  (Clock, T0: used by other test files)
 
 MAIL = (
     b"From: Anna <anna@client.example>\r\nTo: klienti@example.lv\r\nSubject: Lifts\r\n"
     b"Message-ID: <lift-1@client.example>\r\n\r\nM\xc4\x81j\xc4\x81 nestr\xc4\x81d\xc4\x81 lifts.\r\n"
 )
-
 
 
 @dataclass
@@ -129,7 +128,7 @@ def test_references_are_numbered_per_year(world: Any) -> None:
     for i in range(3):
         raw = MAIL.replace(b"lift-1", f"lift-{i + 10}".encode())
         store.store_sync(pipeline.channels["email"], source="smtp", raw=raw, meta={})
-    clock.now = datetime(2027, 1, 4, 8, 0, tzinfo=timezone.utc)
+    clock.now = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     store.store_sync(pipeline.channels["email"], source="smtp", raw=MAIL.replace(b"lift-1", b"lift-99"), meta={})
     while pipeline.process_due():
         pass
@@ -154,7 +153,9 @@ def test_employees_follow_the_config(world: Any, make_settings: Any) -> None:
 def test_mail_that_waited_in_the_mailbox_counts_from_its_arrival(world: Any) -> None:
     _, engine, pipeline, store, clock = world
     arrived = T0 - timedelta(days=2)  # Monday morning; the service read it on Wednesday
-    store.store_sync(pipeline.channels["email"], source="imap", raw=MAIL, meta={"imap_internaldate": arrived.isoformat()})
+    store.store_sync(
+        pipeline.channels["email"], source="imap", raw=MAIL, meta={"imap_internaldate": arrived.isoformat()}
+    )
     pipeline.process_due()
     with Session(engine) as session:
         inquiry = session.exec(select(Inquiry)).one()

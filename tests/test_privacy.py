@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, select as sa_select
+from sqlalchemy import Engine, MetaData
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from ingest.cli import main
@@ -33,8 +34,8 @@ from storage.db import transaction
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
 from storage.staff_models import AuditLog
 from tests.conftest import ROOT
-from tests.test_pipeline import T0
 from tests.pipeline_office import pipeline_office
+from tests.test_pipeline import T0
 
 NAME = "Zigfrīds Ķeņģeris"
 EMAIL = "zigfrids.kengeris@example.lv"
@@ -119,7 +120,9 @@ def populate(world: Any) -> None:
     store.store_sync(pipeline.channels["email"], source="smtp", raw=other_mail(), meta={"envelope_from": OTHER_EMAIL})
     pipeline.process_due()
     clock.now += timedelta(minutes=30)
-    store.store_sync(pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM" + "1" * 32, WHATSAPP_TEXT), meta={})
+    store.store_sync(
+        pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM" + "1" * 32, WHATSAPP_TEXT), meta={}
+    )
     # A receipt that never becomes a message: it parks, carrying the client's address.
     store.store_sync(NoSuchChannel(), source="fax", raw=f"From: {EMAIL}\n{MAIL_TEXT}".encode(), meta={"from": EMAIL})
     pipeline.process_due()
@@ -364,9 +367,12 @@ def test_retention_anonymises_only_old_closed_inquiries(world: Any) -> None:
 
     # What only the anonymised inquiry held is nowhere (the open WhatsApp inquiry and the parked
     # receipt still name the client: they are not due).
-    only_there = {k: v for k, v in needles().items() if k in ("attachment", "attachment base64", "file name", "name rfc2047 b")}
+    only_there = {
+        k: v for k, v in needles().items() if k in ("attachment", "attachment base64", "file name", "name rfc2047 b")
+    }
     assert leftovers(engine, {**only_there, "answer": ANSWER_TEXT.encode(), "email": EMAIL.encode()}) == [
-        "email in receipt.meta", "email in receipt.raw"  # the parked receipt: kept for a person to look at
+        "email in receipt.meta",
+        "email in receipt.raw",  # the parked receipt: kept for a person to look at
     ]
     # Nothing more to do the next day.
     again = run_retention(sessions, policy, now=later + timedelta(days=1))
@@ -403,7 +409,11 @@ def test_retention_dry_run_changes_nothing(world: Any, capsys: Any, monkeypatch:
     monkeypatch.setattr(retention, "run_retention", later)
     assert main(["retention", "run", "--dry-run", "--config", _config(world)]) == 0
     printed = capsys.readouterr().out
-    assert "inquiries anonymised: 1" in printed and "raw receipts emptied: 4" in printed and "nothing was changed" in printed
+    assert (
+        "inquiries anonymised: 1" in printed
+        and "raw receipts emptied: 4" in printed
+        and "nothing was changed" in printed
+    )
     assert database_dump(engine) == snapshot
     assert main(["retention", "run", "--config", _config(world)]) == 0
     assert database_dump(engine) != snapshot

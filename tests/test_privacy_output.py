@@ -24,8 +24,8 @@ from ingest.logs import setup_logging
 from ingest.outgoing.mail_transport import build_email
 from storage.models import Message, Outbox
 from tests.conftest import wait_until
-from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
 from tests.pipeline_office import pipeline_office
+from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
 
 NAME = "Zigfrīds Ķeņģeris"
 EMAIL = "zigfrids.kengeris@example.lv"
@@ -49,7 +49,11 @@ class Collect(logging.Handler):
 def logged() -> Iterator[Collect]:
     """The logging of `ingest serve --config` with log_level DEBUG, plus a collecting handler."""
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("mail.log", "apscheduler", "uvicorn.error")})
+    saved = (
+        root.handlers[:],
+        root.level,
+        {n: logging.getLogger(n).level for n in ("mail.log", "apscheduler", "uvicorn.error")},
+    )
     setup_logging("DEBUG")
     collect = Collect()
     root.addHandler(collect)
@@ -77,7 +81,9 @@ def test_no_client_data_in_the_logs(make_settings: Any, relay: Any, service_fact
         with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
             smtp.send_message(mail, from_addr=EMAIL, to_addrs=["klienti@example.lv"])
         fields = inbound_fields("SM" + "4" * 32, sender=f"whatsapp:{PHONE}", body=WHATSAPP_TEXT, profile=NAME)
-        answer = httpx.post(f"http://127.0.0.1:{service.http_port}{INBOUND}", timeout=30, **signed_post(INBOUND, fields))
+        answer = httpx.post(
+            f"http://127.0.0.1:{service.http_port}{INBOUND}", timeout=30, **signed_post(INBOUND, fields)
+        )
         assert answer.status_code == 200
         (notice,) = wait_until(lambda: [m for m in relay.parsed() if "e-pasts" in m.get_content()], what="notice")
         reply = EmailMessage()
@@ -91,9 +97,13 @@ def test_no_client_data_in_the_logs(make_settings: Any, relay: Any, service_fact
         with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
             smtp.send_message(reply, from_addr=employee, to_addrs=[reply["To"].addresses[0].addr_spec])
         # relay.parsed(), not clients(): this client's address is on the staff's domain.
-        wait_until(lambda: [m for m in relay.parsed() if ANSWER_TEXT in m.get_content()], what="the answer at the client")
+        wait_until(
+            lambda: [m for m in relay.parsed() if ANSWER_TEXT in m.get_content()], what="the answer at the client"
+        )
         with Session(service.engine) as session:
-            wait_until(lambda: session.exec(select(Message).where(Message.channel == "whatsapp")).first(), what="whatsapp")
+            wait_until(
+                lambda: session.exec(select(Message).where(Message.channel == "whatsapp")).first(), what="whatsapp"
+            )
 
     assert any("receipt" in line for line in logged.lines), "the service logged nothing: the test would prove nothing"
     values = [NAME, "Zigfrīds", "Ķeņģeris", EMAIL, "zigfrids", PHONE, PHONE[1:], PHONE[4:], "Ūdens iel", MAIL_TEXT[:20],
@@ -154,7 +164,10 @@ def test_crlf_in_subject_and_name_never_becomes_a_header(world: Any) -> None:
     staff = email.message_from_bytes(build_email(rows["staff_notification"].payload).as_bytes(), policy=policy.default)
     assert "Bcc: evil@example.com" in staff.get_content()  # shown to the employee as text, on one line
     ack = email.message_from_bytes(build_email(rows["client_ack"].payload).as_bytes(), policy=policy.default)
-    assert ack["To"].addresses[0].addr_spec == EMAIL and "Zigfrīds Bcc: evil2@example.com" == ack["To"].addresses[0].display_name
+    assert (
+        ack["To"].addresses[0].addr_spec == EMAIL
+        and ack["To"].addresses[0].display_name == "Zigfrīds Bcc: evil2@example.com"
+    )
     assert ack["In-Reply-To"] == "<inject-1@mail.example.lv>"
 
 

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, select
 
 from ingest.inquiries.changes import InquiryError, explain, reassign
@@ -14,9 +16,6 @@ from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Employee, Event, Inquiry, Outbox
 from tests.pipeline_office import pipeline_office
-
-import pytest
-from zoneinfo import ZoneInfo
 
 MAIL = (
     "From: Ольга <olga@client.example>\r\nTo: klienti@example.lv\r\nSubject: Мусор\r\n"
@@ -53,7 +52,9 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
         after = session.get(Inquiry, inquiry.id)
         nami = session.exec(select(Employee).where(Employee.key == "nami")).one()
         redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
-        staff = session.exec(select(Outbox).where(Outbox.kind == "staff_notification", Outbox.recipient == nami.email)).one()
+        staff = session.exec(
+            select(Outbox).where(Outbox.kind == "staff_notification", Outbox.recipient == nami.email)
+        ).one()
         event = session.exec(select(Event).where(Event.type == "reassigned")).one()
     assert after.employee_id == nami.id
     assert after.due_at == inquiry.due_at  # the deadline does not restart
@@ -102,8 +103,18 @@ def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "rule topic-keyword chose atkritumi-1" in run.stdout
     run = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "reassign", inquiry.reference, "atkritumi-2", "--reason", "atvaļinājums",
-         "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "ingest.cli",
+            "reassign",
+            inquiry.reference,
+            "atkritumi-2",
+            "--reason",
+            "atvaļinājums",
+            "--config",
+            str(config),
+        ],
         capture_output=True,
         text=True,
     )

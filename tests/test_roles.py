@@ -28,7 +28,9 @@ def test_a_web_only_process_receives_and_leaves_the_rest(make_settings: Any, ser
 def test_a_worker_process_has_no_listener(make_settings: Any, service_factory: Any) -> None:
     with service_factory(make_settings(cluster={"roles": ["worker", "scheduler"]})) as service:
         # The scheduler's lock is taken at its first sweep, right after start.
-        body = wait_until(lambda: (h := health(service))["leadership"].get("scheduler") == "leader" and h, what="the lead")
+        body = wait_until(
+            lambda: (h := health(service))["leadership"].get("scheduler") == "leader" and h, what="the lead"
+        )
         assert service.smtp_port is None
     assert body["components"]["smtp_listener"] == "disabled"
     assert body["components"]["pipeline"] == "running"

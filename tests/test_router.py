@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from ingest.routing import router_from_settings
 from ingest.config import load_config
+from ingest.routing import router_from_settings
 from router.route import Load, Situation
 from router.understand import detect_language, fold
 from tests.conftest import ROOT
 
-AT = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,11 @@ def test_language(text: str, language: str) -> None:
         ("Atkritumu konteiners", "", "atkritumi"),
         ("", "netiek izvesti atkritumi", "atkritumi"),
         ("", "Nav karsta udens jau divas dienas", "siltums"),  # typed without diacritics
-        ("", "Karstajam ūdenim nav spiediena", "siltums"),  # an inflected form of "karstais ūdens"? no: "karst ūden" stem
+        (
+            "",
+            "Karstajam ūdenim nav spiediena",
+            "siltums",
+        ),  # an inflected form of "karstais ūdens"? no: "karst ūden" stem
         ("Отопление", "В квартире холодно", "siltums"),
         ("", "The street was not cleared of snow", "celi"),
         ("", "Uz ielas liela bedre", "celi"),
@@ -99,7 +103,9 @@ def test_absent_employee_is_replaced_by_the_deputy_or_skipped(router) -> None:  
         subject="", text="Atkritumi nav izvesti", received_at=AT, situation=Situation(absent=frozenset({"atkritumi-1"}))
     )
     assert d.employee_key == "atkritumi-2" and d.facts["absent"] == ["atkritumi-1"]
-    heating = router.decide(subject="", text="Nav apkures", received_at=AT, situation=Situation(absent=frozenset({"siltums"})))
+    heating = router.decide(
+        subject="", text="Nav apkures", received_at=AT, situation=Situation(absent=frozenset({"siltums"}))
+    )
     assert heating.employee_key == "koordinatore" and heating.rule == "fallback"
     assert heating.facts["reason"] == "nobody competent for siltums is available"
 
@@ -132,7 +138,9 @@ def test_client_keeps_their_employee(router) -> None:  # type: ignore[no-untyped
         subject="",
         text="Vēl viens jautājums par konteineru?",
         received_at=AT,
-        situation=Situation(client_employee="atkritumi-2", client_topic="atkritumi", load={"atkritumi-2": Load(open=9)}),
+        situation=Situation(
+            client_employee="atkritumi-2", client_topic="atkritumi", load={"atkritumi-2": Load(open=9)}
+        ),
     )
     assert follow.employee_key == "atkritumi-2" and follow.rule == "client-continuity"
     other_topic = router.decide(

@@ -247,7 +247,9 @@ def summary_lines() -> list[str]:
         counts(
             "  Latvian typed",
             Counter(
-                "with diacritics" if any(ch in "āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ" for ch in c["subject"] + c["text"]) else "without"
+                "with diacritics"
+                if any(ch in "āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ" for ch in c["subject"] + c["text"])
+                else "without"
                 for c in CASES
                 if c["language"] == "lv"
             ),

@@ -48,7 +48,9 @@ def test_mail_becomes_routed_inquiry_and_employee_is_notified(settings: Any, rel
     with service_factory(settings) as service:
         send(
             service.smtp_port,
-            client_mail("Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."),
+            client_mail(
+                "Neizvesti atkritumi", "Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."
+            ),
         )
         wait_until(lambda: relay.staff() and relay.clients(), what="the staff notification and the acknowledgement")
         inquiries = rows(service, Inquiry)
@@ -91,8 +93,15 @@ def settings_tz(settings: Any) -> Any:
 
 def test_routing_events_explain_the_choice(settings: Any, relay: Any, service_factory: Any) -> None:
     with service_factory(settings) as service:
-        send(service.smtp_port, client_mail("Радиатор холодный", "Здравствуйте, в квартире холодные батареи, отопление не работает."))
-        send(service.smtp_port, client_mail("Sveiki", "Vēlos uzzināt jūsu darba laiku.", sender="other@client.example"), sender="other@client.example")
+        send(
+            service.smtp_port,
+            client_mail("Радиатор холодный", "Здравствуйте, в квартире холодные батареи, отопление не работает."),
+        )
+        send(
+            service.smtp_port,
+            client_mail("Sveiki", "Vēlos uzzināt jūsu darba laiku.", sender="other@client.example"),
+            sender="other@client.example",
+        )
         wait_until(lambda: len(relay.staff()) == 2, what="two notifications")
         events = rows(service, Event)
         inquiries = {i.id: i for i in rows(service, Inquiry)}
@@ -125,7 +134,9 @@ def test_same_message_twice_is_one_inquiry(settings: Any, relay: Any, service_fa
         assert len(relay.staff()) == 1 and len(relay.clients()) == 1
 
 
-def test_same_content_without_message_id_is_deduplicated_by_hash(settings: Any, relay: Any, service_factory: Any) -> None:
+def test_same_content_without_message_id_is_deduplicated_by_hash(
+    settings: Any, relay: Any, service_factory: Any
+) -> None:
     raw = (
         b"From: client@client.example\r\nTo: klienti@example.lv\r\nSubject: sniegs\r\n\r\n"
         b"Netiek tirits sniegs pagalma.\r\n"
@@ -156,9 +167,7 @@ def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
     garbage = b"\x00\xff\xfe not a mail at all \x81\x82\r\n\r\n\xff"
     with service_factory(settings) as service:
         send(service.smtp_port, garbage, sender="")  # null envelope sender, no From: nobody to answer
-        wait_until(
-            lambda: [r for r in rows(service, Receipt) if r.status == "parked"], what="the receipt to be parked"
-        )
+        wait_until(lambda: [r for r in rows(service, Receipt) if r.status == "parked"], what="the receipt to be parked")
         send(service.smtp_port, client_mail("Lifts", "Mājā nestrādā lifts."))
         wait_until(lambda: relay.staff(), what="the next message still processed")
         health = httpx.get(f"http://127.0.0.1:{service.http_port}/health", timeout=10).json()
@@ -181,7 +190,10 @@ def test_notifications_wait_while_relay_is_down_and_all_arrive_once(
     relay.stop()
     with service_factory(settings) as service:
         for i in range(5):
-            send(service.smtp_port, client_mail(f"Rēķins {i}", f"Lūdzu, pārbaudiet rēķinu nr. {i}.", message_id=f"r{i}@c"))
+            send(
+                service.smtp_port,
+                client_mail(f"Rēķins {i}", f"Lūdzu, pārbaudiet rēķinu nr. {i}.", message_id=f"r{i}@c"),
+            )
         wait_until(
             lambda: (outbox := rows(service, Outbox)) and len(outbox) == 6 and all(o.attempts >= 2 for o in outbox),
             what="every notification to have failed at least twice",

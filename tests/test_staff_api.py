@@ -136,7 +136,9 @@ def test_a_complaint_is_hidden_from_the_employee_it_names_even_when_assigned(mak
 
         # The board cannot give it to the named employee, not even by mistake (the notice, the
         # reply address and the client's redirect notice would all reach him).
-        moved = o.call("POST", f"/api/v1/inquiries/{ref}/reassign", "board", json={"employee": "atkritumi-1", "reason": "x"})
+        moved = o.call(
+            "POST", f"/api/v1/inquiries/{ref}/reassign", "board", json={"employee": "atkritumi-1", "reason": "x"}
+        )
         assert moved.status_code == 409 and "names atkritumi-1" in moved.json()["error"]["message"]
         assert ref not in listed("employee")
         _error(o.call("GET", f"/api/v1/inquiries/{ref}", "employee"), 404)
@@ -156,11 +158,21 @@ def test_reads_and_changes_are_audited_with_identifiers_only(make_settings: Any)
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste"]
         png = _attachment_id(o, "board", ref, "image/png")
-        assert o.call("GET", f"/api/v1/inquiries?q=atkritumi", "employee").status_code == 200
+        assert o.call("GET", "/api/v1/inquiries?q=atkritumi", "employee").status_code == 200
         assert o.call("GET", f"/api/v1/inquiries/{ref}", "employee").status_code == 200
         assert o.call("GET", f"/api/v1/inquiries/{ref}/attachments/{png}", "employee").status_code == 200
-        assert o.call("POST", f"/api/v1/inquiries/{ref}/notes", "employee", json={"text": "Slepena piezīme 42"}).status_code == 201
-        assert o.call("POST", f"/api/v1/inquiries/{ref}/reassign", "supervisor", json={"employee": "atkritumi-2"}).status_code == 200
+        assert (
+            o.call(
+                "POST", f"/api/v1/inquiries/{ref}/notes", "employee", json={"text": "Slepena piezīme 42"}
+            ).status_code
+            == 201
+        )
+        assert (
+            o.call(
+                "POST", f"/api/v1/inquiries/{ref}/reassign", "supervisor", json={"employee": "atkritumi-2"}
+            ).status_code
+            == 200
+        )
         with o.service.sessions() as session:
             inquiry = session.exec(select(Inquiry).where(Inquiry.reference == ref)).one()
             rows = session.exec(select(AuditLog).order_by(col(AuditLog.id))).all()
@@ -178,7 +190,10 @@ def test_reads_and_changes_are_audited_with_identifiers_only(make_settings: Any)
         assert by_action["inquiry.read"].inquiry_id == inquiry.id
         assert by_action["inquiry.read"].remote_addr == "127.0.0.1"
         assert by_action["attachment.download"].detail["attachment_id"] == png
-        assert by_action["inquiry.list"].detail["filters"] == ["q"] and ref in by_action["inquiry.list"].detail["references"]
+        assert (
+            by_action["inquiry.list"].detail["filters"] == ["q"]
+            and ref in by_action["inquiry.list"].detail["references"]
+        )
         assert by_action["inquiry.reassign"].detail["from"] == "atkritumi-1"
         everything = json.dumps([r.detail for r in rows], ensure_ascii=False)
         for secret in ("Slepena", "atkritumi no", "janis@client.example", "Ozoliņš"):
@@ -237,7 +252,9 @@ def test_answer_reaches_the_client_and_marks_the_inquiry_answered(make_settings:
     )
     with office(settings) as o:
         ref = o.refs["waste"]
-        response = o.call("POST", f"/api/v1/inquiries/{ref}/answer", "employee", json={"text": "Atkritumus izvedīsim rīt līdz 12:00."})
+        response = o.call(
+            "POST", f"/api/v1/inquiries/{ref}/answer", "employee", json={"text": "Atkritumus izvedīsim rīt līdz 12:00."}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["sent_on"] == "email" and body["inquiry"]["status"] == "answered"
@@ -253,7 +270,9 @@ def test_answer_reaches_the_client_and_marks_the_inquiry_answered(make_settings:
         with o.service.sessions() as session:
             inquiry = session.exec(select(Inquiry).where(Inquiry.reference == ref)).one()
             events = [e.type for e in session.exec(select(Event).where(Event.inquiry_id == inquiry.id)).all()]
-            out = session.exec(select(Message).where(Message.inquiry_id == inquiry.id, Message.direction == "out")).one()
+            out = session.exec(
+                select(Message).where(Message.inquiry_id == inquiry.id, Message.direction == "out")
+            ).one()
         assert inquiry.answered_at is not None and "answered" in events and out.text.startswith("Atkritumus")
         # The answered inquiry cannot wait for the client any more.
         _error(o.call("POST", f"/api/v1/inquiries/{ref}/waiting", "employee", json={"waiting": True}), 409, "conflict")
@@ -277,7 +296,9 @@ def test_attachments_download_safely(make_settings: Any) -> None:
         _error(o.call("GET", f"/api/v1/inquiries/{o.refs['waste2']}/attachments/{png}", "employee"), 404)
 
 
-def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_write(make_settings: Any, relay: Any) -> None:
+def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_write(
+    make_settings: Any, relay: Any
+) -> None:
     settings = settings_with_admin(
         make_settings,
         outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"},
@@ -312,7 +333,9 @@ def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_writ
         with o.service.sessions() as session:
             # The logging employee handles it: no staff notification to themselves.
             visit = session.exec(select(Inquiry).where(Inquiry.reference == inquiry["reference"])).one()
-            staff = session.exec(select(Outbox).where(Outbox.inquiry_id == visit.id, Outbox.kind == "staff_notification")).all()
+            staff = session.exec(
+                select(Outbox).where(Outbox.inquiry_id == visit.id, Outbox.kind == "staff_notification")
+            ).all()
             assert staff == []
         # Routed instead: a waste question from the coordinator's desk goes to the waste specialist.
         routed = o.call(
@@ -321,7 +344,11 @@ def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_writ
         )  # fmt: skip
         assert routed.status_code == 201 and routed.json()["inquiry"]["employee"] in ("atkritumi-1", "atkritumi-2")
         assert routed.json()["written_form_sent_on"] is None
-        _error(o.call("POST", "/api/v1/interactions", "employee", json={"channel": "visit", "text": "x"}), 422, "invalid_request")
+        _error(
+            o.call("POST", "/api/v1/interactions", "employee", json={"channel": "visit", "text": "x"}),
+            422,
+            "invalid_request",
+        )
         _error(o.call("POST", "/api/v1/interactions", "employee",
                       json={"channel": "fax", "phone": "+37120000002", "text": "x"}), 422)  # fmt: skip
 
@@ -362,10 +389,35 @@ def test_list_filters_pagination_and_error_shape(make_settings: Any) -> None:
         _error(o.call("GET", "/api/v1/inquiries/GK-1999-000001", "board"), 404, "not_found")
         _error(o.call("GET", "/api/v1/inquiries", "admin"), 403, "forbidden")
         _error(o.call("GET", "/api/v1/nothing-here", "board"), 404)
-        _error(o.call("POST", f"/api/v1/inquiries/{o.refs['waste']}/reassign", "board", json={"employee": "atkritumi-1"}), 409, "conflict")
-        _error(o.call("POST", f"/api/v1/inquiries/{o.refs['waste']}/reassign", "board", json={"employee": "ghost"}), 422, "unknown_employee")
-        _error(o.call("POST", f"/api/v1/inquiries/{o.refs['waste']}/notes", "board", content=b"{", headers={"content-type": "application/json"}), 422)
-        _error(o.call("POST", "/api/v1/absences", "admin", json={"employee": "nami", "starts_on": "2030-01-05", "ends_on": "2030-01-01"}), 422)
+        _error(
+            o.call("POST", f"/api/v1/inquiries/{o.refs['waste']}/reassign", "board", json={"employee": "atkritumi-1"}),
+            409,
+            "conflict",
+        )
+        _error(
+            o.call("POST", f"/api/v1/inquiries/{o.refs['waste']}/reassign", "board", json={"employee": "ghost"}),
+            422,
+            "unknown_employee",
+        )
+        _error(
+            o.call(
+                "POST",
+                f"/api/v1/inquiries/{o.refs['waste']}/notes",
+                "board",
+                content=b"{",
+                headers={"content-type": "application/json"},
+            ),
+            422,
+        )
+        _error(
+            o.call(
+                "POST",
+                "/api/v1/absences",
+                "admin",
+                json={"employee": "nami", "starts_on": "2030-01-05", "ends_on": "2030-01-01"},
+            ),
+            422,
+        )
         config_absence = next(a for a in o.call("GET", "/api/v1/absences", "admin").json() if a["source"] == "config")
         _error(o.call("DELETE", f"/api/v1/absences/{config_absence['id']}", "admin"), 409, "conflict")
         # The webhooks and /health keep their own answers.
@@ -376,7 +428,9 @@ def test_complexity_moves_the_due_date_and_waiting_stops_the_clock(make_settings
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste2"]
         before = o.call("GET", f"/api/v1/inquiries/{ref}", "employee").json()
-        changed = o.call("POST", f"/api/v1/inquiries/{ref}/complexity", "employee", json={"complexity": "complex"}).json()
+        changed = o.call(
+            "POST", f"/api/v1/inquiries/{ref}/complexity", "employee", json={"complexity": "complex"}
+        ).json()
         assert changed["complexity"] == "complex" and changed["due_at"] > before["due_at"]
         _error(o.call("POST", f"/api/v1/inquiries/{ref}/complexity", "employee", json={"complexity": "complex"}), 409)
         waiting = o.call("POST", f"/api/v1/inquiries/{ref}/waiting", "employee", json={"waiting": True}).json()

@@ -22,7 +22,13 @@ from tests.twilio_helpers import ACCOUNT, PUBLIC, STATUS, TOKEN, FakeMessagesApi
 
 def queue(service: Any, *, channel: str, to: str, text: str) -> int:
     with transaction(service.sessions) as session:
-        row = Outbox(kind="client_answer", channel=channel, recipient=to, payload={"to": to, "text": text}, next_attempt_at=utcnow())
+        row = Outbox(
+            kind="client_answer",
+            channel=channel,
+            recipient=to,
+            payload={"to": to, "text": text},
+            next_attempt_at=utcnow(),
+        )
         session.add(row)
         session.flush()
         assert row.id is not None
@@ -39,7 +45,13 @@ def outbox(service: Any, row_id: int) -> Outbox:
 
 
 def callback(service: Any, sid: str, status: str, error_code: str | None = None) -> int:
-    fields = [("MessageSid", sid), ("SmsSid", sid), ("AccountSid", ACCOUNT), ("MessageStatus", status), ("SmsStatus", status)]
+    fields = [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", ACCOUNT),
+        ("MessageStatus", status),
+        ("SmsStatus", status),
+    ]
     if error_code:
         fields.append(("ErrorCode", error_code))
     response = httpx.post(f"http://127.0.0.1:{service.http_port}{STATUS}", timeout=10, **signed_post(STATUS, fields))
@@ -98,7 +110,9 @@ def test_outbox_sends_through_twilio_client_and_status_callbacks_update_the_row(
 
 
 def test_transport_classifies_network_errors_as_temporary() -> None:
-    transport = TwilioTransport(account_sid=ACCOUNT, auth_token=TOKEN, sms_from="+37167000001", api_base_url="http://127.0.0.1:9", timeout=2)
+    transport = TwilioTransport(
+        account_sid=ACCOUNT, auth_token=TOKEN, sms_from="+37167000001", api_base_url="http://127.0.0.1:9", timeout=2
+    )
     try:
         transport.send({"to": "+37120000001", "text": "x"}, channel="sms", name="t")
     except TemporaryFailure:
@@ -120,14 +134,28 @@ def test_status_callback_before_the_sid_is_recorded_is_applied_later(database_ur
     now = utcnow()
     try:
         with transaction(sessions) as session:
-            row = Outbox(kind="client_answer", channel="whatsapp", recipient="+37120000001", payload={"to": "+37120000001", "text": "x"}, status="sending", inquiry_id=None)
+            row = Outbox(
+                kind="client_answer",
+                channel="whatsapp",
+                recipient="+37120000001",
+                payload={"to": "+37120000001", "text": "x"},
+                status="sending",
+                inquiry_id=None,
+            )
             session.add(row)
             session.flush()
             row_id = row.id
         with transaction(sessions) as session:
-            assert repo.record_message_status(session, message_sid="SMearly", status="undelivered", error_code="63016", now=now) == (True, None)
+            assert repo.record_message_status(
+                session, message_sid="SMearly", status="undelivered", error_code="63016", now=now
+            ) == (True, None)
         with transaction(sessions) as session:  # Twilio repeats it: stored once
-            assert repo.record_message_status(session, message_sid="SMearly", status="undelivered", error_code="63016", now=now)[0] is False
+            assert (
+                repo.record_message_status(
+                    session, message_sid="SMearly", status="undelivered", error_code="63016", now=now
+                )[0]
+                is False
+            )
         with transaction(sessions) as session:
             repo.link_message_sid(session, outbox_id=row_id, message_sid="SMearly", now=now + timedelta(seconds=1))
         with Session(engine) as session:

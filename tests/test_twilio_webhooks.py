@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlmodel import Session, func, select
+from twilio.request_validator import RequestValidator
 
 from channels.base import UnprocessableReceipt
 from channels.twilio_messaging import TwilioMessagingChannel, phone_of
@@ -25,18 +26,15 @@ from tests.conftest import ROOT, wait_until
 from tests.twilio_helpers import (
     ACCOUNT,
     INBOUND,
-    PUBLIC,
     STATUS,
     TOKEN,
     FakeMessagesApi,
     basic_auth,
     inbound_fields,
-    sign,
     signed_post,
     twilio_section,
     vectors,
 )
-from twilio.request_validator import RequestValidator
 
 ANNA = "whatsapp:+37120000001"
 
@@ -152,9 +150,16 @@ def test_signature_vectors_over_http_behind_a_proxy(make_settings: Any, service_
                     headers["X-Forwarded-Host"] = parts.netloc
                 body = v["form_body"].encode() if "form_body" in v else _encode(_vector_fields(v))
                 target = f"{parts.path}?{parts.query}"
-                ok = post(service, target, content=body, headers={**headers, "X-Twilio-Signature": v["expected_signature"]})
+                ok = post(
+                    service, target, content=body, headers={**headers, "X-Twilio-Signature": v["expected_signature"]}
+                )
                 assert ok.status_code == 400, (v["name"], ok.status_code)
-                bad = post(service, target, content=body, headers={**headers, "X-Twilio-Signature": "x" + v["expected_signature"][1:]})
+                bad = post(
+                    service,
+                    target,
+                    content=body,
+                    headers={**headers, "X-Twilio-Signature": "x" + v["expected_signature"][1:]},
+                )
                 assert bad.status_code == 403, v["name"]
                 checked += 1
             assert count(service, Receipt) == 0
@@ -163,7 +168,9 @@ def test_signature_vectors_over_http_behind_a_proxy(make_settings: Any, service_
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_proxy_headers_unsigned_missigned_and_oversized(make_settings: Any, service_factory: Any) -> None:
-    settings = make_settings(twilio=twilio_section(public_base_url="", trust_forwarded_headers=True, max_body_bytes=4096))
+    settings = make_settings(
+        twilio=twilio_section(public_base_url="", trust_forwarded_headers=True, max_body_bytes=4096)
+    )
     fields = inbound_fields("SM" + "1" * 32, sender="+37120000002", body="Bedre uz ceļa")
     proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "gk-ingest.test"}
     with service_factory(settings) as service:
@@ -176,16 +183,31 @@ def test_proxy_headers_unsigned_missigned_and_oversized(make_settings: Any, serv
         direct = post(service, INBOUND, **request)
         assert direct.status_code == 403
         # Unsigned, mis-signed (another token, another URL, a changed body).
-        unsigned = post(service, INBOUND, content=request["content"], headers={"Content-Type": "application/x-www-form-urlencoded", **proxied})
+        unsigned = post(
+            service,
+            INBOUND,
+            content=request["content"],
+            headers={"Content-Type": "application/x-www-form-urlencoded", **proxied},
+        )
         assert unsigned.status_code == 403
         other_token = signed_post(INBOUND, fields, token="not-the-token")
-        assert post(service, INBOUND, content=other_token["content"], headers={**other_token["headers"], **proxied}).status_code == 403
+        assert (
+            post(
+                service, INBOUND, content=other_token["content"], headers={**other_token["headers"], **proxied}
+            ).status_code
+            == 403
+        )
         changed = request["content"].replace(b"Bedre", b"Bedres")
         assert post(service, INBOUND, content=changed, headers={**request["headers"], **proxied}).status_code == 403
         # Too large: refused before parsing, whether announced (Content-Length) or streamed (chunked).
         big = fields + [("Padding", "x" * 5000)]
         big_request = signed_post(INBOUND, big)
-        assert post(service, INBOUND, content=big_request["content"], headers={**big_request["headers"], **proxied}).status_code == 413
+        assert (
+            post(
+                service, INBOUND, content=big_request["content"], headers={**big_request["headers"], **proxied}
+            ).status_code
+            == 413
+        )
 
         def chunks() -> Any:
             for i in range(0, len(big_request["content"]), 1000):
@@ -210,9 +232,7 @@ def test_forwarded_headers_are_ignored_unless_trusted(make_settings: Any, servic
         assert post(service, INBOUND, **signed_post(INBOUND, fields)).status_code == 200
 
 
-def test_whatsapp_conversation_becomes_one_routed_inquiry(
-    make_settings: Any, relay: Any, service_factory: Any
-) -> None:
+def test_whatsapp_conversation_becomes_one_routed_inquiry(make_settings: Any, relay: Any, service_factory: Any) -> None:
     api = FakeMessagesApi().__enter__()
     settings = make_settings(
         outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"},
@@ -225,8 +245,15 @@ def test_whatsapp_conversation_becomes_one_routed_inquiry(
     media_url = api.add_media(media_path, "image/jpeg", photo_bytes)
     api.media_failures[media_path] = 1
     conversation = [
-        inbound_fields("SM" + "a1" * 16, sender=ANNA, profile="Anna Liepa", body="Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12."),
-        inbound_fields("SM" + "a2" * 16, sender=ANNA, profile="Anna Liepa", body="Te ir foto", media=[(media_url, "image/jpeg")]),
+        inbound_fields(
+            "SM" + "a1" * 16,
+            sender=ANNA,
+            profile="Anna Liepa",
+            body="Labdien! Jau otro nedēļu netiek izvesti atkritumi no Brīvības ielas 12.",
+        ),
+        inbound_fields(
+            "SM" + "a2" * 16, sender=ANNA, profile="Anna Liepa", body="Te ir foto", media=[(media_url, "image/jpeg")]
+        ),
         inbound_fields("SM" + "a3" * 16, sender=ANNA, profile="Anna Liepa", body="Konteiners ir pilns."),
     ]
     with service_factory(settings) as service:
@@ -278,9 +305,21 @@ def test_whatsapp_conversation_becomes_one_routed_inquiry(
 def test_sms_from_the_same_number_is_the_same_contact(make_settings: Any, service_factory: Any) -> None:
     settings = make_settings(twilio=twilio_section())
     with service_factory(settings) as service:
-        post(service, INBOUND, **signed_post(INBOUND, inbound_fields("SM" + "b1" * 16, sender=ANNA, profile="Anna", body="Bedre uz ceļa")))
-        post(service, INBOUND, **signed_post(INBOUND, inbound_fields("SM" + "b2" * 16, sender="+37120000001", body="Bedre joprojām")))
-        post(service, INBOUND, **signed_post(INBOUND, inbound_fields("SM" + "b3" * 16, sender="+37120000001", body="Un vēl")))
+        post(
+            service,
+            INBOUND,
+            **signed_post(INBOUND, inbound_fields("SM" + "b1" * 16, sender=ANNA, profile="Anna", body="Bedre uz ceļa")),
+        )
+        post(
+            service,
+            INBOUND,
+            **signed_post(INBOUND, inbound_fields("SM" + "b2" * 16, sender="+37120000001", body="Bedre joprojām")),
+        )
+        post(
+            service,
+            INBOUND,
+            **signed_post(INBOUND, inbound_fields("SM" + "b3" * 16, sender="+37120000001", body="Un vēl")),
+        )
         wait_until(lambda: count(service, Message) == 3, what="three messages")
         contacts = rows(service, Contact)
         inquiries = rows(service, Inquiry)
@@ -307,7 +346,11 @@ def test_flood_of_signed_webhooks_with_repeats(
     for n in range(unique):
         number = senders[n % len(senders)]
         sender = f"whatsapp:{number}" if n % 2 else number
-        requests.append(inbound_fields(f"SM{n:032x}", sender=sender, profile=f"Klients {n % len(senders)}", body=f"Ziņa {n}: bedre uz ceļa"))
+        requests.append(
+            inbound_fields(
+                f"SM{n:032x}", sender=sender, profile=f"Klients {n % len(senders)}", body=f"Ziņa {n}: bedre uz ceļa"
+            )
+        )
     requests += random.Random(7).sample(requests, total - unique)  # 10 % sent twice
     random.Random(8).shuffle(requests)
     settings = make_settings(twilio=twilio_section(), database={"pool_size": 25}, pipeline={"batch_size": 500})
@@ -318,11 +361,17 @@ def test_flood_of_signed_webhooks_with_repeats(
         # The client runs in a process of its own: in this one it would share the service's GIL.
         done = subprocess.run(
             [sys.executable, "-m", "tests.twilio_flood_client", base, str(batch), "20"],
-            cwd=ROOT, capture_output=True, text=True, timeout=900, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         took = result["seconds"]
-        print(f"\n[{backend}] {total} webhooks ({total - unique} repeats), 20 at a time, in {took:.1f} s: {total / took:.0f} requests/s")
+        print(
+            f"\n[{backend}] {total} webhooks ({total - unique} repeats), 20 at a time, in {took:.1f} s: {total / took:.0f} requests/s"
+        )
         assert result["statuses"] == {"200": total}
         assert count(service, Receipt) == unique
         started = time.monotonic()

@@ -51,7 +51,10 @@ def start_service(config: Path, port: int, log: Path, database_url: str) -> subp
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config)],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -97,7 +100,9 @@ def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_ur
         running.append(service)
         client = subprocess.Popen(
             [sys.executable, "-m", "tests.twilio_flood_client", f"http://127.0.0.1:{port}", str(batch), "20"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         running.append(client)
         # Kill the service once about a third of the flood is in.
@@ -123,7 +128,11 @@ def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_ur
         running.append(service)
         done = subprocess.run(
             [sys.executable, "-m", "tests.twilio_flood_client", f"http://127.0.0.1:{port}", str(batch), "20"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
         )
         second = json.loads(done.stdout.strip().splitlines()[-1])
         assert second["statuses"] == {"200": total}

@@ -19,9 +19,9 @@ from sqlmodel import Session, func, select
 
 from channels.base import InboundMessage
 from channels.whatsapp_cloud import InvalidWebhook, WhatsAppCloudChannel, split_webhook
+from ingest.config import ConfigError, load_config, parse_config
 from ingest.intake.whatsapp_cloud_webhook import expected_signature, signature_valid
 from storage.models import Attachment, Contact, Inquiry, Message, Receipt
-from ingest.config import ConfigError, load_config, parse_config
 from storage.twilio_models import MediaFetch
 from tests.conftest import DATA, ROOT, deep_merge, example_document, wait_until
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
@@ -132,14 +132,18 @@ def test_media_becomes_an_attachment_record_without_bytes_or_fetch_url(
     key: str, content_type: str, filename: str | None, text: str
 ) -> None:
     data = updates("message")[key]
-    media_id = next(v["id"] for k, v in value_of(data)["messages"][0].items() if isinstance(v, dict) and "mime_type" in v)
+    media_id = next(
+        v["id"] for k, v in value_of(data)["messages"][0].items() if isinstance(v, dict) and "mime_type" in v
+    )
     message = only(data)
     (attachment,) = message.attachments
     assert attachment.content_type == content_type and attachment.filename == filename
     assert attachment.data is None and attachment.size == 0
     assert attachment.fetch_url is None  # the media fetcher knows only Twilio URLs
     assert attachment.omitted_reason is not None
-    assert f"Cloud API media id {media_id}" in attachment.omitted_reason and "not downloaded" in attachment.omitted_reason
+    assert (
+        f"Cloud API media id {media_id}" in attachment.omitted_reason and "not downloaded" in attachment.omitted_reason
+    )
     assert message.text == text
 
 
@@ -215,8 +219,13 @@ def test_statuses_and_other_fields_store_no_message() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"entry": {}}', b'{"entry": [{"changes": [{"field": "messages", "value": []}]}]}',
-     b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": ["x"]}}]}]}'],  # fmt: skip
+    [
+        b"not json",
+        b"[]",
+        b'{"entry": {}}',
+        b'{"entry": [{"changes": [{"field": "messages", "value": []}]}]}',
+        b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": ["x"]}}]}]}',
+    ],  # fmt: skip
 )
 def test_bodies_of_the_wrong_shape_are_invalid(body: bytes) -> None:
     with pytest.raises(InvalidWebhook):
@@ -285,7 +294,12 @@ def test_signed_updates_over_http_end_in_the_right_records(
     anna = contacts["+37120000001"]
     assert anna.name == "Test Name" and anna.whatsapp_id == "37120000001"
     assert {r.channel for r in receipts} == {"whatsapp_cloud"}
-    assert {r.natural_id for r in receipts} == {"wamid:wamid.ONE", "wamid:wamid.IMG", "wamid:wamid.TWO-1", "wamid:wamid.TWO-2"}
+    assert {r.natural_id for r in receipts} == {
+        "wamid:wamid.ONE",
+        "wamid:wamid.IMG",
+        "wamid:wamid.TWO-1",
+        "wamid:wamid.TWO-2",
+    }
     # One inquiry per client on the whatsapp channel: the second message joins the first.
     assert sorted(i.channel for i in inquiries) == ["whatsapp", "whatsapp"]
     assert messages["wamid:wamid.ONE"].text == "Body Text" and messages["wamid:wamid.ONE"].channel == "whatsapp"

@@ -23,9 +23,7 @@ async def flood(base: str, requests: list[list[list[str]]], concurrency: int) ->
     limit = asyncio.Semaphore(concurrency)
     statuses: collections.Counter[str] = collections.Counter()
     acked: list[str] = []
-    async with httpx.AsyncClient(
-        base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
-    ) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
 
         async def one(fields: list[list[str]]) -> None:
             kwargs = signed_post(INBOUND, [(k, v) for k, v in fields])

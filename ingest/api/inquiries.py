@@ -18,13 +18,12 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act, can_see, visible
-from ingest.inquiries.answering import mark_answered
 from ingest.api.auth import INQUIRY_ROLES, Principal, require_roles
 from ingest.api.context import ApiContext
 from ingest.api.errors import ERROR_RESPONSES, ApiError
 from ingest.api.schemas import (
+    KEY_PATTERN,
+    MAX_ID,
     AnswerOut,
     AttachmentOut,
     ComplexityIn,
@@ -32,8 +31,6 @@ from ingest.api.schemas import (
     EventOut,
     InquiryDetail,
     InquiryList,
-    KEY_PATTERN,
-    MAX_ID,
     InquirySummary,
     MessageOut,
     NoteOut,
@@ -41,8 +38,11 @@ from ingest.api.schemas import (
     TextIn,
     WaitingIn,
 )
-from ingest.inquiries.clock import pause_clock, resume_clock, schedule_alarms
+from ingest.inquiries import audit
+from ingest.inquiries.access import Action, can_act, can_see, visible
+from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.changes import InquiryError, reassign
+from ingest.inquiries.clock import pause_clock, resume_clock, schedule_alarms
 from ingest.inquiries.search import InquiryFilters, conditions, prepare
 from storage import repo
 from storage.db import transaction
@@ -155,10 +155,17 @@ def _detail(session: Session, inquiry: Inquiry, now: datetime) -> InquiryDetail:
         for a_id, m_id, filename, ctype, size, omitted, stored in rows:
             attachments.setdefault(m_id, []).append(
                 AttachmentOut(
-                    id=a_id, filename=filename, content_type=ctype, size=size, stored=bool(stored), omitted_reason=omitted
+                    id=a_id,
+                    filename=filename,
+                    content_type=ctype,
+                    size=size,
+                    stored=bool(stored),
+                    omitted_reason=omitted,
                 )
             )
-    events = session.exec(select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))).all()
+    events = session.exec(
+        select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
+    ).all()
     base = summary_of(session, inquiry, now)
     return InquiryDetail(
         **base.model_dump(),
@@ -208,7 +215,11 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
 
     def _may(session: Session, principal: Principal, inquiry: Inquiry, action: Action) -> None:
         if not can_act(session, principal, inquiry, action):
-            who = "the responsible employee" if action == Action.ANSWER else "the responsible employee, a supervisor or the board"
+            who = (
+                "the responsible employee"
+                if action == Action.ANSWER
+                else "the responsible employee, a supervisor or the board"
+            )
             raise ApiError(403, "forbidden", f"only {who} may {action.value} on {inquiry.reference}")
 
     @api.get("", response_model=InquiryList, summary="Inquiries the caller may see, filtered and paged")
@@ -218,11 +229,15 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
         channel: str | None = Query(default=None, max_length=32, pattern=KEY_PATTERN),
         topic: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN),
         kind: str | None = Query(default=None, max_length=32, pattern=KEY_PATTERN),
-        employee: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN, description="the responsible employee's key"),
+        employee: str | None = Query(
+            default=None, max_length=64, pattern=KEY_PATTERN, description="the responsible employee's key"
+        ),
         overdue: bool | None = None,
         received_from: date | None = Query(default=None, description="first day (office time zone), inclusive"),
         received_to: date | None = Query(default=None, description="last day (office time zone), inclusive"),
-        q: str | None = Query(default=None, max_length=200, description="words in the subject or any message, any case"),
+        q: str | None = Query(
+            default=None, max_length=200, description="words in the subject or any message, any case"
+        ),
         limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
         offset: int = Query(default=0, ge=0, le=10_000_000),
     ) -> InquiryList:
@@ -254,7 +269,9 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
             )  # fmt: skip
         return InquiryList(items=items, total=int(total), limit=limit, offset=offset)
 
-    @api.get("/{reference}", response_model=InquiryDetail, summary="One inquiry: contact, messages, attachments, events")
+    @api.get(
+        "/{reference}", response_model=InquiryDetail, summary="One inquiry: contact, messages, attachments, events"
+    )
     def get_inquiry(principal: Caller, reference: Reference) -> InquiryDetail:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
@@ -284,7 +301,9 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
             if row is None:
                 raise ApiError(404, "not_found", f"no attachment {attachment_id} on {inquiry.reference}")
             if row.data is None:
-                raise ApiError(404, "not_stored", f"attachment {attachment_id} was not stored: {row.omitted_reason or 'unknown'}")
+                raise ApiError(
+                    404, "not_stored", f"attachment {attachment_id} was not stored: {row.omitted_reason or 'unknown'}"
+                )
             audit.record(session, principal=principal, action="attachment.download", now=now, inquiry_id=inquiry.id,
                          detail={"reference": inquiry.reference, "attachment_id": attachment_id})  # fmt: skip
             data, ctype, filename = row.data, row.content_type, row.filename
@@ -321,7 +340,9 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
         ctx.wake_outbox()
         return out
 
-    @api.post("/{reference}/complexity", response_model=InquirySummary, summary="Change complexity; the due date follows")
+    @api.post(
+        "/{reference}/complexity", response_model=InquirySummary, summary="Change complexity; the due date follows"
+    )
     def set_complexity(principal: Caller, reference: Reference, body: ComplexityIn) -> InquirySummary:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
@@ -350,12 +371,18 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
             )  # fmt: skip
             if inquiry.status == InquiryStatus.OPEN.value:
                 # Waiting: no alarms until the client answers (resume_clock schedules them).
-                schedule_alarms(session, inquiry=inquiry, calendar=ctx.calendar, policy=ctx.policy, counted_from=counted_from)
+                schedule_alarms(
+                    session, inquiry=inquiry, calendar=ctx.calendar, policy=ctx.policy, counted_from=counted_from
+                )
             audit.record(session, principal=principal, action="inquiry.complexity", now=now, inquiry_id=inquiry.id,
                          detail={"reference": inquiry.reference, "from": old_complexity, "to": body.complexity})  # fmt: skip
             return summary_of(session, inquiry, now)
 
-    @api.post("/{reference}/waiting", response_model=InquirySummary, summary="Stop or restart the clock (waiting for the client)")
+    @api.post(
+        "/{reference}/waiting",
+        response_model=InquirySummary,
+        summary="Stop or restart the clock (waiting for the client)",
+    )
     def set_waiting(principal: Caller, reference: Reference, body: WaitingIn) -> InquirySummary:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
@@ -363,7 +390,9 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
             _may(session, principal, inquiry, Action.WAITING)
             if body.waiting:
                 if inquiry.status != InquiryStatus.OPEN.value:
-                    raise ApiError(409, "conflict", f"{inquiry.reference} is {inquiry.status}; only an open inquiry can wait")
+                    raise ApiError(
+                        409, "conflict", f"{inquiry.reference} is {inquiry.status}; only an open inquiry can wait"
+                    )
                 pause_clock(session, inquiry=inquiry, actor=principal.key, now=now)
             else:
                 if inquiry.status != InquiryStatus.WAITING_CLIENT.value:
@@ -398,7 +427,9 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
             )
             session.add(message)
             session.flush()
-            mark_answered(session, inquiry=inquiry, actor=principal.key, message_id=message.id, sent=sent, now=now, via="api")
+            mark_answered(
+                session, inquiry=inquiry, actor=principal.key, message_id=message.id, sent=sent, now=now, via="api"
+            )
             audit.record(session, principal=principal, action="inquiry.answer", now=now, inquiry_id=inquiry.id,
                          detail={"reference": inquiry.reference, "message_id": message.id,
                                  "outbox_id": sent.id if sent else None})  # fmt: skip
@@ -407,7 +438,12 @@ def inquiries_router(ctx: ApiContext, authenticate: Callable[..., Principal]) ->
         ctx.wake_outbox()
         return out
 
-    @api.post("/{reference}/notes", response_model=NoteOut, status_code=201, summary="Add an internal note (never shown to the client)")
+    @api.post(
+        "/{reference}/notes",
+        response_model=NoteOut,
+        status_code=201,
+        summary="Add an internal note (never shown to the client)",
+    )
     def add_note(principal: Caller, reference: Reference, body: TextIn) -> NoteOut:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:

@@ -21,12 +21,12 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
 from channels.calls import normalise_number
-from ingest.inquiries import audit
 from ingest.api.auth import INQUIRY_ROLES, Principal, require_roles
 from ingest.api.context import ApiContext
 from ingest.api.errors import ERROR_RESPONSES, ApiError
 from ingest.api.inquiries import summary_of
 from ingest.api.schemas import InteractionIn, InteractionOut
+from ingest.inquiries import audit
 from ingest.inquiries.opening import create_inquiry, record_routing, situation
 from storage import repo
 from storage.db import transaction
@@ -77,14 +77,22 @@ def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal])
             contact = _contact(session, body)
             subject = SUBJECTS[body.channel]
             understood = ctx.router.understand(subject=None, text=body.text)
-            facts: dict[str, Any] = {"logged_by": principal.key, "language": understood.language, "kind": understood.kind}
+            facts: dict[str, Any] = {
+                "logged_by": principal.key,
+                "language": understood.language,
+                "kind": understood.kind,
+            }
             days = ctx.working_days(body.complexity)
             if body.route or understood.kind == Kind.COMPLAINT.value:
                 decision = ctx.router.decide(
                     subject=None, text=body.text, received_at=received_at, sender_name=body.client_name,
                     situation=situation(session, calendar=ctx.calendar, contact=contact, received_at=received_at),
                 )  # fmt: skip
-                employee_key, rule, facts = decision.employee_key, decision.rule, {**decision.facts, "logged_by": principal.key}
+                employee_key, rule, facts = (
+                    decision.employee_key,
+                    decision.rule,
+                    {**decision.facts, "logged_by": principal.key},
+                )
             else:
                 employee_key, rule = principal.key, "logged-by-employee"
             facts["due"] = ctx.calendar.explain_due(received_at, days)
@@ -122,12 +130,16 @@ def interactions_router(ctx: ApiContext, authenticate: Callable[..., Principal])
                 queued = True
             sent: Outbox | None = None
             if body.suggested_written:
-                sent = _send_written_form(session, ctx, inquiry=inquiry, contact=contact, employee=employee or logger, now=now)
+                sent = _send_written_form(
+                    session, ctx, inquiry=inquiry, contact=contact, employee=employee or logger, now=now
+                )
                 queued = queued or sent is not None
             audit.record(session, principal=principal, action="interaction.log", now=now, inquiry_id=inquiry.id,
                          detail={"reference": inquiry.reference, "channel": body.channel, "assigned_to": employee_key,
                                  "written_form_outbox_id": sent.id if sent else None})  # fmt: skip
-            out = InteractionOut(inquiry=summary_of(session, inquiry, now), written_form_sent_on=sent.channel if sent else None)
+            out = InteractionOut(
+                inquiry=summary_of(session, inquiry, now), written_form_sent_on=sent.channel if sent else None
+            )
         if queued:
             ctx.wake_outbox()
         return out
@@ -150,5 +162,12 @@ def _send_written_form(
                        data={"reason": "no e-mail address and no mobile number to text"})  # fmt: skip
         return None
     return ctx.notices._send_template(  # the shared machinery for templated client messages
-        session, "written_form", route, inquiry=inquiry, contact=contact, employee=employee, now=now, written=ctx.written
+        session,
+        "written_form",
+        route,
+        inquiry=inquiry,
+        contact=contact,
+        employee=employee,
+        now=now,
+        written=ctx.written,
     )

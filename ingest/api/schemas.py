@@ -161,7 +161,9 @@ class InteractionIn(_In):
         default=False, description="policy clause 10.2: the client is sent how to submit the request in writing"
     )
     route: bool = Field(default=False, description="route like a message instead of assigning to the logging employee")
-    language: Literal["lv", "ru", "en"] | None = Field(default=None, description="the language spoken; default: detected")
+    language: Literal["lv", "ru", "en"] | None = Field(
+        default=None, description="the language spoken; default: detected"
+    )
     at: datetime | None = Field(default=None, description="when the call or visit was; default: now")
 
     @model_validator(mode="after")

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlmodel import col, select
 
 from ingest.api import tokens as api_tokens
-from ingest.inquiries import audit
 from ingest.api.auth import Principal, require_roles
 from ingest.api.context import ApiContext
 from ingest.api.errors import ERROR_RESPONSES, ApiError
 from ingest.api.schemas import KEY_PATTERN, MAX_ID, AbsenceIn, AbsenceOut, Me, NewTokenOut, TokenIn, TokenOut
+from ingest.inquiries import audit
 from storage.db import transaction
 from storage.models import Absence, Employee
 from storage.staff_models import ApiToken, Role
@@ -31,7 +31,12 @@ MANAGERS = (Role.SUPERVISOR, Role.BOARD, Role.ADMIN)
 def _absence_out(row: Absence) -> AbsenceOut:
     assert row.id is not None
     return AbsenceOut(
-        id=row.id, employee=row.employee_key, starts_on=row.starts_on, ends_on=row.ends_on, reason=row.reason, source=row.source
+        id=row.id,
+        employee=row.employee_key,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        reason=row.reason,
+        source=row.source,
     )
 
 
@@ -69,7 +74,9 @@ def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> API
 
     # -- absences ---------------------------------------------------------------------------
 
-    @api.get("/absences", response_model=list[AbsenceOut], tags=["absences"], summary="Absences (an employee sees their own)")
+    @api.get(
+        "/absences", response_model=list[AbsenceOut], tags=["absences"], summary="Absences (an employee sees their own)"
+    )
     def list_absences(
         principal: Caller, employee: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN)
     ) -> list[AbsenceOut]:
@@ -98,7 +105,13 @@ def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> API
                          detail={"absence_id": row.id, "employee": body.employee})  # fmt: skip
             return _absence_out(row)
 
-    @api.delete("/absences/{absence_id}", status_code=204, response_class=Response, tags=["absences"], summary="Remove an absence entered through the API")
+    @api.delete(
+        "/absences/{absence_id}",
+        status_code=204,
+        response_class=Response,
+        tags=["absences"],
+        summary="Remove an absence entered through the API",
+    )
     def delete_absence(principal: Caller, absence_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
@@ -120,7 +133,13 @@ def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> API
         with ctx.sessions() as session:
             return [_token_out(row) for row in api_tokens.list_tokens(session)]
 
-    @api.post("/tokens", response_model=NewTokenOut, status_code=201, tags=["tokens"], summary="Create a token (admin); the secret is shown once")
+    @api.post(
+        "/tokens",
+        response_model=NewTokenOut,
+        status_code=201,
+        tags=["tokens"],
+        summary="Create a token (admin); the secret is shown once",
+    )
     def create_token(principal: Caller, body: TokenIn) -> NewTokenOut:
         require_roles(principal, Role.ADMIN, what="manage tokens")
         now = ctx.clock()
@@ -149,9 +168,9 @@ def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> API
                 row = api_tokens.revoke_token(session, token_id=token_id, now=now)
             except api_tokens.TokenError as exc:
                 raise ApiError(404, "not_found", str(exc)) from None
-            audit.record(session, principal=principal, action="token.revoke", now=now, detail={"revoked_token_id": token_id})
+            audit.record(
+                session, principal=principal, action="token.revoke", now=now, detail={"revoked_token_id": token_id}
+            )
             return _token_out(row)
 
     return api
-
-

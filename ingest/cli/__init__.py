@@ -100,8 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     """What the service would make of a message, without storing anything."""
     from ingest.routing import router_from_settings
-    from router.route import Load, Situation
     from ingest.service import channels_from_settings
+    from router.route import Load, Situation
     from storage.types import utcnow
 
     channel = channels_from_settings(settings)["email"]
@@ -229,18 +229,17 @@ def cmd_reassign(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     try:
-        with _opened(settings) as sessions:
-            with transaction(sessions) as session:
-                inquiry = get_inquiry(session, args.reference)
-                new = reassign(
-                    session,
-                    inquiry=inquiry,
-                    to_employee=args.employee,
-                    actor=args.actor,
-                    reason=args.reason,
-                    notices=notices_from_settings(settings),
-                    now=utcnow(),
-                )
+        with _opened(settings) as sessions, transaction(sessions) as session:
+            inquiry = get_inquiry(session, args.reference)
+            new = reassign(
+                session,
+                inquiry=inquiry,
+                to_employee=args.employee,
+                actor=args.actor,
+                reason=args.reason,
+                notices=notices_from_settings(settings),
+                now=utcnow(),
+            )
     except InquiryError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
@@ -278,11 +277,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    from ingest.intake.media_fetch import retry_media
     from storage import repo
     from storage.db import transaction
     from storage.types import utcnow
-
-    from ingest.intake.media_fetch import retry_media
 
     if not (args.all or args.receipt or args.outbox or args.media):
         print("ingest: say what to retry: --all, --receipt ID, --outbox ID or --media ID", file=sys.stderr)
@@ -304,8 +302,8 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
     """Store a call log's calls as phone receipts, then turn the missed ones into call-back inquiries."""
     from channels.calls import CallChannel
     from ingest.intake.call_log import ImportError_, import_calls
-    from ingest.pipeline.runner.runner import Outcome
     from ingest.intake.receipts import ReceiptStore
+    from ingest.pipeline.runner.runner import Outcome
     from ingest.service import build_pipeline, channels_from_settings, sync_employees
     from storage.types import utcnow
 
@@ -428,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry.set_defaults(func=cmd_retry)
 
     calls = sub.add_parser(
-        "import-calls", help="import a call log (Asterisk Master.csv or a CSV export); missed calls become call-back inquiries"
+        "import-calls",
+        help="import a call log (Asterisk Master.csv or a CSV export); missed calls become call-back inquiries",
     )
     calls.add_argument("file")
     calls.add_argument("--format", choices=("asterisk", "csv"), default="asterisk", help="asterisk (default) or csv")
@@ -466,4 +465,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args))
-

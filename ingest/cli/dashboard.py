@@ -29,11 +29,11 @@ def _read_password(from_stdin: bool) -> str | None:
 
 def cmd_password_set(args: argparse.Namespace) -> int:
     from ingest.cli import _load, _opened
-    from ingest.dashboard.sessions import end_sessions_of
     from ingest.dashboard.passwords import PasswordError, set_password
+    from ingest.dashboard.sessions import end_sessions_of
+    from ingest.inquiries.audit import record_action
     from ingest.service import sync_employees
     from storage.db import transaction
-    from ingest.inquiries.audit import record_action
     from storage.types import utcnow
 
     settings = _load(args.config)
@@ -61,8 +61,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ingest.cli import _load, _opened
     from ingest.dashboard.figures import Period, office_figures
     from ingest.dashboard.report import report_csv
-    from storage.db import transaction
     from ingest.inquiries.audit import record_action
+    from storage.db import transaction
     from storage.types import utcnow
 
     settings = _load(args.config)
@@ -110,7 +110,9 @@ def add_dashboard_commands(
     set_.set_defaults(func=cmd_password_set)
 
     report = sub.add_parser("report", help="the dashboard's figures of a period as CSV, for the board")
-    report.add_argument("--from", dest="first", type=_day, required=True, help="first day, YYYY-MM-DD (office time zone)")
+    report.add_argument(
+        "--from", dest="first", type=_day, required=True, help="first day, YYYY-MM-DD (office time zone)"
+    )
     report.add_argument("--to", dest="last", type=_day, required=True, help="last day, YYYY-MM-DD, included")
     report.add_argument("--out", default="", help="the CSV file to write (default: standard output)")
     report.add_argument("--actor", default=actor, help="who asks (for the audit log)")

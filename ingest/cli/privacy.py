@@ -96,7 +96,9 @@ def _confirm(question: str) -> bool:
     return input(question).strip().lower() in ("y", "yes", "j", "jā")
 
 
-def add_privacy_commands(sub: argparse._SubParsersAction, config_arg: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+def add_privacy_commands(
+    sub: argparse._SubParsersAction, config_arg: Callable[[argparse.ArgumentParser], None]
+) -> None:  # type: ignore[type-arg]
     """Register ``retention`` and ``gdpr`` on the ``ingest`` parser."""
     actor = os.environ.get("USER", "cli")
 

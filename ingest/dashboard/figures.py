@@ -243,14 +243,18 @@ def office_figures(
         total=_counts(total_row),
         by_employee=_rows(_grouped(session, col(Employee.key), visible, c), {**employees, NOBODY: "(nobody)"}),
         by_channel=_rows(_grouped(session, col(Inquiry.channel), visible, c), {}),
-        by_topic=_rows(_grouped(session, col(Inquiry.topic), visible, c), {**(topic_names or {}), NOBODY: "(no topic)"}),
+        by_topic=_rows(
+            _grouped(session, col(Inquiry.topic), visible, c), {**(topic_names or {}), NOBODY: "(no topic)"}
+        ),
         by_kind=_rows(_grouped(session, col(Inquiry.kind), visible, c), {}),
         weeks=weeks,
         feedback=_feedback(session, visible, c, limit=feedback_limit),
     )
 
 
-def _feedback(session: Session, visible: ColumnElement[bool], c: _Conditions, *, limit: int | None) -> list[FeedbackItem]:
+def _feedback(
+    session: Session, visible: ColumnElement[bool], c: _Conditions, *, limit: int | None
+) -> list[FeedbackItem]:
     flags = [case((cond, 1), else_=0) for cond in (c.is_open, c.overdue, c.received, c.answered, c.on_time, c.missed)]
     query = (
         select(Inquiry, Employee.key, *flags)

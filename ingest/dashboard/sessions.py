@@ -102,7 +102,9 @@ def end_sessions_of(session: Session, *, employee_key: str) -> int:
 class LoginLimiter:
     """At most ``max_failures`` failed logins per key within ``window``; thread-safe, in memory."""
 
-    def __init__(self, *, max_failures: int = 5, window: timedelta = timedelta(minutes=15), max_keys: int = 10_000) -> None:
+    def __init__(
+        self, *, max_failures: int = 5, window: timedelta = timedelta(minutes=15), max_keys: int = 10_000
+    ) -> None:
         self.max_failures = max_failures
         self.window = window
         self.max_keys = max_keys

@@ -20,12 +20,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act, can_see, visible
 from ingest.api.auth import Principal
 from ingest.api.context import ApiContext
 from ingest.api.inquiries import _detail as inquiry_detail  # the API's own shape of one inquiry, reused
 from ingest.dashboard.charts import on_time_chart
+from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
+from ingest.dashboard.passwords import dummy_hash, verify_password
 from ingest.dashboard.sessions import LiveSession, LoginLimiter, end_session, resolve_session, start_session
 from ingest.dashboard.web import (
     LOGIN_CSRF_COOKIE,
@@ -39,9 +39,9 @@ from ingest.dashboard.web import (
     set_cookie,
     template_environment,
 )
+from ingest.inquiries import audit
+from ingest.inquiries.access import Action, can_act, can_see, visible
 from ingest.inquiries.changes import InquiryError, reassign
-from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
-from ingest.dashboard.passwords import dummy_hash, verify_password
 from storage import repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry
@@ -129,7 +129,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
     def login_audit(session: Session, request: Request, *, actor: str, action: str, detail: dict[str, Any]) -> None:
         # Written directly: a failed login has no principal. Never the password; the typed key
         # only when it is an employee's (an unknown "key" may be a password typed in the wrong box).
-        audit.record_action(session, actor=actor, action=action, now=ctx.clock(), detail=detail, remote_addr=_remote(request))
+        audit.record_action(
+            session, actor=actor, action=action, now=ctx.clock(), detail=detail, remote_addr=_remote(request)
+        )
 
     # -- static -------------------------------------------------------------------------------
 
@@ -142,7 +144,14 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
     def login_page(status: int = 200, *, next_path: str = "/dashboard", message: str = "", key: str = "") -> Response:
         csrf = secrets.token_urlsafe(32)
         response = page("login.html", status, csrf=csrf, next_path=next_path, message=message, key=key)
-        set_cookie(response, LOGIN_CSRF_COOKIE, csrf, secure_cookie=options.secure_cookies, max_age=3600, path="/dashboard/login")
+        set_cookie(
+            response,
+            LOGIN_CSRF_COOKIE,
+            csrf,
+            secure_cookie=options.secure_cookies,
+            max_age=3600,
+            path="/dashboard/login",
+        )
         return response
 
     @api.get("/login")
@@ -163,15 +172,21 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
         # Read, then check the password with no transaction open: scrypt takes tens of milliseconds,
         # and a write transaction would hold SQLite's write lock meanwhile.
         with ctx.sessions() as session:
-            employee = session.execute(select(Employee).where(col(Employee.key) == key)).scalars().first() if key else None
+            employee = (
+                session.execute(select(Employee).where(col(Employee.key) == key)).scalars().first() if key else None
+            )
         known = employee.key if employee is not None else "unknown"
         stored = employee.password_hash if employee is not None and employee.active else None
         wait = limiter.retry_after(key, now)
         if wait is not None:
             with transaction(ctx.sessions) as session:
-                login_audit(session, request, actor=known, action="dashboard.login_refused", detail={"reason": "rate_limited"})
+                login_audit(
+                    session, request, actor=known, action="dashboard.login_refused", detail={"reason": "rate_limited"}
+                )
             minutes = max(1, int(wait.total_seconds() // 60) + 1)
-            return login_page(429, next_path=next_path, message=f"Too many failed attempts. Try again in {minutes} min.", key=key)
+            return login_page(
+                429, next_path=next_path, message=f"Too many failed attempts. Try again in {minutes} min.", key=key
+            )
         # Always one scrypt check (against the decoy when there is no password), so the answer's
         # timing does not tell whether the key exists.
         matches = verify_password(password, stored or decoy) and stored is not None
@@ -183,10 +198,14 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
             return login_page(401, next_path=next_path, message="Wrong employee key or password.", key=key)
         limiter.succeeded(key)
         with transaction(ctx.sessions) as session:
-            new = start_session(session, employee_key=employee.key, now=now, idle=options.idle, lifetime=options.lifetime)
+            new = start_session(
+                session, employee_key=employee.key, now=now, idle=options.idle, lifetime=options.lifetime
+            )
             login_audit(session, request, actor=employee.key, action="dashboard.login", detail={"via": "dashboard"})
         response = RedirectResponse(next_path, status_code=303)
-        set_cookie(response, SESSION_COOKIE, new.token, secure_cookie=options.secure_cookies, max_age=None, path="/dashboard")
+        set_cookie(
+            response, SESSION_COOKIE, new.token, secure_cookie=options.secure_cookies, max_age=None, path="/dashboard"
+        )
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/dashboard/login")
         return response
 
@@ -197,7 +216,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
             if isinstance(user, Response):
                 return user
             end_session(session, token=request.cookies.get(SESSION_COOKIE, ""))
-            audit.record(session, principal=user.principal, action="dashboard.logout", now=ctx.clock(), detail=dict(VIA))
+            audit.record(
+                session, principal=user.principal, action="dashboard.logout", now=ctx.clock(), detail=dict(VIA)
+            )
         response = RedirectResponse("/dashboard/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/dashboard")
         return response
@@ -253,7 +274,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
         return inquiry
 
     @api.get("/inquiries/{reference}")
-    def inquiry_page(request: Request, reference: str, done: str | None = Query(default=None, max_length=20)) -> Response:
+    def inquiry_page(
+        request: Request, reference: str, done: str | None = Query(default=None, max_length=20)
+    ) -> Response:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
             user = current_user(request, session)
@@ -265,7 +288,9 @@ def dashboard_router(ctx: ApiContext, options: DashboardOptions, limiter: LoginL
             if inquiry is None:
                 return problem(404, "No such inquiry that you may see.", user)
             detail = inquiry_detail(session, inquiry, now)
-            may_reassign = inquiry.status in OPEN_STATUSES and can_act(session, user.principal, inquiry, Action.REASSIGN)
+            may_reassign = inquiry.status in OPEN_STATUSES and can_act(
+                session, user.principal, inquiry, Action.REASSIGN
+            )
             others = (
                 session.execute(
                     select(Employee)

@@ -111,10 +111,10 @@ def same_token(given: str | None, expected: str | None) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
 
 
-def set_cookie(response: Response, name: str, value: str, *, secure_cookie: bool, max_age: int | None, path: str) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure_cookie
-    )
+def set_cookie(
+    response: Response, name: str, value: str, *, secure_cookie: bool, max_age: int | None, path: str
+) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure_cookie)
 
 
 def safe_next(value: str | None) -> str:

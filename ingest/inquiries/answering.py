@@ -16,7 +16,14 @@ from storage.models import Inquiry, InquiryStatus, Outbox
 
 
 def mark_answered(
-    session: Session, *, inquiry: Inquiry, actor: str, message_id: int | None, sent: Outbox | None, now: datetime, via: str = "email"
+    session: Session,
+    *,
+    inquiry: Inquiry,
+    actor: str,
+    message_id: int | None,
+    sent: Outbox | None,
+    now: datetime,
+    via: str = "email",
 ) -> None:
     """First response and answer times, status answered, reminders cancelled, the ``answered`` event."""
     assert inquiry.id is not None

@@ -81,7 +81,12 @@ def reassign(
         type="reassigned",
         at=now,
         actor=actor,
-        data={"from": old.key if old else None, "to": new.key, "reason": reason, "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at else None},
+        data={
+            "from": old.key if old else None,
+            "to": new.key,
+            "reason": reason,
+            "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at else None,
+        },
     )
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
@@ -92,7 +97,9 @@ def reassign(
         .limit(1)
     ).first()
     if last_in is not None:
-        notices.staff(session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now)
+        notices.staff(
+            session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now
+        )
     notices.client_redirect(session, inquiry=inquiry, contact=contact, employee=new, reason=reason, now=now)
     return new
 
@@ -107,7 +114,9 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
     """Why the inquiry went to whom, and how its due date was computed, from its events."""
     inquiry = get_inquiry(session, reference)
     employees = {e.id: e for e in session.exec(select(Employee)).all()}
-    events = session.exec(select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))).all()
+    events = session.exec(
+        select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
+    ).all()
     current = employees.get(inquiry.employee_id)
     lines = [
         f"{inquiry.reference}: {inquiry.kind}, topic {inquiry.topic or '—'}, {inquiry.complexity}, "
@@ -116,11 +125,15 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
         f"received {_local(inquiry.received_at, tz)}, due {_local(inquiry.due_at, tz)}",
     ]
     for event in events:
-        lines.append(f"{_local(event.at, tz)}  {event.type}" + (f" by {event.actor}" if event.actor != "system" else ""))
+        lines.append(
+            f"{_local(event.at, tz)}  {event.type}" + (f" by {event.actor}" if event.actor != "system" else "")
+        )
         if event.type == "routed":
             lines.extend("    " + line for line in _explain_routing(event.data))
         elif event.type == "reassigned":
-            lines.append(f"    from {event.data.get('from')} to {event.data.get('to')}: {event.data.get('reason') or 'no reason given'}")
+            lines.append(
+                f"    from {event.data.get('from')} to {event.data.get('to')}: {event.data.get('reason') or 'no reason given'}"
+            )
     return Explanation(reference=inquiry.reference, lines=lines)
 
 
@@ -131,7 +144,10 @@ def _explain_routing(data: dict[str, Any]) -> list[str]:
         out.append(f"topic {facts['topic']}: keyword {facts.get('keyword')!r} matched {facts.get('matched_word')!r}")
     if facts.get("reason"):
         out.append(f"why: {facts['reason']}")
-    out.append(f"language {facts.get('language')}, kind {facts.get('kind')}" + (f" (keyword {facts['kind_keyword']!r})" if facts.get("kind_keyword") else ""))
+    out.append(
+        f"language {facts.get('language')}, kind {facts.get('kind')}"
+        + (f" (keyword {facts['kind_keyword']!r})" if facts.get("kind_keyword") else "")
+    )
     for key, label in (
         ("absent", "absent"),
         ("candidates", "candidates"),

@@ -29,7 +29,6 @@ from storage.models import (
     Employee,
     Inquiry,
     InquiryStatus,
-    JobMarker,
 )
 
 log = logging.getLogger(__name__)
@@ -37,8 +36,14 @@ log = logging.getLogger(__name__)
 STAFF_TEXT = {
     "share_left": ("Atgādinājums", "Tuvojas atbildes termiņš."),
     "due_day": ("Šodien termiņš", "Šodien beidzas atbildes termiņš."),
-    "overdue": ("Nokavēts termiņš", "Atbildes termiņš ir nokavēts. Jūs saņemat šo ziņu kā atbildīgā darbinieka vadītājs."),
-    "overdue_board": ("Nokavēts termiņš — valdei", "Atbildes termiņš ir nokavēts, un vadītāja iesaistīšanās nav palīdzējusi."),
+    "overdue": (
+        "Nokavēts termiņš",
+        "Atbildes termiņš ir nokavēts. Jūs saņemat šo ziņu kā atbildīgā darbinieka vadītājs.",
+    ),
+    "overdue_board": (
+        "Nokavēts termiņš — valdei",
+        "Atbildes termiņš ir nokavēts, un vadītāja iesaistīšanās nav palīdzējusi.",
+    ),
 }
 
 

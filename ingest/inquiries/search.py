@@ -72,9 +72,7 @@ def conditions(filters: InquiryFilters, *, dialect: str, now: datetime, tz: Zone
     if filters.kind is not None:
         out.append(col(Inquiry.kind) == filters.kind)
     if filters.employee is not None:
-        out.append(
-            col(Inquiry.employee_id).in_(select(col(Employee.id)).where(col(Employee.key) == filters.employee))
-        )
+        out.append(col(Inquiry.employee_id).in_(select(col(Employee.id)).where(col(Employee.key) == filters.employee)))
     if filters.overdue is not None:
         # Overdue: still open (the clock runs) and past its due time. Waiting for the client is not.
         late = and_(

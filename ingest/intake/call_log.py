@@ -31,8 +31,24 @@ from channels.calls import ASTERISK_ANSWERED, call_document, encode, is_internal
 from ingest.config import CallsSettings
 
 ASTERISK_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
 )
 ASTERISK_MIN, ASTERISK_MAX = 16, len(ASTERISK_COLUMNS)
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "jā", "ja", "answered", "atbildēts"})
@@ -265,7 +281,11 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
             if text is None:
                 raise RowError(reason)
             fields = parse_line(text, delimiter)
-            call = asterisk_call(fields, line=line, settings=settings, tz=tz) if generic is None else generic.call(fields, line=line)
+            call = (
+                asterisk_call(fields, line=line, settings=settings, tz=tz)
+                if generic is None
+                else generic.call(fields, line=line)
+            )
         except RowError as exc:
             report.rejected.append(Rejected(line, str(exc)))
             continue

@@ -95,7 +95,9 @@ class GroupCommitter(Generic[Item, Result]):
                 _settle(batch[0][1], error=exc)
                 return
             # One item the database refuses (a value it cannot hold) must not fail the others.
-            log.warning("group commit of %d items refused (%s); writing them one by one", len(batch), type(exc).__name__)
+            log.warning(
+                "group commit of %d items refused (%s); writing them one by one", len(batch), type(exc).__name__
+            )
             for item, future in batch:
                 try:
                     (result,) = await asyncio.to_thread(self._write_batch, [item])
@@ -120,7 +122,9 @@ class GroupCommitter(Generic[Item, Result]):
             _settle(future, result=result)
 
 
-def _settle(future: asyncio.Future[Result], *, result: Result | None = None, error: BaseException | None = None) -> None:
+def _settle(
+    future: asyncio.Future[Result], *, result: Result | None = None, error: BaseException | None = None
+) -> None:
     if future.done():  # its caller's loop is gone or it was cancelled: the commit stands anyway
         return
     if error is not None:

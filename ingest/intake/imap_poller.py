@@ -34,9 +34,9 @@ from imapclient.imapclient import DELETED, SEEN
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Channel
-from ingest.queues.backoff import backoff_delay
 from ingest.config import ImapSettings
 from ingest.intake.receipts import ReceiptStore, StoredReceipt
+from ingest.queues.backoff import backoff_delay
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.leader import LeaderLock
@@ -182,7 +182,7 @@ class ImapPoller:
             except ProcessedFlagRefused:
                 self.state = "stopped: the server does not keep the processed flag"
                 log.error(
-                    'imap: the folder does not allow keywords, so processed_flag cannot be set; use '
+                    "imap: the folder does not allow keywords, so processed_flag cannot be set; use "
                     'processed_action = "seen" or "move". The IMAP receiver is stopped'
                 )
                 return
@@ -357,7 +357,11 @@ class ImapPoller:
             raw = data.get(b"BODY[]") if data else None
             if raw is None:  # expunged meanwhile, by someone else
                 continue
-            meta: dict[str, Any] = {"imap_folder": self.settings.folder, "imap_uid": uid, "imap_uidvalidity": uidvalidity}
+            meta: dict[str, Any] = {
+                "imap_folder": self.settings.folder,
+                "imap_uid": uid,
+                "imap_uidvalidity": uidvalidity,
+            }
             internal = data.get(b"INTERNALDATE")
             if isinstance(internal, datetime):
                 # imapclient gives naive local time unless told otherwise; make it aware.

@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from ingest.queues.backoff import backoff_delay
 from ingest.config import RetrySettings
+from ingest.queues.backoff import backoff_delay
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import Attachment, Message
@@ -65,7 +65,10 @@ class MediaFetcher:
         """Download one batch of due media; returns how many were tried."""
         with transaction(self.sessions) as session:
             rows = claim_media(
-                session, now=self.clock(), lease=timedelta(seconds=self.retry.lease_seconds), limit=self.retry.batch_size
+                session,
+                now=self.clock(),
+                lease=timedelta(seconds=self.retry.lease_seconds),
+                limit=self.retry.batch_size,
             )
         if not rows:
             return 0
@@ -134,9 +137,17 @@ class MediaFetcher:
                     self._event(session, message, "media_failed", attachment, now, error=reason)
                     log.warning("media %s given up after %d attempts: %s", current.id, current.attempts, reason)
                 else:
-                    delay = backoff_delay(current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds)
+                    delay = backoff_delay(
+                        current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds
+                    )
                     current.next_attempt_at = now + timedelta(seconds=delay)
-                    log.info("media %s not fetched (attempt %d), retry in %.0f s: %s", current.id, current.attempts, delay, reason)
+                    log.info(
+                        "media %s not fetched (attempt %d), retry in %.0f s: %s",
+                        current.id,
+                        current.attempts,
+                        delay,
+                        reason,
+                    )
             session.add(current)
 
     @staticmethod
@@ -170,11 +181,17 @@ def claim_media(session: Session, *, now: datetime, lease: timedelta, limit: int
         return []
     until = now + lease
     session.execute(update(MediaFetch).where(col(MediaFetch.id).in_(ids), due).values(lease_until=until))
-    return list(session.exec(select(MediaFetch).where(col(MediaFetch.id).in_(ids), col(MediaFetch.lease_until) == until)).all())
+    return list(
+        session.exec(select(MediaFetch).where(col(MediaFetch.id).in_(ids), col(MediaFetch.lease_until) == until)).all()
+    )
 
 
 def failed_media(session: Session, *, limit: int = 1000) -> list[MediaFetch]:
-    return list(session.exec(select(MediaFetch).where(col(MediaFetch.status) == FAILED).order_by(col(MediaFetch.id)).limit(limit)).all())
+    return list(
+        session.exec(
+            select(MediaFetch).where(col(MediaFetch.status) == FAILED).order_by(col(MediaFetch.id)).limit(limit)
+        ).all()
+    )
 
 
 def retry_media(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:

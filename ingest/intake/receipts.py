@@ -85,7 +85,9 @@ class ReceiptStore:
         """
         now = self.clock()
         with transaction(self.sessions) as session:
-            results = _insert_all(session, [IncomingReceipt(channel, source, raw, meta) for raw, meta in items], now=now)
+            results = _insert_all(
+                session, [IncomingReceipt(channel, source, raw, meta) for raw, meta in items], now=now
+            )
             if also is not None:
                 also(session)
         new = [r.id for r in results if not r.duplicate]

@@ -33,8 +33,8 @@ from channels.calls import encode as encode_call
 from channels.calls import twilio_call_document
 from channels.twilio_messaging import channel_of, first, parse_form
 from ingest.config import TwilioSettings
-from ingest.intake.receipts import ReceiptStore
 from ingest.intake.http_body import BodyTooLarge, read_body
+from ingest.intake.receipts import ReceiptStore
 from storage import repo
 from storage.db import SessionFactory, transaction
 
@@ -53,7 +53,6 @@ class _Form(dict[str, list[str]]):
 
     def getlist(self, name: str) -> list[str]:
         return self[name]
-
 
 
 def _first_value(header: str | None) -> str:

@@ -33,8 +33,8 @@ from fastapi.responses import PlainTextResponse, Response
 from channels.base import Channel
 from channels.whatsapp_cloud import BUSINESS_OBJECT, CHANNEL_NAME, InvalidWebhook, WebhookContent, split_webhook
 from ingest.config import WhatsAppCloudSettings
-from ingest.intake.receipts import IncomingReceipt, ReceiptStore
 from ingest.intake.http_body import BodyTooLarge, read_body
+from ingest.intake.receipts import IncomingReceipt, ReceiptStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ SIGNATURE_PREFIX = "sha256="
 SOURCE = "whatsapp-cloud-webhook"
 # Meta's challenge is a number; anything much longer is not a handshake.
 MAX_CHALLENGE = 256
-
 
 
 def expected_signature(app_secret: str, body: bytes) -> str:
@@ -69,7 +68,9 @@ def _log_other(content: WebhookContent) -> None:
             hashlib.sha256(status.message_id.encode()).hexdigest()[:12],
         )
     if content.other_fields:
-        log.info("whatsapp cloud webhook: changes of fields %s not handled", ", ".join(sorted(set(content.other_fields))))
+        log.info(
+            "whatsapp cloud webhook: changes of fields %s not handled", ", ".join(sorted(set(content.other_fields)))
+        )
     if content.error_codes:
         log.warning("whatsapp cloud webhook: Meta reported errors %s", ", ".join(content.error_codes))
 
@@ -124,14 +125,14 @@ def whatsapp_cloud_router(
             log.warning("whatsapp cloud webhook: object %r is not WhatsApp, nothing stored", content.object_type[:64])
             return Response(status_code=200)
         if content.messages:
-            items = [
-                IncomingReceipt(channel, SOURCE, raw, {"webhook": "whatsapp-cloud"}) for raw in content.messages
-            ]
+            items = [IncomingReceipt(channel, SOURCE, raw, {"webhook": "whatsapp-cloud"}) for raw in content.messages]
             try:
                 stored = await asyncio.to_thread(receipts.store_many_sync, items)
             except Exception as exc:  # noqa: BLE001 - not acknowledged: Meta delivers the body again
                 # The type only: a database error's text quotes the statement's parameters (the raw message).
-                log.error("whatsapp cloud webhook: could not store %d messages (503): %s", len(items), type(exc).__name__)
+                log.error(
+                    "whatsapp cloud webhook: could not store %d messages (503): %s", len(items), type(exc).__name__
+                )
                 return Response(status_code=503)
             new = sum(not s.duplicate for s in stored)
             stats["accepted"] += new

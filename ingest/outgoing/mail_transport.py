@@ -10,9 +10,9 @@ import ssl
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.headerregistry import Address
 from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 

@@ -66,8 +66,15 @@ class ClientTemplates:
         for name in names:
             for lang in LANGUAGES:
                 self.render(
-                    name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample,
-                    due="01.01.2026 17:00", office="Birojs", reason="", written=written,
+                    name,
+                    lang,
+                    reference="GK-2026-000001",
+                    client_name="Klients",
+                    employee=sample,
+                    due="01.01.2026 17:00",
+                    office="Birojs",
+                    reason="",
+                    written=written,
                 )
 
 
@@ -210,7 +217,9 @@ class Notices:
 
     # -- to the client, on the channel they used ------------------------------------------
 
-    def reply_route(self, session: Session, *, inquiry: Inquiry, contact: Contact, now: datetime) -> tuple[str, str] | None:
+    def reply_route(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, now: datetime
+    ) -> tuple[str, str] | None:
         """(channel, address) to reach the client: the channel they wrote on where possible.
 
         WhatsApp allows free text only within 24 hours of the client's last message; after
@@ -280,7 +289,14 @@ class Notices:
             )
 
     def client_ack(
-        self, session: Session, *, inquiry: Inquiry, contact: Contact, message: Message, employee: Employee, now: datetime
+        self,
+        session: Session,
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        message: Message,
+        employee: Employee,
+        now: datetime,
     ) -> Outbox | None:
         """Tell the client who handles the inquiry and by when; at most one per address per window."""
         if not self.acknowledge:
@@ -376,7 +392,9 @@ class Notices:
             session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=reason
         )
 
-    def client_answer(self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime) -> Outbox | None:
+    def client_answer(
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime
+    ) -> Outbox | None:
         """The employee's answer, sent to the client from the public address (never the employee's)."""
         route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
         if route is None:
@@ -389,8 +407,13 @@ class Notices:
                 inquiry_id=inquiry.id,  # type: ignore[arg-type]
                 type="answer_channel_changed",
                 at=now,
-                data={"from": inquiry.channel, "to": channel, "why": "the WhatsApp 24-hour window is closed"
-                      if inquiry.channel == "whatsapp" else f"cannot write back on {inquiry.channel}"},
+                data={
+                    "from": inquiry.channel,
+                    "to": channel,
+                    "why": "the WhatsApp 24-hour window is closed"
+                    if inquiry.channel == "whatsapp"
+                    else f"cannot write back on {inquiry.channel}",
+                },
             )
         if channel != "email":
             body = f"{text.strip()}\n\n{inquiry.reference} · {self.office}"

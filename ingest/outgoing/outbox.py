@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
-from ingest.queues.backoff import backoff_delay
 from ingest.config import RetrySettings
 from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, TemporaryFailure, build_email
+from ingest.queues.backoff import backoff_delay
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import Outbox, OutboxStatus
@@ -40,7 +40,10 @@ class OutboxSender:
         """Send one batch of due rows; returns how many were tried."""
         with transaction(self.sessions) as session:
             rows = repo.claim_outbox(
-                session, now=self.clock(), lease=timedelta(seconds=self.retry.lease_seconds), limit=self.retry.batch_size
+                session,
+                now=self.clock(),
+                lease=timedelta(seconds=self.retry.lease_seconds),
+                limit=self.retry.batch_size,
             )
         for row in rows:
             self._deliver(row)
@@ -77,7 +80,12 @@ class OutboxSender:
             except DBAPIError as exc:
                 if time.monotonic() + pause > give_up_at:
                     raise
-                log.warning("outbox %s: cannot record the attempt (%s); trying again in %.1f s", row.id, type(exc).__name__, pause)
+                log.warning(
+                    "outbox %s: cannot record the attempt (%s); trying again in %.1f s",
+                    row.id,
+                    type(exc).__name__,
+                    pause,
+                )
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
@@ -122,7 +130,9 @@ class OutboxSender:
                         )
                     log.error("outbox %s failed for good after %s attempts", current.id, current.attempts)
                 else:
-                    delay = backoff_delay(current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds)
+                    delay = backoff_delay(
+                        current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds
+                    )
                     current.status = OutboxStatus.PENDING.value
                     current.next_attempt_at = now + timedelta(seconds=delay)
                     log.warning(

@@ -23,12 +23,12 @@ from sqlmodel import Session
 
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
 from channels.email_quote import split_reply
-from ingest.inquiries.answering import mark_answered
-from ingest.queues.backoff import backoff_delay
 from ingest.config import RetrySettings
+from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.clock import resume_clock
-from ingest.outgoing.notices import Notices
 from ingest.inquiries.opening import create_inquiry, record_routing, situation
+from ingest.outgoing.notices import Notices
+from ingest.queues.backoff import backoff_delay
 from router.deadlines import DeadlinePolicy
 from router.route import Router
 from storage import repo
@@ -209,7 +209,13 @@ class Pipeline:
         queued = False
         if employee is not None:
             self.notices.staff(
-                session, inquiry=inquiry, contact=contact, message=message, employee=employee, follow_up=follow_up, now=now
+                session,
+                inquiry=inquiry,
+                contact=contact,
+                message=message,
+                employee=employee,
+                follow_up=follow_up,
+                now=now,
             )
             if not follow_up:
                 self.notices.client_ack(
@@ -315,7 +321,9 @@ class Pipeline:
             return Outcome.NOTE
         assert author is not None
         sent = self.notices.client_answer(session, inquiry=inquiry, contact=contact, text=new_text, now=now)
-        mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email")
+        mark_answered(
+            session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email"
+        )
         return Outcome.ANSWERED
 
     def _contact_for(self, session: Session, inbound: InboundMessage) -> Contact:
@@ -384,7 +392,9 @@ class Pipeline:
             text=inbound.text,
             received_at=inbound.received_at,
             attachments=len(inbound.attachments),
-            situation=situation(session, calendar=self.router.calendar, contact=contact, received_at=inbound.received_at),
+            situation=situation(
+                session, calendar=self.router.calendar, contact=contact, received_at=inbound.received_at
+            ),
             sender_name=inbound.sender_name,
         )
         employee = employees.get(decision.employee_key)
@@ -405,9 +415,7 @@ class Pipeline:
             due_at=decision.due_at,
         )
         assert inquiry.id is not None
-        repo.add_event(
-            session, inquiry_id=inquiry.id, type="received", at=now, data={"channel": inbound.channel}
-        )
+        repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, data={"channel": inbound.channel})
         record_routing(
             session,
             inquiry=inquiry,
@@ -460,7 +468,9 @@ class Pipeline:
             session.add(attachment)
             if item.fetch_url and item.data is None:
                 session.flush()
-                session.add(MediaFetch(attachment_id=attachment.id, url=item.fetch_url, next_attempt_at=inbound.received_at))
+                session.add(
+                    MediaFetch(attachment_id=attachment.id, url=item.fetch_url, next_attempt_at=inbound.received_at)
+                )
         receipt.message_id = message.id
         session.add(receipt)
         return message

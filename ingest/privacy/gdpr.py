@@ -150,7 +150,9 @@ def build_export(session: Session, contact: Contact) -> Export:
                     meta["file"] = path
                 entry["attachments"].append(meta)
             item["messages"].append(entry)
-        for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))).all():
+        for event in session.exec(
+            select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
+        ).all():
             item["events"].append(_row(event))
         for row in session.exec(select(Outbox).where(Outbox.inquiry_id == inquiry.id).order_by(col(Outbox.id))).all():
             # What was sent to the client; staff notifications are the office's internal mail.
@@ -218,13 +220,17 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: s
             counts.outbox += 1
     scrub_contact(session, contact)
     counts.contacts += 1
-    record_action(session, actor=actor, action="gdpr.erase", now=now, detail={"contact_id": contact.id, **counts.as_dict()})
+    record_action(
+        session, actor=actor, action="gdpr.erase", now=now, detail={"contact_id": contact.id, **counts.as_dict()}
+    )
     return counts
 
 
 def outbox_ids_of(session: Session, contact: Contact) -> list[int]:
     rows = session.exec(
-        select(Outbox.id).join(Inquiry, col(Inquiry.id) == col(Outbox.inquiry_id)).where(Inquiry.contact_id == contact.id)
+        select(Outbox.id)
+        .join(Inquiry, col(Inquiry.id) == col(Outbox.inquiry_id))
+        .where(Inquiry.contact_id == contact.id)
     ).all()
     return [int(i) for i in rows if i is not None]
 

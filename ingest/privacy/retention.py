@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import exists, func, or_, update
 from sqlmodel import Session, col, select
 
-from ingest.inquiries.audit import record_action
 from ingest.config import RetentionSettings
+from ingest.inquiries.audit import record_action
 from ingest.privacy.scrub import ANONYMISED_EVENT, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry
 from storage.db import SessionFactory, transaction
 from storage.models import Contact, Event, Inquiry, InquiryStatus, Message, Receipt, ReceiptStatus
@@ -117,7 +117,10 @@ def empty_old_receipts(session: Session, *, cutoff: datetime, dry_run: bool) -> 
     """Processed receipts older than the cutoff lose their raw bytes; parked and pending ones are kept."""
     where = (
         col(Receipt.status) == ReceiptStatus.PROCESSED.value,
-        or_(col(Receipt.processed_at) < cutoff, col(Receipt.processed_at).is_(None) & (col(Receipt.received_at) < cutoff)),
+        or_(
+            col(Receipt.processed_at) < cutoff,
+            col(Receipt.processed_at).is_(None) & (col(Receipt.received_at) < cutoff),
+        ),
         func.length(col(Receipt.raw)) > 0,
     )
     if dry_run:
@@ -127,7 +130,12 @@ def empty_old_receipts(session: Session, *, cutoff: datetime, dry_run: bool) -> 
 
 
 def run_retention(
-    sessions: SessionFactory, settings: RetentionSettings, *, now: datetime, dry_run: bool = False, actor: str = "system"
+    sessions: SessionFactory,
+    settings: RetentionSettings,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    actor: str = "system",
 ) -> RetentionReport:
     report = RetentionReport(dry_run=dry_run)
     if settings.anonymise_closed_after_months > 0:
@@ -144,7 +152,13 @@ def run_retention(
                     continue
                 counts = anonymise_inquiries(session, batch, now=now, why="retention")
                 report.anonymised.add(counts)
-                record_action(session, actor=actor, action="retention.anonymise", now=now, detail={"inquiry_ids": batch, **counts.as_dict()})
+                record_action(
+                    session,
+                    actor=actor,
+                    action="retention.anonymise",
+                    now=now,
+                    detail={"inquiry_ids": batch, **counts.as_dict()},
+                )
     if settings.keep_raw_receipts_days > 0:
         with transaction(sessions) as session:
             report.raw_receipts_emptied = empty_old_receipts(
@@ -160,4 +174,3 @@ def run_retention(
         report.raw_receipts_emptied,
     )
     return report
-

@@ -145,9 +145,7 @@ def safe_event_data(data: dict[str, Any], ids: Identifiers) -> dict[str, Any]:
     for key, value in data.items():
         if key not in SAFE_EVENT_KEYS:
             continue
-        if value is None or isinstance(value, (bool, int, float)):
-            kept[key] = value
-        elif isinstance(value, str) and (_TOKEN.match(value) or _is_timestamp(value)) and not ids.occur_in(value):
+        if value is None or isinstance(value, (bool, int, float)) or isinstance(value, str) and (_TOKEN.match(value) or _is_timestamp(value)) and not ids.occur_in(value):
             kept[key] = value
     return kept
 
@@ -201,7 +199,9 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
         counts.messages += 1
 
     if message_ids:
-        reason = "removed by the retention policy" if why == "retention" else "removed on the client's request (erasure)"
+        reason = (
+            "removed by the retention policy" if why == "retention" else "removed on the client's request (erasure)"
+        )
         attachments = list(session.exec(select(Attachment).where(col(Attachment.message_id).in_(message_ids))).all())
         for attachment in attachments:
             attachment.data = None
@@ -213,7 +213,9 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
             counts.attachments += 1
         attachment_ids = [a.id for a in attachments if a.id is not None]
         if attachment_ids:
-            for fetch in session.exec(select(MediaFetch).where(col(MediaFetch.attachment_id).in_(attachment_ids))).all():
+            for fetch in session.exec(
+                select(MediaFetch).where(col(MediaFetch.attachment_id).in_(attachment_ids))
+            ).all():
                 fetch.url = ""
                 fetch.last_error = None
                 if fetch.status != "fetched":
