@@ -28,11 +28,12 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from ingest.config import RetrySettings
-from ingest.queues.backoff import backoff_delay
+from ingest.queues.runner import QueueFailure, count_failure, run_batch
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import Attachment, Message
 from storage.twilio_models import MediaFetch
+from storage.work_queue import claim_leased
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ PENDING, FETCHED, FAILED = "pending", "fetched", "failed"
 DEFAULT_API_BASE = "https://api.twilio.com"
 
 
-class GiveUp(Exception):
+class GiveUp(QueueFailure):
     """Trying again cannot help (too large, not a Twilio URL)."""
+
+    final = True
 
 
 @dataclass(frozen=True)
@@ -63,27 +66,28 @@ class MediaFetcher:
 
     def fetch_due(self) -> int:
         """Download one batch of due media; returns how many were tried."""
+        return run_batch(self)
+
+    def claim(self) -> list[MediaFetch]:
         with transaction(self.sessions) as session:
-            rows = claim_media(
+            return claim_media(
                 session,
                 now=self.clock(),
                 lease=timedelta(seconds=self.retry.lease_seconds),
                 limit=self.retry.batch_size,
             )
-        if not rows:
-            return 0
+
+    def attempt(self, row: MediaFetch) -> None:
         with httpx.Client(
             auth=httpx.BasicAuth(self.account_sid, self.auth_token),
             follow_redirects=True,
             timeout=self.timeout_seconds,
         ) as client:
-            for row in rows:
-                try:
-                    result: Downloaded | Exception = self._download(client, row.url)
-                except Exception as exc:  # noqa: BLE001 - recorded on the row, retried or given up
-                    result = exc
-                self._record(row, result)
-        return len(rows)
+            try:
+                result: Downloaded | Exception = self._download(client, row.url)
+            except Exception as exc:  # noqa: BLE001 - recorded on the row, retried or given up
+                result = exc
+        self._record(row, result)
 
     def _download(self, client: httpx.Client, url: str) -> Downloaded:
         if not _under(url, self.api_base_url or DEFAULT_API_BASE):
@@ -112,43 +116,37 @@ class MediaFetcher:
                 return  # another fetcher took it over after our lease ran out
             attachment = session.get(Attachment, current.attachment_id)
             message = session.get(Message, attachment.message_id) if attachment is not None else None
-            current.attempts += 1
             current.lease_until = None
             if isinstance(result, Downloaded) and attachment is not None:
-                attachment.data = result.data
-                attachment.size = len(result.data)
-                attachment.sha256 = hashlib.sha256(result.data).hexdigest()
-                attachment.content_type = result.content_type or attachment.content_type
-                attachment.filename = _filename(attachment.filename, attachment.content_type)
-                attachment.omitted_reason = None
+                current.attempts += 1
+                _fill(attachment, result)
                 current.status, current.fetched_at, current.last_error = FETCHED, now, None
                 session.add(attachment)
                 self._event(session, message, "media_fetched", attachment, now)
                 log.info("media %s fetched for attachment %s (%d bytes)", current.id, attachment.id, attachment.size)
             else:
-                error = result if isinstance(result, Exception) else RuntimeError("attachment row is gone")
-                reason = f"{type(error).__name__}: {error}" if not isinstance(error, GiveUp) else str(error)
-                current.last_error = reason[:2000]
-                if isinstance(error, GiveUp) or current.attempts >= self.retry.max_attempts:
-                    current.status = FAILED
-                    if attachment is not None:
-                        attachment.omitted_reason = f"media could not be fetched: {reason}"[:2000]
-                        session.add(attachment)
-                    self._event(session, message, "media_failed", attachment, now, error=reason)
-                    log.warning("media %s given up after %d attempts: %s", current.id, current.attempts, reason)
-                else:
-                    delay = backoff_delay(
-                        current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds
-                    )
-                    current.next_attempt_at = now + timedelta(seconds=delay)
-                    log.info(
-                        "media %s not fetched (attempt %d), retry in %.0f s: %s",
-                        current.id,
-                        current.attempts,
-                        delay,
-                        reason,
-                    )
+                error = result if isinstance(result, Exception) else GiveUp("the attachment row is gone")
+                self._failed(session, current, error, attachment, message, now)
             session.add(current)
+
+    def _failed(
+        self,
+        session: Session,
+        row: MediaFetch,
+        error: Exception,
+        attachment: Attachment | None,
+        message: Message | None,
+        now: datetime,
+    ) -> None:
+        if not count_failure(row, error, retry=self.retry, now=now, pending=PENDING, given_up=FAILED):
+            log.info("media %s not fetched (attempt %d), retry at %s", row.id, row.attempts, row.next_attempt_at)
+            return
+        reason = row.last_error or ""
+        if attachment is not None:
+            attachment.omitted_reason = f"media could not be fetched: {reason}"[:2000]
+            session.add(attachment)
+        self._event(session, message, "media_failed", attachment, now, error=reason)
+        log.warning("media %s given up after %d attempts: %s", row.id, row.attempts, type(error).__name__)
 
     @staticmethod
     def _event(
@@ -167,23 +165,22 @@ class MediaFetcher:
         repo.add_event(session, inquiry_id=message.inquiry_id, type=kind, data=data, at=now)
 
 
+def _fill(attachment: Attachment, result: Downloaded) -> None:
+    attachment.data = result.data
+    attachment.size = len(result.data)
+    attachment.sha256 = hashlib.sha256(result.data).hexdigest()
+    attachment.content_type = result.content_type or attachment.content_type
+    attachment.filename = _filename(attachment.filename, attachment.content_type)
+    attachment.omitted_reason = None
+
+
 def claim_media(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[MediaFetch]:
     """Take due media rows until now + lease; rows whose lease ran out (a fetcher died) are due again."""
     due = (col(MediaFetch.status) == PENDING) & or_(
         (col(MediaFetch.lease_until).is_(None)) & (col(MediaFetch.next_attempt_at) <= now),
         col(MediaFetch.lease_until) < now,
     )
-    stmt = select(MediaFetch.id).where(due).order_by(col(MediaFetch.id)).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = [int(i) for i in session.exec(stmt).all() if i is not None]
-    if not ids:
-        return []
-    until = now + lease
-    session.execute(update(MediaFetch).where(col(MediaFetch.id).in_(ids), due).values(lease_until=until))
-    return list(
-        session.exec(select(MediaFetch).where(col(MediaFetch.id).in_(ids), col(MediaFetch.lease_until) == until)).all()
-    )
+    return claim_leased(session, MediaFetch, due=due, now=now, lease=lease, limit=limit)
 
 
 def failed_media(session: Session, *, limit: int = 1000) -> list[MediaFetch]:

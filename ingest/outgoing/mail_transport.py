@@ -16,15 +16,19 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.queues.runner import QueueFailure
+
 log = logging.getLogger(__name__)
 
 
-class TemporaryFailure(Exception):
+class TemporaryFailure(QueueFailure):
     """Try again later: the relay is down, busy, or answered 4xx."""
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(QueueFailure):
     """Retrying cannot help: the relay answered 5xx."""
+
+    final = True
 
 
 class MailTransport(Protocol):

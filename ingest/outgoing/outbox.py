@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from ingest.config import RetrySettings
-from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, TemporaryFailure, build_email
-from ingest.queues.backoff import backoff_delay
+from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, build_email
+from ingest.queues.runner import count_failure, run_batch
 from storage import repo
 from storage.db import SessionFactory, transaction
 from storage.models import Outbox, OutboxStatus
@@ -31,6 +32,8 @@ RECORD_PATIENCE_SECONDS = 120.0
 
 @dataclass
 class OutboxSender:
+    """The outbox as a work queue (ingest/queues/runner.py): claim due rows, send, record."""
+
     sessions: SessionFactory
     transports: Mapping[str, MailTransport]  # by channel
     retry: RetrySettings
@@ -38,34 +41,43 @@ class OutboxSender:
 
     def deliver_due(self) -> int:
         """Send one batch of due rows; returns how many were tried."""
+        return run_batch(self)
+
+    def claim(self) -> list[Outbox]:
         with transaction(self.sessions) as session:
-            rows = repo.claim_outbox(
+            return repo.claim_outbox(
                 session,
                 now=self.clock(),
                 lease=timedelta(seconds=self.retry.lease_seconds),
                 limit=self.retry.batch_size,
             )
-        for row in rows:
-            self._deliver(row)
-        return len(rows)
 
-    def _deliver(self, row: Outbox) -> None:
+    def attempt(self, row: Outbox) -> None:
         if row.lease_until is not None and row.lease_until <= self.clock():
             return  # a slow batch outlived this row's lease: another process may be sending it now
-        transport = self.transports.get(row.channel)
-        error: Exception | None = None
-        if transport is None:
-            error = PermanentFailure(f"no transport for channel {row.channel!r}")
-        else:
-            try:
-                transport.send(build_email(row.payload), name=f"{row.id:08d}-{row.kind}")
-            except (TemporaryFailure, PermanentFailure) as exc:
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose the row
-                error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
-        self._record(row, error)
+        try:
+            provider_id = self.send(row)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row: retried or given up, never lost
+            self.record(row, exc)
+            return
+        self.record(row, None)
+        if provider_id:
+            # After the row is marked sent: delivery callbacks that already came in (a failure
+            # among them) are applied on top.
+            with transaction(self.sessions) as session:
+                assert row.id is not None
+                repo.link_message_sid(session, outbox_id=row.id, message_sid=provider_id, now=self.clock())
 
-    def _record(self, row: Outbox, error: Exception | None) -> None:
+    def send(self, row: Outbox) -> str | None:
+        """Hand the row to its channel's transport; raises TemporaryFailure or PermanentFailure.
+        Returns the provider's id of the sent message where it has one (Twilio's MessageSid)."""
+        transport = self.transports.get(row.channel)
+        if transport is None:
+            raise PermanentFailure(f"no transport for channel {row.channel!r}")
+        transport.send(build_email(row.payload), name=f"{row.id:08d}-{row.kind}")
+        return None
+
+    def record(self, row: Outbox, error: BaseException | None) -> None:
         """Record the attempt. The message may already be with the relay, so a database that is
         away for a while (a restart, a fail-over) is waited for rather than given up on: the row
         would otherwise be sent a second time once its lease runs out. While the database is
@@ -89,7 +101,10 @@ class OutboxSender:
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    def _record_once(self, row: Outbox, error: Exception | None) -> None:
+    # Kept for callers that knew the old name.
+    _record = record
+
+    def _record_once(self, row: Outbox, error: BaseException | None) -> None:
         now = self.clock()
         with transaction(self.sessions) as session:
             current = session.get(Outbox, row.id)
@@ -99,47 +114,49 @@ class OutboxSender:
                 # Recorded already (a commit that succeeded but reported an error), or the lease
                 # ran out and another process took the row over: its record is the one that counts.
                 return
-            current.attempts += 1
             current.lease_until = None
             if error is None:
-                current.status = OutboxStatus.SENT.value
-                current.sent_at = now
-                current.last_error = None
-                if current.inquiry_id is not None:
-                    repo.add_event(
-                        session,
-                        inquiry_id=current.inquiry_id,
-                        type="notified",
-                        at=now,
-                        data={"outbox_id": current.id, "kind": current.kind, "attempts": current.attempts},
-                    )
-                log.info("outbox %s sent (%s, attempt %s)", current.id, current.kind, current.attempts)
+                _sent(session, current, now)
             else:
-                current.last_error = str(error)[:4000]
-                final = isinstance(error, PermanentFailure) or current.attempts >= self.retry.max_attempts
-                if final:
-                    current.status = OutboxStatus.FAILED.value
-                    current.next_attempt_at = None
-                    if current.inquiry_id is not None:
-                        repo.add_event(
-                            session,
-                            inquiry_id=current.inquiry_id,
-                            type="notification_failed",
-                            at=now,
-                            data={"outbox_id": current.id, "kind": current.kind, "error": current.last_error},
-                        )
-                    log.error("outbox %s failed for good after %s attempts", current.id, current.attempts)
-                else:
-                    delay = backoff_delay(
-                        current.attempts, self.retry.backoff_base_seconds, self.retry.backoff_max_seconds
-                    )
-                    current.status = OutboxStatus.PENDING.value
-                    current.next_attempt_at = now + timedelta(seconds=delay)
-                    log.warning(
-                        "outbox %s not sent (attempt %s), retry in %.0f s: %s",
-                        current.id,
-                        current.attempts,
-                        delay,
-                        type(error).__name__,
-                    )
+                _not_sent(session, current, error, retry=self.retry, now=now)
             session.add(current)
+
+
+def _sent(session: Session, row: Outbox, now: datetime) -> None:
+    row.attempts += 1
+    row.status = OutboxStatus.SENT.value
+    row.sent_at = now
+    row.last_error = None
+    if row.inquiry_id is not None:
+        repo.add_event(
+            session,
+            inquiry_id=row.inquiry_id,
+            type="notified",
+            at=now,
+            data={"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts},
+        )
+    log.info("outbox %s sent (%s, attempt %s)", row.id, row.kind, row.attempts)
+
+
+def _not_sent(session: Session, row: Outbox, error: BaseException, *, retry: RetrySettings, now: datetime) -> None:
+    given_up = count_failure(
+        row, error, retry=retry, now=now, pending=OutboxStatus.PENDING.value, given_up=OutboxStatus.FAILED.value
+    )
+    if not given_up:
+        log.warning(
+            "outbox %s not sent (attempt %s), retry at %s: %s",
+            row.id,
+            row.attempts,
+            row.next_attempt_at.isoformat() if row.next_attempt_at else "-",
+            type(error).__name__,
+        )
+        return
+    if row.inquiry_id is not None:
+        repo.add_event(
+            session,
+            inquiry_id=row.inquiry_id,
+            type="notification_failed",
+            at=now,
+            data={"outbox_id": row.id, "kind": row.kind, "error": row.last_error},
+        )
+    log.error("outbox %s failed for good after %s attempts", row.id, row.attempts)

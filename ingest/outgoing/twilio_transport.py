@@ -38,8 +38,6 @@ from channels.twilio_messaging import WHATSAPP_PREFIX, is_e164, phone_of
 from ingest.config import TwilioSettings
 from ingest.outgoing.mail_transport import PermanentFailure, TemporaryFailure
 from ingest.outgoing.outbox import OutboxSender
-from storage import repo
-from storage.db import transaction
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -149,30 +147,15 @@ class TwilioTransport:
 class ChannelOutboxSender(OutboxSender):
     """The outbox sender, plus channels whose transport sends the payload itself (sms, whatsapp).
 
-    E-mail rows go through the inherited path unchanged (``build_email`` + mail transport).
+    E-mail rows go through the inherited path unchanged (``build_email`` + mail transport). A
+    failure that is not the transports' own (TemporaryFailure, PermanentFailure) is recorded as
+    ``Type: message`` and retried, like any queue's.
     """
 
     payload_transports: Mapping[str, PayloadTransport] = field(default_factory=dict)
 
-    def _deliver(self, row: Outbox) -> None:
+    def send(self, row: Outbox) -> str | None:
         transport = self.payload_transports.get(row.channel)
         if transport is None:
-            super()._deliver(row)
-            return
-        if row.lease_until is not None and row.lease_until <= self.clock():
-            return  # the lease ran out while the batch was sent: another process may have the row
-        error: Exception | None = None
-        provider_id: str | None = None
-        try:
-            provider_id = transport.send(row.payload, channel=row.channel, name=f"{row.id:08d}-{row.kind}")
-        except (TemporaryFailure, PermanentFailure) as exc:
-            error = exc
-        except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose the row
-            error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
-        self._record(row, error)
-        if provider_id:
-            # After the row is marked sent: delivery callbacks that already came in (a failure
-            # among them) are applied on top.
-            with transaction(self.sessions) as session:
-                assert row.id is not None
-                repo.link_message_sid(session, outbox_id=row.id, message_sid=provider_id, now=self.clock())
+            return super().send(row)
+        return transport.send(row.payload, channel=row.channel, name=f"{row.id:08d}-{row.kind}")

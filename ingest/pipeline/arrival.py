@@ -1,0 +1,65 @@
+"""What the pipeline's steps share: the office they work for, and one message on its way in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from channels.base import InboundMessage
+from ingest.outgoing.notices import Notices
+from router.deadlines import DeadlinePolicy
+from router.route import Router
+from storage.models import Contact, Inquiry, Message, Receipt
+
+
+class Outcome(StrEnum):
+    NEW_INQUIRY = "new_inquiry"
+    THREADED = "threaded"
+    DUPLICATE = "duplicate"
+    AUTOMATIC = "automatic"  # an auto-reply or bounce that belongs to no inquiry
+    ANSWERED = "answered"  # the responsible employee's reply, sent on to the client
+    NOTE = "note"  # a reply from someone else: kept as an internal note
+    SKIPPED = "skipped"  # already processed by another worker
+    PARKED = "parked"
+
+
+@dataclass(frozen=True)
+class Office:
+    """What the steps need from the service: the router, what is told to whom, the clock's rules."""
+
+    router: Router
+    notices: Notices
+    tz: ZoneInfo
+    reference_prefix: str
+    deadline_policy: DeadlinePolicy
+
+
+@dataclass
+class Arrival:
+    """One receipt being processed, inside its transaction; steps fill in what they find."""
+
+    session: Session
+    receipt: Receipt
+    inbound: InboundMessage
+    now: datetime
+    office: Office
+    contact: Contact | None = None
+    inquiry: Inquiry | None = None
+    # True when the message joins an inquiry that existed before it.
+    follow_up: bool = False
+    message: Message | None = None
+    # Set when the step queued outgoing messages, so the sender is woken after the commit.
+    queued: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named step: returns an Outcome when it decides what became of the message, None to go on."""
+
+    name: str
+    run: Callable[[Arrival], Outcome | None]

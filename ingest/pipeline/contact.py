@@ -1,0 +1,63 @@
+"""Step: the client the message is from, found or created.
+
+E-mail: one contact per address. SMS, WhatsApp and calls: one contact per E.164 number
+(``whatsapp:`` stripped), whichever of those channels the client used.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from channels.base import InboundMessage
+from ingest.pipeline.arrival import Arrival, Outcome, Step
+from storage import repo
+from storage.models import Contact
+
+PHONE_CHANNELS = ("sms", "whatsapp", "phone")
+
+
+def run(arrival: Arrival) -> Outcome | None:
+    if arrival.inbound.channel in PHONE_CHANNELS:
+        arrival.contact = _phone_contact(arrival.session, arrival.inbound)
+    else:
+        arrival.contact = _address_contact(arrival.session, arrival.inbound)
+    return None
+
+
+def _address_contact(session: Session, inbound: InboundMessage) -> Contact:
+    address = inbound.sender_address.lower()
+    is_email = inbound.channel == "email"
+    contact = repo.find_contact_by_email(session, email=address) if is_email else None
+    if contact is None:
+        contact = Contact(name=inbound.sender_name, email=address if is_email else None)
+        session.add(contact)
+        session.flush()
+    elif not contact.name and inbound.sender_name:
+        contact.name = inbound.sender_name
+        session.add(contact)
+    return contact
+
+
+def _phone_contact(session: Session, inbound: InboundMessage) -> Contact:
+    phone = inbound.sender_address.removeprefix("whatsapp:")
+    whatsapp_id = None
+    if inbound.channel == "whatsapp":
+        whatsapp_id = str(inbound.extra.get("whatsapp_id") or "") or None
+    contact = repo.find_contact_by_phone(session, phone=phone, whatsapp_id=whatsapp_id)
+    if contact is None:
+        contact = Contact(name=inbound.sender_name, phone=phone, whatsapp_id=whatsapp_id)
+        session.add(contact)
+        session.flush()
+        return contact
+    # Fill in what is missing; the WhatsApp profile name only when the contact has no name.
+    if not contact.phone:
+        contact.phone = phone
+    if whatsapp_id and not contact.whatsapp_id:
+        contact.whatsapp_id = whatsapp_id
+    if not contact.name and inbound.sender_name:
+        contact.name = inbound.sender_name
+    session.add(contact)
+    return contact
+
+
+STEP = Step("contact", run)

@@ -1,0 +1,95 @@
+"""Step: staff answer by replying to a notification (its Reply-To token or Message-ID).
+
+From the responsible employee, the reply is the answer: sent on to the client without the
+quoted history, and the inquiry is marked answered. From anyone else it is kept as an internal
+note, never shown to the client, and its author is told why.
+"""
+
+from __future__ import annotations
+
+from channels.email_quote import split_reply
+from ingest.inquiries.answering import mark_answered
+from ingest.pipeline.arrival import Arrival, Outcome, Step
+from ingest.pipeline.messages import add_message
+from storage import repo
+from storage.models import Contact, Employee, Inquiry
+
+# Outbox kinds that went to staff: a reply to one of them is a staff reply.
+STAFF_KINDS = ("staff_", "deadline_")
+
+
+def run(arrival: Arrival) -> Outcome | None:
+    inquiry = _replied_inquiry(arrival)
+    if inquiry is None:
+        return None
+    assert inquiry.id is not None
+    session, now = arrival.session, arrival.now
+    author = repo.employee_by_email(session, email=arrival.inbound.sender_address)
+    new_text, _quoted = split_reply(arrival.inbound.text)
+    responsible = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+    is_answer = author is not None and responsible is not None and author.id == responsible.id
+    message = add_message(
+        session, inquiry, arrival.inbound, arrival.receipt, direction="out" if is_answer else "note", text=new_text
+    )
+    arrival.queued = True
+    if not is_answer:
+        _keep_as_note(arrival, inquiry, author, responsible, message_id=message.id)
+        return Outcome.NOTE
+    assert author is not None
+    contact = session.get(Contact, inquiry.contact_id)
+    assert contact is not None
+    sent = arrival.office.notices.client_answer(session, inquiry=inquiry, contact=contact, text=new_text, now=now)
+    mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email")
+    return Outcome.ANSWERED
+
+
+def _replied_inquiry(arrival: Arrival) -> Inquiry | None:
+    """The inquiry a reply to one of our staff messages belongs to."""
+    inbound, session = arrival.inbound, arrival.session
+    if inbound.channel != "email":
+        return None
+    for token in arrival.office.notices.tokens_in(inbound.recipients):
+        inquiry = repo.inquiry_by_token(session, token=token)
+        if inquiry is not None:
+            return inquiry
+    for row in repo.outbox_by_external_ids(session, external_ids=inbound.refers_to):
+        if row.inquiry_id is not None and row.kind.startswith(STAFF_KINDS):
+            return session.get(Inquiry, row.inquiry_id)
+    return None
+
+
+def _keep_as_note(
+    arrival: Arrival, inquiry: Inquiry, author: Employee | None, responsible: Employee | None, *, message_id: int | None
+) -> None:
+    assert inquiry.id is not None
+    why = (
+        f"atbildēt klientam var tikai atbildīgais darbinieks ({responsible.name} {responsible.surname})"
+        if responsible
+        else "pieprasījumam nav atbildīgā darbinieka"
+    )
+    repo.add_event(
+        arrival.session,
+        inquiry_id=inquiry.id,
+        type="note_added",
+        at=arrival.now,
+        actor=author.key if author else "unknown-sender",
+        data={"message_id": message_id, "relayed": False, "why": why},
+    )
+    tell = author or responsible
+    if tell is None:
+        return
+    arrival.office.notices.staff_message(
+        arrival.session,
+        kind="staff_reply_not_relayed",
+        inquiry=inquiry,
+        employee=tell,
+        subject=f"[{inquiry.reference}] Atbilde netika nosūtīta klientam",
+        text=(
+            f"Jūsu vēstule par pieprasījumu {inquiry.reference} netika nosūtīta klientam: {why}.\n"
+            "Tā ir saglabāta pieprasījumā kā iekšēja piezīme.\n"
+        ),
+        now=arrival.now,
+    )
+
+
+STEP = Step("staff reply", run)

@@ -1,0 +1,26 @@
+"""The pipeline's steps, in the order they run. Adding a step is a module and one line here."""
+
+from __future__ import annotations
+
+from ingest.pipeline import add_message, automatic, contact, dedupe, notify, open_route, staff_reply, thread
+from ingest.pipeline.arrival import Arrival, Outcome, Step
+
+STEPS: tuple[Step, ...] = (
+    dedupe.STEP,
+    automatic.STEP,
+    staff_reply.STEP,
+    contact.STEP,
+    thread.STEP,
+    open_route.STEP,
+    add_message.STEP,
+    notify.STEP,
+)
+
+
+def run_steps(arrival: Arrival, steps: tuple[Step, ...] = STEPS) -> tuple[Outcome, str]:
+    """Run the steps until one decides; returns the outcome and the name of the step that decided."""
+    for step in steps:
+        outcome = step.run(arrival)
+        if outcome is not None:
+            return outcome, step.name
+    raise RuntimeError("no pipeline step decided what became of the message")

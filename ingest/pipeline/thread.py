@@ -1,0 +1,39 @@
+"""Step: the open inquiry the message continues, if any.
+
+By In-Reply-To / References first; SMS, WhatsApp and calls have neither, so a client's next
+message (or a repeated missed call) on the same channel joins their open inquiry there; a
+``[GK-2026-000123]`` tag in the subject joins only an inquiry of the same client, because
+references are sequential and easy to guess.
+"""
+
+from __future__ import annotations
+
+from ingest.pipeline.arrival import Arrival, Outcome, Step
+from ingest.pipeline.contact import PHONE_CHANNELS
+from storage import repo
+from storage.models import Inquiry
+
+
+def run(arrival: Arrival) -> Outcome | None:
+    arrival.inquiry = _thread_target(arrival)
+    arrival.follow_up = arrival.inquiry is not None
+    return None
+
+
+def _thread_target(arrival: Arrival) -> Inquiry | None:
+    session, inbound, contact = arrival.session, arrival.inbound, arrival.contact
+    assert contact is not None
+    inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
+    if inquiry is not None:
+        return inquiry
+    if inbound.channel in PHONE_CHANNELS and contact.id is not None:
+        return repo.open_inquiry_on_channel(session, contact_id=contact.id, channel=inbound.channel)
+    match = repo.reference_pattern(arrival.office.reference_prefix).search(inbound.subject or "")
+    if match:
+        tagged = repo.inquiry_by_reference(session, reference=match.group(1))
+        if tagged is not None and tagged.contact_id == contact.id:
+            return tagged
+    return None
+
+
+STEP = Step("thread", run)
