@@ -60,7 +60,12 @@ class UnprocessableReceipt(Exception):
 class Channel(Protocol):
     """Normalises one channel's stored receipts."""
 
-    name: str
+    # Read-only, so that a frozen dataclass's ``name`` field satisfies it (a plain ``name: str``
+    # member would ask for a settable attribute, which no channel is).
+    @property
+    def name(self) -> str:
+        """The adapter's name: a receipt picks the channel that normalises it by this."""
+        ...
 
     def natural_id(self, raw: bytes, meta: Mapping[str, Any]) -> str:
         """The id that identifies this message across redeliveries."""

@@ -73,7 +73,9 @@ def _bounced_ids(msg: Message) -> tuple[str, ...]:
             if isinstance(inner, Message) and inner.get("Message-ID"):
                 found.append(str(inner.get("Message-ID")).strip().strip("<>"))
         elif ctype in ("text/rfc822-headers", "text/plain") and part is not msg:
-            data = part.get_payload(decode=True) or b""
+            # decode=True gives the bytes of a leaf part (None for a multipart one).
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             text = data[:_MAX_REPORT_BYTES].decode("utf-8", "replace")
             found.extend(_MESSAGE_ID.findall(text))
     return tuple(dict.fromkeys(i for i in found if i))

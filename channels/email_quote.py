@@ -14,7 +14,9 @@ _INTRO_PATTERNS = [
     r"^.{4,200} rakstīja:\s*$",  # lv
     r"^.{4,200} rakstija:\s*$",
     r"^.{4,200}(написал|написала|пишет)\(?а?\)?:\s*$",  # ru
-    r"^-{2,}\s*(Original Message|Oriģinālā ziņa|Originālā ziņa|Исходное сообщение|Пересылаемое сообщение|Forwarded message)\s*-{2,}\s*$",
+    # Outlook and forwarding dividers: "-----Original Message-----" and its translations
+    r"^-{2,}\s*(Original Message|Oriģinālā ziņa|Originālā ziņa|Исходное сообщение|Пересылаемое сообщение"
+    r"|Forwarded message)\s*-{2,}\s*$",
     r"^_{10,}\s*$",  # Outlook's rule above the quoted headers
     r"^(From|No|От|Sūtītājs):\s.+$",  # Outlook's quoted header block starts with the sender
 ]

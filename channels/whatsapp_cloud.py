@@ -83,6 +83,16 @@ def _list_of_dicts(value: Any, where: str) -> list[dict[str, Any]]:
     return value
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """The value when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _array(value: Any) -> list[Any]:
+    """The value when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def _codes(errors: Any) -> tuple[str, ...]:
     if not isinstance(errors, list):
         return ()
@@ -111,7 +121,7 @@ def split_webhook(body: bytes) -> WebhookContent:
             if field_name != "messages":
                 other.append(field_name[:64] or "?")
                 continue
-            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            metadata = _object(value.get("metadata"))
             contacts = _list_of_dicts(value.get("contacts"), "value.contacts")
             for message in _list_of_dicts(value.get("messages"), "value.messages"):
                 messages.append(
@@ -224,7 +234,7 @@ def _contacts_text(cards: Any) -> str:
     for card in cards if isinstance(cards, list) else []:
         if not isinstance(card, dict):
             continue
-        name = card.get("name") if isinstance(card.get("name"), dict) else {}
+        name = _object(card.get("name"))
         phones = [str(p.get("phone", "")) for p in card.get("phones") or [] if isinstance(p, dict)]
         lines.append(", ".join(filter(None, [str(name.get("formatted_name", "")), *phones])))
     return "\n".join(lines)
@@ -255,7 +265,7 @@ def _error_title(message: Mapping[str, Any]) -> str:
 
 def _content(message: Mapping[str, Any], *, depth: int = 0) -> _Content:
     kind = str(message.get("type", ""))
-    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    body = _object(message.get(kind))
     if kind == "text":
         return _Content(text=str(body.get("body", "")))
     if kind in MEDIA_TYPES:
@@ -278,7 +288,7 @@ def _content(message: Mapping[str, Any], *, depth: int = 0) -> _Content:
             refers_to=[f"wamid:{target}"] if target else [],
         )
     if kind == "order":
-        items = body.get("product_items") if isinstance(body.get("product_items"), list) else []
+        items = _array(body.get("product_items"))
         text = f"[order: {len(items)} items from catalogue {body.get('catalog_id', '?')}]"
         return _Content(text="\n".join(p for p in (text, str(body.get("text") or "")) if p))
     if kind == "system":
@@ -288,7 +298,7 @@ def _content(message: Mapping[str, Any], *, depth: int = 0) -> _Content:
         return _Content(text="[the client deleted a message]", refers_to=[f"wamid:{original}"] if original else [])
     if kind == "edit" and depth == 0:
         original = str(body.get("original_message_id") or "")
-        inner = body.get("message") if isinstance(body.get("message"), dict) else {}
+        inner = _object(body.get("message"))
         content = _content(inner, depth=1)
         content.text = "[edited] " + content.text
         content.refers_to = [f"wamid:{original}"] if original else []
@@ -327,8 +337,8 @@ class WhatsAppCloudChannel:
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         document = _load(raw)
         message: dict[str, Any] = document["message"]
-        contact = document.get("contact") if isinstance(document.get("contact"), dict) else {}
-        metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+        contact = _object(document.get("contact"))
+        metadata = _object(document.get("metadata"))
         wa_id = str(message.get("from") or contact.get("wa_id") or "").strip()
         if not wa_id:
             raise UnprocessableReceipt("the WhatsApp message names no sender")
@@ -340,7 +350,7 @@ class WhatsAppCloudChannel:
             raise UnprocessableReceipt("the WhatsApp sender id is too long to be one")
         kind = str(message.get("type", ""))
         content = _content(message)
-        context = message.get("context") if isinstance(message.get("context"), dict) else {}
+        context = _object(message.get("context"))
         refers_to = list(content.refers_to)
         if context.get("id"):
             # A reply to a message (ours, or the client's own): thread on it when we know it.

@@ -74,11 +74,10 @@ def _folded_latvian_forms(lemmas: frozenset[str]) -> Mapping[str, frozenset[str]
 
     dictionary = DefaultDictionaryFactory().get_dictionary("lv")
     raw = getattr(dictionary, "_dict", None)
-    items: Iterable[tuple[str, str]]
-    if isinstance(raw, dict):  # bytes -> bytes: skip decoding what cannot match
-        items = ((k.decode(), v.decode()) for k, v in raw.items())
-    else:
-        items = dictionary.items()
+    # The raw dict maps bytes to bytes: iterating it directly skips decoding what cannot match.
+    items: Iterable[tuple[str, str]] = (
+        ((k.decode(), v.decode()) for k, v in raw.items()) if isinstance(raw, dict) else dictionary.items()
+    )
     index: dict[str, set[str]] = {}
     for form, lemma in items:
         folded = fold(lemma)

@@ -16,6 +16,7 @@ On SQLite there is one process by design, so ``NoLock`` always leads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -147,10 +148,9 @@ class PgAdvisoryLock:
     def _drop(self) -> None:
         self._held = False
         if self._conn is not None:
-            try:
+            # A dead connection may fail to close; it is gone either way.
+            with contextlib.suppress(Exception):
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone either way
-                pass
             self._conn = None
 
 

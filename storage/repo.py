@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import Table, case, func, inspect, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlalchemy.engine import Result
+from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import (
     OPEN_STATUSES,
@@ -37,6 +38,20 @@ def _insert_for(session: Session, table: Any) -> Any:
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """The Core table a table model is mapped to (SQLModel sets ``__table__`` but does not declare it)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):  # pragma: no cover - every model here maps one plain table
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE matched."""
+    # SQLModel's stubs type Session.execute as returning Result; an UPDATE gives a CursorResult, which has rowcount.
+    return int(result.rowcount)  # type: ignore[attr-defined]  # see above: the stub's return type is too wide
+
+
 # --- receipts -------------------------------------------------------------------------------
 
 
@@ -51,8 +66,9 @@ def insert_receipt(
     now: datetime,
 ) -> tuple[int, bool]:
     """Store a receipt unless one with the same natural id exists; (id, created)."""
+    table = _table(Receipt)
     stmt = (
-        _insert_for(session, Receipt.__table__)
+        _insert_for(session, table)
         .values(
             channel=channel,
             source=source,
@@ -65,7 +81,7 @@ def insert_receipt(
             received_at=now,
         )
         .on_conflict_do_nothing(index_elements=["channel", "natural_id"])
-        .returning(Receipt.__table__.c.id)
+        .returning(table.c.id)
     )
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None:
@@ -73,7 +89,9 @@ def insert_receipt(
     existing = session.exec(
         select(Receipt.id).where(Receipt.channel == channel, Receipt.natural_id == natural_id)
     ).one()
-    return int(existing), False  # type: ignore[arg-type]
+    if existing is None:  # pragma: no cover - a stored row's id; the model types it Optional (unset before insert)
+        raise RuntimeError(f"receipt {channel}/{natural_id} has no id")
+    return int(existing), False
 
 
 def due_receipt_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -117,7 +135,7 @@ def claim_receipt(session: Session, *, receipt_id: int, now: datetime) -> bool:
     result = session.execute(
         stmt.values(status=ReceiptStatus.PROCESSED.value, processed_at=now, next_attempt_at=None, last_error=None)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return _rowcount(result) == 1
 
 
 def park_receipt(session: Session, *, receipt_id: int, error: str, next_attempt_at: datetime | None) -> int:
@@ -148,7 +166,7 @@ def retry_receipts(session: Session, *, now: datetime, ids: Sequence[int] | None
     stmt = update(Receipt).where(col(Receipt.status) == ReceiptStatus.PARKED.value)
     if ids is not None:
         stmt = stmt.where(col(Receipt.id).in_(list(ids)))
-    return int(session.execute(stmt.values(next_attempt_at=now)).rowcount)  # type: ignore[attr-defined]
+    return _rowcount(session.execute(stmt.values(next_attempt_at=now)))
 
 
 def retry_outbox(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
@@ -157,7 +175,7 @@ def retry_outbox(session: Session, *, now: datetime, ids: Sequence[int] | None =
     if ids is not None:
         stmt = stmt.where(col(Outbox.id).in_(list(ids)))
     values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": now, "attempts": 0}
-    return int(session.execute(stmt.values(**values)).rowcount)  # type: ignore[attr-defined]
+    return _rowcount(session.execute(stmt.values(**values)))
 
 
 def count_by_status(session: Session, table: Any) -> dict[str, int]:
@@ -222,9 +240,7 @@ def open_counts_by_employee(session: Session) -> dict[str, int]:
 def next_counter(session: Session, *, name: str) -> int:
     """Increment and return a named counter; the row lock serialises concurrent callers."""
     session.execute(
-        _insert_for(session, Counter.__table__)
-        .values(name=name, value=0)
-        .on_conflict_do_nothing(index_elements=["name"])
+        _insert_for(session, _table(Counter)).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
     )
     session.execute(update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1))
     return int(session.exec(select(Counter.value).where(Counter.name == name)).one())
@@ -244,13 +260,13 @@ def inquiry_for_references(session: Session, *, external_ids: Sequence[str]) -> 
         select(Message.external_id, Message.inquiry_id).where(col(Message.external_id).in_(ids))
     ):
         found.setdefault(ext, inquiry_id)
-    for ext, inquiry_id in session.exec(
+    for sent_id, sent_inquiry_id in session.exec(
         select(Outbox.external_id, Outbox.inquiry_id).where(
             col(Outbox.external_id).in_(ids), col(Outbox.inquiry_id).is_not(None)
         )
     ):
-        if ext is not None and inquiry_id is not None:
-            found.setdefault(ext, inquiry_id)
+        if sent_id is not None and sent_inquiry_id is not None:
+            found.setdefault(sent_id, sent_inquiry_id)
     for ext in ids:
         if ext in found:
             return session.get(Inquiry, found[ext])
@@ -297,11 +313,12 @@ def reference_pattern(prefix: str) -> re.Pattern[str]:
 
 def claim_marker(session: Session, *, key: str, now: datetime) -> bool:
     """Record that the work named ``key`` is done; False if it already was (here or elsewhere)."""
+    table = _table(JobMarker)
     stmt = (
-        _insert_for(session, JobMarker.__table__)
+        _insert_for(session, table)
         .values(key=key, done_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(JobMarker.__table__.c.key)
+        .returning(table.c.key)
     )
     return session.execute(stmt).scalar_one_or_none() is not None
 
@@ -330,10 +347,6 @@ def claim_outbox(session: Session, *, now: datetime, lease: timedelta, limit: in
     return list(rows)
 
 
-def outbox_rows(session: Session, *, ids: Iterable[int]) -> list[Outbox]:
-    return list(session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids)))).all())
-
-
 # --- IMAP mailbox position ------------------------------------------------------------------
 
 
@@ -351,7 +364,7 @@ def save_mailbox_position(session: Session, *, mailbox: str, uidvalidity: int, l
     """Record how far a mailbox has been read, inside the caller's transaction."""
     from storage.models import MailboxState
 
-    table = MailboxState.__table__
+    table = _table(MailboxState)
     stmt = _insert_for(session, table).values(
         mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
     )
@@ -402,7 +415,7 @@ def record_message_status(
     """
     from storage.twilio_models import MessageStatus
 
-    table = MessageStatus.__table__
+    table = _table(MessageStatus)
     new_id = session.execute(
         _insert_for(session, table)
         .values(message_sid=message_sid, status=status, error_code=error_code or None, received_at=now)
