@@ -21,8 +21,9 @@ listener does, then turned into inquiries by Pipeline.process_due; the deadline 
 the 100 due alarms; and the idle sweep (nothing due, run every minute). Printed: cost per message
 (store, pipeline) and per sweep for both sizes, and the ratio large/small (flat is about 1).
 
-Every SELECT, UPDATE and DELETE the pipeline and the sweep ran on the large database is then EXPLAINed (SQLite EXPLAIN QUERY
-PLAN, PostgreSQL EXPLAIN) and those that scan a whole table are printed with their plans.
+Every SELECT, UPDATE and DELETE the pipeline and the sweep ran on the large database is then
+EXPLAINed (SQLite EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN) and those that scan a whole table are
+printed with their plans.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from sqlalchemy import event, text  # noqa: E402
 
 from bench._common import bench_settings, exit_cleanly_on_sigterm, machine, mixed_message, throwaway_database  # noqa: E402
 from channels.email import EmailChannel  # noqa: E402
-from ingest.inquiries.clock import DeadlineKeeper  # noqa: E402
+from ingest.inquiries.scheduled import DeadlineKeeper  # noqa: E402
 from ingest.intake.receipts import ReceiptStore  # noqa: E402
 from ingest.service import build_pipeline, sync_employees  # noqa: E402
 from storage.db import make_engine, migrate, session_factory  # noqa: E402
@@ -526,10 +527,8 @@ def main() -> None:
     for n in (args.small, args.large):
         with throwaway_database(args.database_url, f"growth{n}") as url:
             r = run(url, n, args.messages, explain=(n == args.large))
-        print(
-            f"  {n:>9,} inquiries: filled in {r['fill_s']:.0f} s ({', '.join(f'{k} {v:,}' for k, v in r['counts'].items())})",
-            flush=True,
-        )
+        counts = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items())
+        print(f"  {n:>9,} inquiries: filled in {r['fill_s']:.0f} s ({counts})", flush=True)
         results.append(r)
     small, large = results
     rows = [
@@ -541,10 +540,12 @@ def main() -> None:
     print(f"\n{'figure':<34} {args.small:>12,} {args.large:>12,}  ratio large/small")
     for label, key, scale, unit in rows:
         print(
-            f"{label:<34} {small[key] * scale:9.2f} {unit} {large[key] * scale:9.2f} {unit}  {large[key] / small[key]:6.2f}"
+            f"{label:<34} {small[key] * scale:9.2f} {unit} {large[key] * scale:9.2f} {unit}  "
+            f"{large[key] / small[key]:6.2f}"
         )
     print(
-        f"(processed {small['processed']} and {large['processed']} messages; fired {small['fired']} and {large['fired']} alarms)"
+        f"(processed {small['processed']} and {large['processed']} messages; "
+        f"fired {small['fired']} and {large['fired']} alarms)"
     )
     if large["plans"]:
         print(f"\nStatements of the pipeline or the sweep that scan a whole table at {args.large:,} inquiries:")

@@ -15,8 +15,9 @@ Latency is from just before the message is sent to the moment the relay has the 
 notification carrying the message's token. The baseline is the round trip of a bare SMTP send
 (connect, one 4 KB message) to the same relay, measured the same way: the ratio says how much the
 service adds. For the IMAP path a second baseline: a bare imapclient in IDLE on a mailbox of its
-own, from APPEND to the EXISTS it is told of (Dovecot delays that notification on its own). Printed: p50 and p99 in seconds per path, and ratios of p50 and p99 to the baseline's.
-Two warm-up messages per path are sent first and not counted.
+own, from APPEND to the EXISTS it is told of (Dovecot delays that notification on its own).
+Printed: p50 and p99 in seconds per path, and ratios of p50 and p99 to the baseline's. Two
+warm-up messages per path are sent first and not counted.
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ def main() -> None:
             appender.logout()
             p50, p99 = quantiles(idle_base)
             print(
-                f"  {'bare IDLE: APPEND to EXISTS (Dovecot)':<36} p50 {p50:7.3f} s   p99 {p99:7.3f} s   max {max(idle_base):7.3f} s",
+                f"  {'bare IDLE: APPEND to EXISTS (Dovecot)':<36} p50 {p50:7.3f} s   p99 {p99:7.3f} s   "
+                f"max {max(idle_base):7.3f} s",
                 flush=True,
             )
 
@@ -225,7 +227,8 @@ def main() -> None:
             i50, i99 = quantiles(idle_base)
             p50, p99 = quantiles(results["IMAP APPEND -> IDLE"])
             print(
-                f"{'bare IDLE: APPEND to EXISTS (Dovecot)':<38} {i50:7.3f} {i99:7.3f} {i50 / base50:8.1f}x {i99 / base99:8.1f}x"
+                f"{'bare IDLE: APPEND to EXISTS (Dovecot)':<38} {i50:7.3f} {i99:7.3f} "
+                f"{i50 / base50:8.1f}x {i99 / base99:8.1f}x"
             )
             print(
                 f"IMAP path minus the bare IDLE notification: p50 {p50 - i50:.3f} s, p99 {p99 - i99:.3f} s "

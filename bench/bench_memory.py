@@ -164,7 +164,8 @@ def main() -> None:
 
     print(
         f"\nload: {args.webhooks} signed webhooks ({args.concurrency} at a time; statuses {statuses}) "
-        f"+ {args.emails} e-mails over SMTP (4 connections), received in {received_s:.0f} s, all processed after {processed_s:.0f} s"
+        f"+ {args.emails} e-mails over SMTP (4 connections), received in {received_s:.0f} s, "
+        f"all processed after {processed_s:.0f} s"
     )
     print(f"{'process':<44} {'RSS MiB':>8} {'peak MiB':>9}")
     print(f"{'python + import fastapi, sqlalchemy, uvicorn':<44} {mib(libs):8.1f}")

@@ -74,7 +74,8 @@ def bench_routing() -> None:
     routed = timed(route_all, 50) / len(TEXTS)
     naive = timed(naive_all, 2000) / len(TEXTS)
     print(
-        f"routing one inquiry: {routed * 1e6:8.1f} µs; naive substring search {naive * 1e6:6.1f} µs; ratio {routed / naive:6.1f}x"
+        f"routing one inquiry: {routed * 1e6:8.1f} µs; naive substring search {naive * 1e6:6.1f} µs; "
+        f"ratio {routed / naive:6.1f}x"
     )
 
     calendar = router.calendar
@@ -91,7 +92,8 @@ def bench_routing() -> None:
     due = timed(due_all, 20) / len(moments)
     plain = timed(plain_all, 2000) / len(moments)
     print(
-        f"due date:            {due * 1e6:8.1f} µs; datetime + timedelta      {plain * 1e6:6.2f} µs; ratio {due / plain:6.1f}x"
+        f"due date:            {due * 1e6:8.1f} µs; datetime + timedelta      {plain * 1e6:6.2f} µs; "
+        f"ratio {due / plain:6.1f}x"
     )
 
 
@@ -99,7 +101,7 @@ def bench_sweep(total: int) -> None:
     from sqlalchemy import insert
     from sqlmodel import Session, select
 
-    from ingest.inquiries.clock import DeadlineKeeper
+    from ingest.inquiries.scheduled import DeadlineKeeper
     from ingest.service import notices_from_settings, sync_employees
     from storage.db import make_engine, migrate, session_factory
     from storage.models import Contact, DeadlineAlarm, Employee, Inquiry
@@ -171,10 +173,12 @@ def bench_sweep(total: int) -> None:
     base_idle, base_fire, _ = sweep_cost(1000)
     idle, fire, fired = sweep_cost(total)
     print(
-        f"deadline sweep, nothing due: {total:,} open inquiries {idle * 1e3:.2f} ms vs 1,000: {base_idle * 1e3:.2f} ms; ratio {idle / base_idle:.2f}"
+        f"deadline sweep, nothing due: {total:,} open inquiries {idle * 1e3:.2f} ms "
+        f"vs 1,000: {base_idle * 1e3:.2f} ms; ratio {idle / base_idle:.2f}"
     )
     print(
-        f"firing an alarm (reminder queued): {fire * 1e3:.2f} ms each with {total:,} open vs {base_fire * 1e3:.2f} ms with 1,000; ratio {fire / base_fire:.2f} ({fired} fired)"
+        f"firing an alarm (reminder queued): {fire * 1e3:.2f} ms each with {total:,} open "
+        f"vs {base_fire * 1e3:.2f} ms with 1,000; ratio {fire / base_fire:.2f} ({fired} fired)"
     )
 
 

@@ -57,7 +57,8 @@ def report(name: str, seconds: float, latencies: list[float], statuses: dict[int
     rps = len(latencies) / seconds
     q = statistics.quantiles(latencies, n=100)
     print(
-        f"{name:>22}: {rps:8.0f} requests/s   p50 {q[49] * 1e3:7.1f} ms   p99 {q[98] * 1e3:7.1f} ms   statuses {statuses}"
+        f"{name:>22}: {rps:8.0f} requests/s   p50 {q[49] * 1e3:7.1f} ms   p99 {q[98] * 1e3:7.1f} ms   "
+        f"statuses {statuses}"
     )
     return rps
 

@@ -40,8 +40,8 @@ from ingest.intake.receipts import ReceiptStore
 from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.types import utcnow
-from tests.conftest_imap import append_all
 from tests.dovecot import Dovecot, ImapUser
+from tests.imap_helpers import append_all
 
 
 def build_mailbox(total: int) -> list[bytes]:
@@ -147,7 +147,8 @@ def ingest(user: ImapUser, database_url: str, total: int, batch: int, *, pipelin
         engine.dispose()
         if errors or poller.connections > 1:
             print(
-                f"  note: {errors} failed pipeline steps, {poller.connections} IMAP connections (database or server restarted?)"
+                f"  note: {errors} failed pipeline steps, {poller.connections} IMAP connections "
+                "(database or server restarted?)"
             )
         tenth = max(total // 10, 1)
 
@@ -183,7 +184,8 @@ def main() -> None:
         size = sum(map(len, messages))
         print(
             f"mailbox: {total} messages, {size / total / 1024:.1f} KiB average, "
-            f"{sum(1 for n in range(total) if n % 5 == 3)} with attachments, APPENDed in {time.perf_counter() - t0:.0f} s"
+            f"{sum(1 for n in range(total) if n % 5 == 3)} with attachments, "
+            f"APPENDed in {time.perf_counter() - t0:.0f} s"
         )
 
         base1, n1, read = plain_import(user, batch)
@@ -196,18 +198,23 @@ def main() -> None:
         base2, _, _ = plain_import(user, batch)
         base = (base1 + base2) / 2
 
-        rate = lambda seconds: total / seconds  # noqa: E731
+        def rate(seconds: float) -> float:
+            return total / seconds
+
         print(f"\n{total} messages, batches of {batch}, {kind}")
         print(
-            f"  baseline (imapclient + email.policy.default, every part read): {rate(base1):7.0f} and {rate(base2):7.0f} messages/s "
+            "  baseline (imapclient + email.policy.default, every part read): "
+            f"{rate(base1):7.0f} and {rate(base2):7.0f} messages/s "
             f"(first and last run; {read / 1e6:.1f} MB of decoded content)"
         )
         print(
-            f"  ImapPoller alone (durable receipts + position, flagged):      {rate(alone['stored_s']):7.0f} messages/s   "
+            "  ImapPoller alone (durable receipts + position, flagged):      "
+            f"{rate(alone['stored_s']):7.0f} messages/s   "
             f"ratio {base / alone['stored_s']:.2f}   (goal 0.5)"
         )
         print(
-            f"  poller while the pipeline runs beside it (receipts stored):   {rate(e2e['stored_s']):7.0f} messages/s   "
+            "  poller while the pipeline runs beside it (receipts stored):   "
+            f"{rate(e2e['stored_s']):7.0f} messages/s   "
             f"ratio {base / e2e['stored_s']:.2f}"
         )
         print(

@@ -4,74 +4,28 @@ Every test that takes ``database_url`` runs twice, once per backend. The
 PostgreSQL server is the one on 127.0.0.1:5432 (override with
 INGEST_TEST_PG_ADMIN_URL); each test run gets a database of its own, dropped
 at the end.
+
+Fixtures reach the tests the pytest way: defined here, or in the plugin modules listed in
+``pytest_plugins`` (the Dovecot ones in tests/conftest_imap.py). Test modules import plain
+helpers from tests/support.py and the *_helpers.py modules, never from a conftest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
-import threading
-import time
-import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
 
 from ingest.config import Settings, parse_config
+from tests.support import Relay, deep_merge, empty_pg_database, example_document, running_service, throwaway_pg_database
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-PG_ADMIN_URL = os.environ.get("INGEST_TEST_PG_ADMIN_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(interval)
+pytest_plugins = ["tests.conftest_imap"]
 
 
 # --- databases ------------------------------------------------------------------------------
-
-
-@contextmanager
-def throwaway_pg_database(prefix: str, *, drop_tries: int = 1) -> Iterator[str]:
-    """A database of its own on the test server, dropped at the end; ``drop_tries`` half-second
-    tries when the server may still be coming back (a test restarted it)."""
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    # pre_ping: a restart of the cluster must not leave the admin engine with dead connections.
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        raise RuntimeError(
-            f"PostgreSQL is needed for the tests and was not reachable at {PG_ADMIN_URL}: {exc}. "
-            "Start it (.ci/run does) or point INGEST_TEST_PG_ADMIN_URL at one."
-        ) from exc
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        for attempt in range(drop_tries):
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except Exception:  # noqa: BLE001
-                if attempt + 1 == drop_tries:
-                    raise
-                time.sleep(0.5)
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -80,41 +34,16 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
-def _empty_pg(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
-        if tables:
-            with engine.begin() as conn:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ingest.sqlite3'}"
     url: str = request.getfixturevalue("pg_database")
-    _empty_pg(url)
+    empty_pg_database(url)
     return url
 
 
 # --- configuration --------------------------------------------------------------------------
-
-
-def example_document() -> dict[str, Any]:
-    return tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 @pytest.fixture
@@ -141,65 +70,6 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
 # --- a real SMTP relay ----------------------------------------------------------------------
 
 
-class Relay:
-    """An aiosmtpd server standing in for the company's mail relay; can be taken down and back."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[bytes] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.reply: str = "250 OK"
-        self._controller_cls = Controller
-        self._controller: Any = None
-        self.port = _free_port()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.reply.startswith("250"):
-            self.messages.append(envelope.original_content)
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return self.reply
-
-    def start(self) -> None:
-        self._controller = self._controller_cls(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def parsed(self, *, staff: bool | None = None) -> list[Any]:
-        """Messages received: all, or only those to the office's staff (True) or to clients (False)."""
-        import email
-        from email import policy
-
-        out = []
-        for raw, (_, rcpts) in zip(self.messages, self.envelopes, strict=True):
-            to_staff = any(r.endswith(STAFF_DOMAIN) for r in rcpts)
-            if staff is None or staff == to_staff:
-                out.append(email.message_from_bytes(raw, policy=policy.default))
-        return out
-
-    def staff(self) -> list[Any]:
-        return self.parsed(staff=True)
-
-    def clients(self) -> list[Any]:
-        return self.parsed(staff=False)
-
-
-# The example config's staff all have addresses here.
-STAFF_DOMAIN = "@example.lv"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def relay() -> Iterator[Relay]:
     server = Relay()
@@ -211,44 +81,7 @@ def relay() -> Iterator[Relay]:
 # --- a running service ----------------------------------------------------------------------
 
 
-@contextmanager
-def running_service(settings: Settings, **kwargs: Any) -> Iterator[Any]:
-    """The real service in a thread of its own, with its own event loop."""
-    from ingest.service import Service
-
-    service = Service(settings, **kwargs)
-    errors: list[BaseException] = []
-    ready = threading.Event()
-
-    def main() -> None:
-        async def run() -> None:
-            task = asyncio.create_task(service.run())
-            started = asyncio.create_task(service.started.wait())
-            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
-            ready.set()
-            await task
-
-        try:
-            asyncio.run(run())
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=main, name="service", daemon=True)
-    thread.start()
-    ready.wait(30)
-    if errors:
-        raise errors[0]
-    try:
-        yield service
-    finally:
-        service.request_stop()
-        thread.join(30)
-        assert not thread.is_alive(), "service did not stop within 30 s"
-        if errors:
-            raise errors[0]
-
-
 @pytest.fixture
-def service_factory() -> Callable[..., Any]:
+def service_factory() -> Callable[..., AbstractContextManager[Any]]:
+    """``with service_factory(settings) as service:`` runs the real service in a thread."""
     return running_service

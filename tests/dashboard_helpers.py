@@ -65,13 +65,15 @@ class Seed:
 
 
 SEEDS = (
-    Seed("A", "atkritumi-1", "email", "atkritumi", "question", "2026-03-02 09:00", "2026-03-03 17:00", "answered", "2026-03-03 10:00"),
-    Seed("B", "atkritumi-1", "whatsapp", "atkritumi", "request", "2026-03-03 09:00", "2026-03-04 17:00", "answered", "2026-03-05 09:00"),
+    Seed("A", "atkritumi-1", "email", "atkritumi", "question", "2026-03-02 09:00", "2026-03-03 17:00",
+         "answered", "2026-03-03 10:00"),
+    Seed("B", "atkritumi-1", "whatsapp", "atkritumi", "request", "2026-03-03 09:00", "2026-03-04 17:00",
+         "answered", "2026-03-05 09:00"),
     Seed("C", "atkritumi-1", "email", "atkritumi", "question", "2026-03-10 09:00", "2026-03-11 09:00",
          subject=f"Konteiners {XSS_SCRIPT}", client=f"Pēteris {XSS_ATTR}", text=f"Teksts {XSS_SCRIPT} {XSS_ATTR}"),
     Seed("D", "siltums", "phone", "siltums", "request", "2026-03-10 12:00", "2026-03-11 17:00"),
-    Seed("E", "valde", "email", "atkritumi", "complaint", "2026-03-04 10:00", "2026-03-05 17:00", "answered", "2026-03-05 12:00",
-         named=("atkritumi-1",), subject="Sūdzība par darbinieku"),
+    Seed("E", "valde", "email", "atkritumi", "complaint", "2026-03-04 10:00", "2026-03-05 17:00",
+         "answered", "2026-03-05 12:00", named=("atkritumi-1",), subject="Sūdzība par darbinieku"),
     Seed("F", "siltums", "email", "siltums", "suggestion", "2026-03-09 10:00", "2026-03-10 17:00", "waiting_client",
          subject="Ierosinājums"),
     Seed("G", "atkritumi-1", "email", "atkritumi", "question", "2026-02-20 09:00", "2026-02-23 17:00"),
@@ -104,7 +106,8 @@ def seed(sessions: SessionFactory, seeds: tuple[Seed, ...] = SEEDS) -> dict[str,
             assert inquiry.id is not None
             session.add(
                 Message(inquiry_id=inquiry.id, direction="in", channel=s.channel, external_id=f"seed-{reference}",
-                        sender=contact.email, sender_name=s.client, subject=s.subject, text=s.text, received_at=received)
+                        sender=contact.email, sender_name=s.client, subject=s.subject, text=s.text,
+                        received_at=received)
             )  # fmt: skip
             session.add(
                 Event(inquiry_id=inquiry.id, at=received, type="routed",

@@ -7,6 +7,7 @@ Dovecot re-reads when it changes, so a test gets a fresh, empty mailbox by addin
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -258,16 +259,12 @@ service stats {{
         if pid is None:
             return
         children = self._children(pid)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         self._wait_gone(pid, timeout)
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for child in children:
             self._wait_gone(child, 5)
 
@@ -285,10 +282,8 @@ service stats {{
             except ProcessLookupError:
                 return
             time.sleep(0.05)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def restart(self) -> None:
         """Stop and start again on the same port and mail (a server restart)."""

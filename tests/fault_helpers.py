@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from storage.models import Inquiry, Message, Outbox, Receipt
-from tests.conftest import ROOT, _free_port
+from tests.support import ROOT, free_port
 from tests.twilio_helpers import ACCOUNT, INBOUND, PUBLIC, TOKEN, signed_post
 
 PUBLIC_ADDRESS = "klienti@example.lv"
@@ -84,8 +84,8 @@ class ServiceProcess:
     tmp: Path
     env: dict[str, str]
     name: str = "service"
-    http_port: int = field(default_factory=_free_port)
-    smtp_port: int = field(default_factory=_free_port)
+    http_port: int = field(default_factory=free_port)
+    smtp_port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ from ingest.api.tokens import create_token
 from storage.db import transaction
 from storage.models import Inquiry
 from storage.types import utcnow
-from tests.conftest import example_document, running_service, wait_until
+from tests.support import example_document, running_service, wait_until
 
 # A PNG's signature and a scrap of HTML with a script: what a browser must never run from us.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -8,6 +8,7 @@ through schemathesis' pytest plugin, whose lazy-fixture loader does not run on t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,15 +21,20 @@ from tests.staff_api_helpers import Office, office, settings_with_admin
 EXAMPLES_PER_OPERATION = 8
 
 
+@dataclass(frozen=True)
+class Live:
+    office: Office
+    token: str  # the bearer token of the role the test runs as
+
+
 @pytest.fixture(params=["admin", "supervisor"])
-def live(request: pytest.FixtureRequest, make_settings: Any) -> Iterator[tuple[Office, str]]:
+def live(request: pytest.FixtureRequest, make_settings: Any) -> Iterator[Live]:
     with office(settings_with_admin(make_settings)) as o:
-        yield o, o.tokens[request.param]
+        yield Live(office=o, token=o.tokens[request.param])
 
 
-def test_no_server_errors(live: tuple[Office, str]) -> None:
-    o, token = live
-    schema = schemathesis.openapi.from_url(o.base + "/openapi.json")
+def test_no_server_errors(live: Live) -> None:
+    schema = schemathesis.openapi.from_url(live.office.base + "/openapi.json")
     failures: list[str] = []
     tested = 0
     for result in schema.get_all_operations():
@@ -46,7 +52,9 @@ def test_no_server_errors(live: tuple[Office, str]) -> None:
         )
         def run(case: Any) -> None:
             case.call_and_validate(
-                base_url=o.base, headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+                base_url=live.office.base,
+                headers={"Authorization": f"Bearer {live.token}"},
+                checks=[not_a_server_error],
             )
 
         try:

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.config import load_config
 from ingest.routing import calendar_from_settings
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 RIGA = ZoneInfo("Europe/Riga")
 CAL = calendar_from_settings(load_config(ROOT / "config.example.toml", env={}))

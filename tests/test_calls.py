@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from channels.calls import CallChannel, encode, normalise_number, twilio_call_document
 from storage.models import Contact, Inquiry, Message, Outbox, Receipt
-from tests.conftest import DATA, ROOT, wait_until
+from tests.support import DATA, ROOT, wait_until
 from tests.twilio_helpers import ACCOUNT, signed_post, twilio_section
 
 INGEST = [sys.executable, "-m", "ingest.cli"]

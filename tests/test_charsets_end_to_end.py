@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from storage.models import Attachment, Message
-from tests.conftest import DATA, wait_until
+from tests.support import DATA, wait_until
 
 OWN = DATA / "own"
 EXPECTED: dict[str, Any] = json.loads((OWN / "expected.json").read_text(encoding="utf-8"))

@@ -12,12 +12,12 @@ from storage import repo
 from storage.db import make_engine, migrate
 from storage.models import Outbox, Receipt
 from storage.types import utcnow
-from tests.conftest import _empty_pg
+from tests.support import empty_pg_database
 
 
 @pytest.fixture
 def engine(pg_database: str):  # type: ignore[no-untyped-def]
-    _empty_pg(pg_database)
+    empty_pg_database(pg_database)
     engine = make_engine(pg_database, pool_size=4)
     migrate(engine)
     yield engine

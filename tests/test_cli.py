@@ -13,20 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, wait_until
+from tests.support import ROOT, wait_until, write_config
 
 INGEST = [sys.executable, "-m", "ingest.cli"]
-
-
-def write_config(tmp_path: Path, database_url: str | None = None, **extra: str) -> Path:
-    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
-    text = text.replace('data_dir = "var"', f'data_dir = "{tmp_path / "var"}"')
-    text = text.replace("port = 8080", "port = 0").replace("port = 2525", "port = 0")
-    if database_url:
-        text = text.replace('url = ""', f'url = "{database_url}"', 1)
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_inspect_email_explains_routing_without_storing(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,8 @@ from ingest.inquiries.clock import pause_clock  # noqa: F401  (keeps the import 
 from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
-from tests.pipeline_office import pipeline_office
-from tests.test_pipeline import T0
+from tests.pipeline_office import T0, PipelineOffice, pipeline_office
+from tests.twilio_helpers import twilio_section
 
 
 def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
@@ -32,11 +33,9 @@ def whatsapp_form(sid: str, body: str, number: str = "+37129111222") -> bytes:
 
 
 @pytest.fixture
-def world(make_settings: Any) -> Any:
-    from tests.twilio_helpers import twilio_section
-
-    with pipeline_office(make_settings(twilio=twilio_section())) as o:
-        yield o.settings, o.engine, o.sessions, o.pipeline, o.store, o.clock
+def world(make_settings: Any) -> Iterator[PipelineOffice]:
+    with pipeline_office(make_settings(twilio=twilio_section())) as office:
+        yield office
 
 
 def outbox(engine: Any) -> list[Outbox]:
@@ -44,58 +43,56 @@ def outbox(engine: Any) -> list[Outbox]:
         return list(session.exec(select(Outbox).order_by(Outbox.id)).all())
 
 
-def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world: Any) -> None:
-    settings, engine, sessions, pipeline, store, clock = world
-    store.store_sync(
-        pipeline.channels["whatsapp"],
+def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world: PipelineOffice) -> None:
+    world.store.store_sync(
+        world.pipeline.channels["whatsapp"],
         source="twilio",
         raw=whatsapp_form("SM1", "Labdien, netiek izvesti atkritumi."),
         meta={},
     )
-    pipeline.process_due()
-    (staff, ack) = outbox(engine)
+    world.pipeline.process_due()
+    (staff, ack) = outbox(world.engine)
     assert staff.channel == "email" and ack.channel == "whatsapp"
     assert ack.recipient == "+37129111222" and ack.payload["to"] == "+37129111222"
     assert "Jānis Kalniņš" in ack.payload["text"] and "GK-2026-000001" in ack.payload["text"]
 
-    notices = notices_from_settings(settings)
-    with transaction(sessions) as session:
+    notices = notices_from_settings(world.settings)
+    with transaction(world.sessions) as session:
         inquiry = session.exec(select(Inquiry)).one()
         contact = session.get(Contact, inquiry.contact_id)
         within = notices.client_answer(
-            session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=clock() + timedelta(hours=2)
+            session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=world.clock() + timedelta(hours=2)
         )
         late = notices.client_answer(
-            session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=clock() + timedelta(hours=30)
+            session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=world.clock() + timedelta(hours=30)
         )
         from storage.models import Employee
 
         dace = session.exec(select(Employee).where(Employee.key == "nami")).one()
         redirect = notices.client_redirect(
-            session, inquiry=inquiry, contact=contact, employee=dace, reason="", now=clock() + timedelta(hours=30)
+            session, inquiry=inquiry, contact=contact, employee=dace, reason="", now=world.clock() + timedelta(hours=30)
         )
     assert redirect is not None and redirect.channel == "sms"
     for detail in ("Dace Krūmiņa", "Namu pārvaldniece", "105. kabinets", "+37167000140"):
         assert detail in redirect.payload["text"], detail
     assert within is not None and within.channel == "whatsapp"
     assert late is not None and late.channel == "sms" and late.payload["to"] == "+37129111222"
-    with Session(engine) as session:
+    with Session(world.engine) as session:
         changed = session.exec(select(Event).where(Event.type == "answer_channel_changed")).one()
     assert changed.data["to"] == "sms" and "24-hour" in changed.data["why"]
 
 
-def test_no_texts_to_landlines_or_without_twilio(world: Any, make_settings: Any) -> None:
+def test_no_texts_to_landlines_or_without_twilio(world: PipelineOffice, make_settings: Any) -> None:
     from ingest.outgoing.notices import _can_text
 
     assert _can_text("+37129111222") and _can_text("+4915112345678")
     assert not _can_text("+37167000100")  # a Latvian landline
-    settings, engine, sessions, pipeline, store, clock = world
-    with transaction(sessions) as session:
+    with transaction(world.sessions) as session:
         contact = Contact(name="Pēteris", phone="+37129111222")
         session.add(contact)
         session.flush()
         inquiry = Inquiry(reference="GK-2026-000098", token="u", contact_id=contact.id, channel="phone", received_at=T0)
-        assert notices_from_settings(settings).reply_route(session, inquiry=inquiry, contact=contact, now=T0) == (
+        assert notices_from_settings(world.settings).reply_route(session, inquiry=inquiry, contact=contact, now=T0) == (
             "sms",
             "+37129111222",
         )
@@ -104,9 +101,8 @@ def test_no_texts_to_landlines_or_without_twilio(world: Any, make_settings: Any)
         session.rollback()
 
 
-def test_client_without_any_channel_is_called(world: Any) -> None:
-    settings, engine, sessions, pipeline, store, clock = world
-    with transaction(sessions) as session:
+def test_client_without_any_channel_is_called(world: PipelineOffice) -> None:
+    with transaction(world.sessions) as session:
         contact = Contact(name="Pēteris")
         session.add(contact)
         session.flush()
@@ -124,11 +120,13 @@ def test_client_without_any_channel_is_called(world: Any) -> None:
         session.add(inquiry)
         session.flush()
         assert (
-            notices_from_settings(settings).client_answer(session, inquiry=inquiry, contact=contact, text="x", now=T0)
+            notices_from_settings(world.settings).client_answer(
+                session, inquiry=inquiry, contact=contact, text="x", now=T0
+            )
             is None
         )
-    with Session(engine) as session:
+    with Session(world.engine) as session:
         event = session.exec(select(Event).where(Event.type == "client_unreachable")).one()
     assert "must call" in event.data["reason"]
-    (told,) = outbox(engine)
+    (told,) = outbox(world.engine)
     assert told.kind == "staff_call_client" and told.recipient == "olga.petrova@example.lv"

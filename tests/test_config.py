@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.config import ConfigError, load_config, parse_config
-from tests.conftest import ROOT, example_document
+from tests.support import ROOT, example_document
 
 
 def test_example_config_is_valid_and_describes_the_office() -> None:
@@ -52,7 +52,7 @@ def test_environment_overrides_file_values() -> None:
     ],
 )
 def test_bad_values_are_reported_by_key(change: dict, expected: str) -> None:
-    from tests.conftest import deep_merge
+    from tests.support import deep_merge
 
     with pytest.raises(ConfigError) as err:
         parse_config(deep_merge(example_document(), change), base_dir=ROOT, env={})

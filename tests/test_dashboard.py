@@ -25,7 +25,6 @@ from ingest.service import sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Employee, Event, Inquiry, Outbox
 from storage.staff_models import AuditLog, Role
-from tests.conftest import running_service
 from tests.dashboard_helpers import (
     NOW,
     PASSWORD,
@@ -42,7 +41,7 @@ from tests.dashboard_helpers import (
     seed,
 )
 from tests.staff_api_helpers import settings_with_admin
-from tests.test_cli import write_config
+from tests.support import running_service, write_config
 
 KEYS = {"employee": "atkritumi-1", "supervisor": "koordinatore", "board": "valde", "admin": "it-admin"}
 SECURITY = {

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import running_service
 from tests.dashboard_helpers import NOW, PASSWORD, Clock, give_passwords, seed
 from tests.staff_api_helpers import settings_with_admin
+from tests.support import running_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

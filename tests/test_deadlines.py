@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,16 +11,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from ingest.inquiries.clock import DeadlineKeeper, pause_clock
+from ingest.config import load_config
+from ingest.inquiries.clock import pause_clock
+from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.receipts import ReceiptStore
+from ingest.routing import calendar_from_settings
 from ingest.service import build_pipeline, sync_employees
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import DeadlineAlarm, Event, Inquiry, Outbox
-from tests.test_calendar import CAL
-from tests.test_pipeline import Clock
+from tests.pipeline_office import Clock
+from tests.support import ROOT
 
 RIGA = ZoneInfo("Europe/Riga")
+CAL = calendar_from_settings(load_config(ROOT / "config.example.toml", env={}))
 
 
 def lv(d: int, h: int, mi: int = 0, mo: int = 11) -> datetime:
@@ -80,7 +85,7 @@ class World:
 
 
 @pytest.fixture
-def world(make_settings: Any) -> Any:
+def world(make_settings: Any) -> Iterator[World]:
     w = World(make_settings(), Clock(lv(25, 10)))
     yield w
     w.engine.dispose()

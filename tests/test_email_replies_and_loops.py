@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from storage.models import Contact, Event, Inquiry, Message, Outbox, Receipt
-from tests.conftest import wait_until
-from tests.test_smtp_to_notification import CLIENT, client_mail, rows, send
+from tests.smtp_helpers import CLIENT, client_mail, rows, send
+from tests.support import wait_until
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_ADMIN_URL, STAFF_DOMAIN, Relay, throwaway_pg_database, wait_until
 from tests.fault_helpers import (
     ServiceProcess,
     base_env,
@@ -46,6 +45,7 @@ from tests.fault_helpers import (
     twilio_env,
     webhook_until_accepted,
 )
+from tests.support import PG_ADMIN_URL, STAFF_DOMAIN, Relay, throwaway_pg_database, wait_until
 from tests.twilio_helpers import FakeMessagesApi, inbound_fields
 
 
@@ -146,7 +146,8 @@ def test_relay_down_for_a_while_every_notification_once(
             stored=sum(after.receipts.values()),
             processed=after.receipts.get("processed", 0),
             failed_attempts_before_relay_back=f"{min(attempts)}..{max(attempts)} per row",
-            notifications=f"{len(staff)} staff + {len(relay.messages) - len(staff)} client mails + {len(twilio_api.requests)} sms",
+            notifications=f"{len(staff)} staff + {len(relay.messages) - len(staff)} client mails "
+            f"+ {len(twilio_api.requests)} sms",
             duplicates=duplicates,
             parked=after.parked,
             doctor=doctor.returncode,
@@ -365,7 +366,8 @@ def test_postgresql_restarted_under_load(
             processed=counts.receipts.get("processed", 0),
             notifications=f"{len(staff)} staff mails ({len(staff_by_ref)} inquiries) + "
             f"{len(relay.messages) - len(staff)} client mails + {len(twilio_api.requests)} sms",
-            duplicates=f"{sum(n - 1 for n in duplicates.values())} {sorted(counts.outbox_message_ids.get(m, '?') for m in duplicates)}",
+            duplicates=f"{sum(n - 1 for n in duplicates.values())} "
+            f"{sorted(counts.outbox_message_ids.get(m, '?') for m in duplicates)}",
             parked=counts.parked,
             doctor=doctor.returncode,
             retry_needed=retried is not None,

@@ -35,8 +35,8 @@ from ingest.pipeline.runner import Outcome, storable
 from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
-from tests.conftest import DATA
 from tests.fuzz_support import fuzz_settings, hang_guard
+from tests.support import DATA
 
 CHANNEL = EmailChannel(max_attachment_bytes=64 * 1024, own_addresses=frozenset({"klienti@example.lv"}))
 META = {"received_at": "2026-11-25T09:00:00+00:00", "envelope_to": ["klienti@example.lv"]}

@@ -27,8 +27,8 @@ from channels.base import UnprocessableReceipt
 from channels.twilio_messaging import channel_of, first, parse_form
 from ingest.intake.twilio_webhooks import SID
 from storage.models import Receipt
-from tests.conftest import wait_until
 from tests.fuzz_support import fuzz_settings
+from tests.support import wait_until
 from tests.twilio_helpers import INBOUND, PUBLIC, STATUS, TOKEN, sign, twilio_section
 
 VOICE = "/webhooks/twilio/voice-status"
@@ -153,9 +153,8 @@ def fuzz_service(make_settings: Any, service_factory: Any) -> Any:
         yield service
 
 
-def test_signed_inbound_bodies_are_stored_once_then_processed_or_parked(fuzz_service: Any, database_url: str) -> None:
+def test_signed_inbound_bodies_are_stored_once_then_processed_or_parked(fuzz_service: Any) -> None:
     service = fuzz_service
-    postgres = database_url.startswith("postgresql")
     accepted: dict[tuple[str, str], int] = {}
 
     @fuzz_settings(150, deadline=None)

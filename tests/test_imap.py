@@ -21,9 +21,10 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from storage.models import Inquiry, MailboxState, Message, Receipt
-from tests.conftest import ROOT, running_service, wait_until
-from tests.conftest_imap import append_all, client_message, dovecot, dovecot_tls, flags_by_uid, imap_user  # noqa: F401
 from tests.dovecot import Dovecot, ImapUser
+from tests.imap_helpers import append_all, client_message, flags_by_uid
+from tests.smtp_helpers import client_mail, send
+from tests.support import ROOT, free_port, running_service, wait_until
 
 FLAG = b"$GkIngested"
 
@@ -231,8 +232,6 @@ def test_polling_without_idle(
 def test_bad_password_is_reported_and_smtp_still_works(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
-    from tests.test_smtp_to_notification import client_mail, send
-
     settings = make_settings(imap=imap_user.settings(password="not-the-password"), outgoing_mail=relay_settings)
     with running_service(settings) as service:
         wait_until(lambda: service.imap_poller.state.startswith("stopped"), what="the poller to give up")
@@ -254,9 +253,7 @@ def test_server_down_at_start_is_retried(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
     # A port nobody listens on stands for a server that is down: retried, not given up.
-    from tests.dovecot import _free_port
-
-    down = imap_user.settings(port=_free_port(), reconnect_max_seconds=0.5)
+    down = imap_user.settings(port=free_port(), reconnect_max_seconds=0.5)
     with running_service(make_settings(imap=down, outgoing_mail=relay_settings)) as service:
         wait_until(lambda: service.imap_poller.state.startswith("reconnecting"), what="reconnecting")
         time.sleep(1.5)

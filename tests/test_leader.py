@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from storage.leader import NoLock, PgAdvisoryLock, leader_lock, lock_key
-from tests.conftest import wait_until
+from tests.support import wait_until
 
 
 def test_lock_key_is_stable_and_fits_bigint() -> None:

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from ingest.metrics import latency_family, metrics_registry
 from storage.models import Inquiry, Outbox, Receipt
 from storage.types import utcnow
-from tests.conftest import wait_until
-from tests.test_smtp_to_notification import client_mail, send
+from tests.smtp_helpers import client_mail, send
+from tests.support import wait_until
 
 
 def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

@@ -34,9 +34,9 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
 
 from storage.models import Inquiry, Message, Outbox, Receipt
-from tests.conftest import ROOT, Relay, _empty_pg, _free_port, wait_until
-from tests.conftest_imap import append_all, client_message, dovecot, flags_by_uid  # noqa: F401 - fixture
 from tests.dovecot import Dovecot
+from tests.imap_helpers import append_all, client_message, flags_by_uid
+from tests.support import ROOT, Relay, empty_pg_database, free_port, wait_until
 
 N_SMTP = 40
 N_IMAP = 20
@@ -80,7 +80,7 @@ class Proc:
 
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
-    _empty_pg(pg_database)
+    empty_pg_database(pg_database)
     return pg_database
 
 
@@ -116,7 +116,7 @@ def send_smtp(port: int, raw: bytes, sender: str) -> None:
         smtp.sendmail(sender, ["klienti@example.lv"], raw)
 
 
-def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: Dovecot, tmp_path: Path) -> None:  # noqa: F811
+def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: Dovecot, tmp_path: Path) -> None:
     imap_user = dovecot.new_user()
     config = tmp_path / "config.toml"
     shutil.copy(ROOT / "config.example.toml", config)
@@ -144,8 +144,8 @@ def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: D
             for k, v in imap_user.settings().items()
         },
     }
-    a = Proc("a", _free_port(), _free_port(), tmp_path / "a.log")
-    b = Proc("b", _free_port(), _free_port(), tmp_path / "b.log")
+    a = Proc("a", free_port(), free_port(), tmp_path / "a.log")
+    b = Proc("b", free_port(), free_port(), tmp_path / "b.log")
     engine = create_engine(pg_url)
     try:
         # A first, so that it leads both roles; then B, which stands by.

@@ -14,6 +14,7 @@ import quopri
 import urllib.parse
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -33,9 +34,9 @@ from ingest.privacy.retention import run_retention
 from storage.db import transaction
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
 from storage.staff_models import AuditLog
-from tests.conftest import ROOT
-from tests.pipeline_office import pipeline_office
-from tests.test_pipeline import T0
+from tests.pipeline_office import T0, PipelineOffice, pipeline_office
+from tests.support import ROOT
+from tests.twilio_helpers import twilio_section
 
 NAME = "Zigfrīds Ķeņģeris"
 EMAIL = "zigfrids.kengeris@example.lv"
@@ -106,35 +107,40 @@ class NoSuchChannel:
 
 
 @pytest.fixture
-def world(make_settings: Any) -> Any:
-    from tests.twilio_helpers import twilio_section
-
-    with pipeline_office(make_settings(twilio=twilio_section())) as o:
-        yield o.settings, o.engine, o.sessions, o.pipeline, o.store, o.clock
+def world(make_settings: Any) -> Iterator[PipelineOffice]:
+    with pipeline_office(make_settings(twilio=twilio_section())) as office:
+        yield office
 
 
-def populate(world: Any) -> None:
+def populate(world: PipelineOffice) -> None:
     """Two clients: Zigfrīds (e-mail with attachment, answered; WhatsApp, open; a parked receipt) and Anna."""
-    settings, engine, sessions, pipeline, store, clock = world
-    store.store_sync(pipeline.channels["email"], source="smtp", raw=client_mail(), meta={"envelope_from": EMAIL})
-    store.store_sync(pipeline.channels["email"], source="smtp", raw=other_mail(), meta={"envelope_from": OTHER_EMAIL})
-    pipeline.process_due()
-    clock.now += timedelta(minutes=30)
-    store.store_sync(
-        pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM" + "1" * 32, WHATSAPP_TEXT), meta={}
+    world.store.store_sync(
+        world.pipeline.channels["email"], source="smtp", raw=client_mail(), meta={"envelope_from": EMAIL}
+    )
+    world.store.store_sync(
+        world.pipeline.channels["email"], source="smtp", raw=other_mail(), meta={"envelope_from": OTHER_EMAIL}
+    )
+    world.pipeline.process_due()
+    world.clock.now += timedelta(minutes=30)
+    world.store.store_sync(
+        world.pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form("SM" + "1" * 32, WHATSAPP_TEXT), meta={}
     )
     # A receipt that never becomes a message: it parks, carrying the client's address.
-    store.store_sync(NoSuchChannel(), source="fax", raw=f"From: {EMAIL}\n{MAIL_TEXT}".encode(), meta={"from": EMAIL})
-    pipeline.process_due()
-    with Session(engine) as session:
+    world.store.store_sync(
+        NoSuchChannel(), source="fax", raw=f"From: {EMAIL}\n{MAIL_TEXT}".encode(), meta={"from": EMAIL}
+    )
+    world.pipeline.process_due()
+    with Session(world.engine) as session:
         inquiry = session.exec(select(Inquiry).where(Inquiry.channel == "email").order_by(Inquiry.id)).first()
         notice = session.exec(
             select(Outbox).where(Outbox.inquiry_id == inquiry.id, Outbox.kind == "staff_notification")
         ).one()
-    clock.now += timedelta(hours=2)
-    store.store_sync(pipeline.channels["email"], source="smtp", raw=staff_reply(notice, ANSWER_TEXT), meta={})
-    pipeline.process_due()
-    with Session(engine) as session:
+    world.clock.now += timedelta(hours=2)
+    world.store.store_sync(
+        world.pipeline.channels["email"], source="smtp", raw=staff_reply(notice, ANSWER_TEXT), meta={}
+    )
+    world.pipeline.process_due()
+    with Session(world.engine) as session:
         statuses = Counter(r.status for r in session.exec(select(Receipt)).all())
         inquiries = session.exec(select(Inquiry)).all()
     assert statuses == {"processed": 4, "parked": 1}, statuses
@@ -228,27 +234,27 @@ def figures(engine: Engine) -> Figures:
 # -- erasure -------------------------------------------------------------------------------
 
 
-def test_erasure_leaves_nothing_of_the_client_and_the_figures_unchanged(world: Any) -> None:
-    settings, engine, sessions, *_ = world
+def test_erasure_leaves_nothing_of_the_client_and_the_figures_unchanged(world: PipelineOffice) -> None:
     populate(world)
     values = needles()
-    before_search = leftovers(engine, values)
+    before_search = leftovers(world.engine, values)
     # The search finds the values where they are: in texts, names, receipts (raw and encoded), files.
-    for expected in ("name in contact.name", "email in contact.email", "phone in contact.phone", "attachment in attachment.data",
-                     "street in message.text", "name rfc2047 b in receipt.raw", "street urlencoded in receipt.raw",
-                     "street in outbox.payload", "email in receipt.meta"):  # fmt: skip
+    for expected in ("name in contact.name", "email in contact.email", "phone in contact.phone",
+                     "attachment in attachment.data", "street in message.text", "name rfc2047 b in receipt.raw",
+                     "street urlencoded in receipt.raw", "street in outbox.payload",
+                     "email in receipt.meta"):  # fmt: skip
         assert expected in before_search, (expected, before_search)
-    before = figures(engine)
-    with Session(engine) as session:
+    before = figures(world.engine)
+    with Session(world.engine) as session:
         anna_before = session.exec(select(Message).where(Message.sender == OTHER_EMAIL)).one().text
 
     # The client asks by e-mail and names their WhatsApp number too: two contacts, one person.
     assert main(["gdpr", "erase", EMAIL, "--yes", "--config", _config(world)]) == 0
     assert main(["gdpr", "erase", "29876543", "--yes", "--config", _config(world)]) == 0
 
-    assert leftovers(engine, values) == []
-    assert figures(engine) == before
-    with Session(engine) as session:
+    assert leftovers(world.engine, values) == []
+    assert figures(world.engine) == before
+    with Session(world.engine) as session:
         assert session.exec(select(Message).where(Message.sender == OTHER_EMAIL)).one().text == anna_before
         assert session.exec(select(Contact).where(Contact.email == OTHER_EMAIL)).one().name == "Anna Liepa"
         erased = session.exec(select(AuditLog).where(AuditLog.action == "gdpr.erase")).all()
@@ -264,26 +270,24 @@ def test_erasure_leaves_nothing_of_the_client_and_the_figures_unchanged(world: A
     assert erased_out and {o.status for o in erased_out} == {"withdrawn"}
 
 
-def test_erasure_of_an_unknown_or_ambiguous_contact_fails_cleanly(world: Any, capsys: Any) -> None:
-    settings, engine, sessions, *_ = world
+def test_erasure_of_an_unknown_or_ambiguous_contact_fails_cleanly(world: PipelineOffice, capsys: Any) -> None:
     populate(world)
-    with transaction(sessions) as session:
+    with transaction(world.sessions) as session:
         session.add(Contact(name="Otrs", phone="+37120000001"))
         session.add(Contact(name="Trešais", phone="+37120000001"))
-    snapshot = database_dump(engine)
+    snapshot = database_dump(world.engine)
     assert main(["gdpr", "erase", "nobody@example.lv", "--yes", "--config", _config(world)]) == 1
     assert "no contact matches" in capsys.readouterr().err
     assert main(["gdpr", "erase", "+371 2000 0001", "--yes", "--config", _config(world)]) == 1
     err = capsys.readouterr().err
     assert "2 contacts match" in err and "name one by its id" in err
     assert main(["gdpr", "erase", "99999", "--yes", "--config", _config(world)]) == 1
-    assert database_dump(engine) == snapshot
-    with Session(engine) as session, pytest.raises(ContactError):
+    assert database_dump(world.engine) == snapshot
+    with Session(world.engine) as session, pytest.raises(ContactError):
         resolve_contact(session, "")
 
 
-def test_export_holds_every_inquiry_the_attachment_and_the_raw_receipts(world: Any, tmp_path: Path) -> None:
-    settings, engine, sessions, *_ = world
+def test_export_holds_every_inquiry_the_attachment_and_the_raw_receipts(world: PipelineOffice, tmp_path: Path) -> None:
     populate(world)
     out = tmp_path / "export"
     assert main(["gdpr", "export", EMAIL, "--out", str(out), "--config", _config(world)]) == 0
@@ -307,23 +311,22 @@ def test_export_holds_every_inquiry_the_attachment_and_the_raw_receipts(world: A
         wa = json.loads(z.read("data.json"))
     assert wa["contact"]["phone"] == PHONE and len(wa["inquiries"]) == 1
     assert wa["inquiries"][0]["messages"][0]["text"] == WHATSAPP_TEXT
-    with Session(engine) as session:
+    with Session(world.engine) as session:
         exports = session.exec(select(AuditLog).where(AuditLog.action == "gdpr.export")).all()
     assert [e.detail["contact_id"] for e in exports] == [1, 3]
     # An existing target is never overwritten.
     assert main(["gdpr", "export", PHONE, "--out", str(archive), "--config", _config(world)]) == 1
 
 
-def test_export_and_erase_in_process(world: Any, tmp_path: Path) -> None:
+def test_export_and_erase_in_process(world: PipelineOffice, tmp_path: Path) -> None:
     """The library calls the commands use, on one session: erasing twice is harmless."""
-    settings, engine, sessions, *_ = world
     populate(world)
-    with transaction(sessions) as session:
+    with transaction(world.sessions) as session:
         contact = resolve_contact(session, "1")
         export = build_export(session, contact)
         write_export(export, tmp_path / "x")
         first = erase_contact(session, contact, now=T0, actor="test")
-    with transaction(sessions) as session:
+    with transaction(world.sessions) as session:
         contact = resolve_contact(session, "1")
         again = erase_contact(session, contact, now=T0, actor="test")
     assert first.inquiries == again.inquiries == 1 and first.attachments == 1
@@ -333,21 +336,20 @@ def test_export_and_erase_in_process(world: Any, tmp_path: Path) -> None:
 # -- retention ----------------------------------------------------------------------------
 
 
-def test_retention_anonymises_only_old_closed_inquiries(world: Any) -> None:
-    settings, engine, sessions, *_ = world
+def test_retention_anonymises_only_old_closed_inquiries(world: PipelineOffice) -> None:
     populate(world)
     policy = RetentionSettings(anonymise_closed_after_months=36, keep_raw_receipts_days=90)
-    before = figures(engine)
+    before = figures(world.engine)
 
-    young = run_retention(sessions, policy, now=T0 + timedelta(days=30))
+    young = run_retention(world.sessions, policy, now=T0 + timedelta(days=30))
     assert young.anonymised.inquiries == 0 and young.raw_receipts_emptied == 0
 
     # Three years later: the answered e-mail inquiry goes; the open ones (WhatsApp, Anna's) stay.
     later = T0 + timedelta(days=3 * 366)
-    report = run_retention(sessions, policy, now=later)
+    report = run_retention(world.sessions, policy, now=later)
     assert report.anonymised.inquiries == 1 and report.anonymised.attachments == 1
-    assert figures(engine) == before
-    with Session(engine) as session:
+    assert figures(world.engine) == before
+    with Session(world.engine) as session:
         email_inquiry = session.exec(select(Inquiry).where(Inquiry.channel == "email").order_by(Inquiry.id)).first()
         anonymised = session.exec(select(Event).where(Event.type == "anonymised")).all()
         messages = session.exec(select(Message).where(Message.inquiry_id == email_inquiry.id)).all()
@@ -370,33 +372,31 @@ def test_retention_anonymises_only_old_closed_inquiries(world: Any) -> None:
     only_there = {
         k: v for k, v in needles().items() if k in ("attachment", "attachment base64", "file name", "name rfc2047 b")
     }
-    assert leftovers(engine, {**only_there, "answer": ANSWER_TEXT.encode(), "email": EMAIL.encode()}) == [
+    assert leftovers(world.engine, {**only_there, "answer": ANSWER_TEXT.encode(), "email": EMAIL.encode()}) == [
         "email in receipt.meta",
         "email in receipt.raw",  # the parked receipt: kept for a person to look at
     ]
     # Nothing more to do the next day.
-    again = run_retention(sessions, policy, now=later + timedelta(days=1))
+    again = run_retention(world.sessions, policy, now=later + timedelta(days=1))
     assert again.anonymised.inquiries == 0 and again.raw_receipts_emptied == 0
     # The anonymised contact's values are gone from the e-mail inquiry's rows, everywhere.
-    with Session(engine) as session:
+    with Session(world.engine) as session:
         rows = [*session.exec(select(Outbox).where(Outbox.inquiry_id == email_inquiry.id)).all()]
     assert all(r.payload == {} for r in rows)
     assert not any(r.recipient == EMAIL for r in rows)
 
 
-def test_retention_zero_means_never(world: Any) -> None:
-    settings, engine, sessions, *_ = world
+def test_retention_zero_means_never(world: PipelineOffice) -> None:
     populate(world)
-    snapshot = database_dump(engine)
-    report = run_retention(sessions, RetentionSettings(anonymise_closed_after_months=0, keep_raw_receipts_days=0),
+    snapshot = database_dump(world.engine)
+    report = run_retention(world.sessions, RetentionSettings(anonymise_closed_after_months=0, keep_raw_receipts_days=0),
                            now=T0 + timedelta(days=10 * 365))  # fmt: skip
-    assert report.anonymised.inquiries == 0 and database_dump(engine) == snapshot
+    assert report.anonymised.inquiries == 0 and database_dump(world.engine) == snapshot
 
 
-def test_retention_dry_run_changes_nothing(world: Any, capsys: Any, monkeypatch: Any) -> None:
-    settings, engine, sessions, *_ = world
+def test_retention_dry_run_changes_nothing(world: PipelineOffice, capsys: Any, monkeypatch: Any) -> None:
     populate(world)
-    snapshot = database_dump(engine)
+    snapshot = database_dump(world.engine)
     # The command runs on the real clock: everything stored at T0 (2026) is old enough in 2030.
     import ingest.privacy.retention as retention
 
@@ -414,27 +414,27 @@ def test_retention_dry_run_changes_nothing(world: Any, capsys: Any, monkeypatch:
         and "raw receipts emptied: 4" in printed
         and "nothing was changed" in printed
     )
-    assert database_dump(engine) == snapshot
+    assert database_dump(world.engine) == snapshot
     assert main(["retention", "run", "--config", _config(world)]) == 0
-    assert database_dump(engine) != snapshot
+    assert database_dump(world.engine) != snapshot
 
 
 def test_the_service_runs_retention_daily_in_the_scheduler_role_only(make_settings: Any) -> None:
+    import asyncio
+
     from ingest.service import Service
+
+    async def jobs(service: Service) -> list[str]:
+        await service.start()
+        try:
+            return [job.id for job in service._scheduler.get_jobs()]  # type: ignore[union-attr]
+        finally:
+            await service.stop()
 
     for roles, expected in ((["web", "worker", "scheduler"], True), (["web", "worker"], False)):
         service = Service(make_settings(cluster={"roles": roles}))
         try:
-            import asyncio
-
-            async def jobs() -> list[str]:
-                await service.start()
-                try:
-                    return [job.id for job in service._scheduler.get_jobs()]  # type: ignore[union-attr]
-                finally:
-                    await service.stop()
-
-            assert ("retention" in asyncio.run(jobs())) is expected
+            assert ("retention" in asyncio.run(jobs(service))) is expected
         finally:
             service.engine.dispose()
 
@@ -442,11 +442,11 @@ def test_the_service_runs_retention_daily_in_the_scheduler_role_only(make_settin
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _config(world: Any) -> str:
+def _config(world: PipelineOffice) -> str:
     """The example configuration on this test's database, through the environment (as in production)."""
     import os
 
-    settings = world[0]
+    settings = world.settings
     os.environ["INGEST__DATABASE__URL"] = settings.database_url()
     os.environ["INGEST__SERVICE__DATA_DIR"] = str(settings.service.data_dir)
     return str(ROOT / "config.example.toml")

@@ -23,8 +23,8 @@ from sqlmodel import Session, select
 from ingest.logs import setup_logging
 from ingest.outgoing.mail_transport import build_email
 from storage.models import Message, Outbox
-from tests.conftest import wait_until
-from tests.pipeline_office import pipeline_office
+from tests.pipeline_office import PipelineOffice, pipeline_office
+from tests.support import wait_until
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
 
 NAME = "Zigfrīds Ķeņģeris"
@@ -124,20 +124,20 @@ def _encoded_word(text: str) -> str:
 
 
 @pytest.fixture
-def world(make_settings: Any) -> Iterator[Any]:
-    with pipeline_office(make_settings()) as o:
-        yield o.engine, o.pipeline, o.store
+def world(make_settings: Any) -> Iterator[PipelineOffice]:
+    with pipeline_office(make_settings()) as office:
+        yield office
 
 
 STAFF_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Auto-Response-Suppress",
-                 "X-Inquiry-Reference", "Reply-To", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]  # fmt: skip
+                 "X-Inquiry-Reference", "Reply-To", "Content-Type", "Content-Transfer-Encoding",
+                 "MIME-Version"]  # fmt: skip
 CLIENT_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "Auto-Submitted",
                   "X-Auto-Response-Suppress", "X-Inquiry-Reference", "Content-Type", "Content-Transfer-Encoding",
                   "MIME-Version"]  # fmt: skip
 
 
-def test_crlf_in_subject_and_name_never_becomes_a_header(world: Any) -> None:
-    engine, pipeline, store = world
+def test_crlf_in_subject_and_name_never_becomes_a_header(world: PipelineOffice) -> None:
     raw = (
         f"From: {_encoded_word(INJECTED_NAME)} <{EMAIL}>\r\n"
         "To: klienti@example.lv\r\n"
@@ -146,9 +146,9 @@ def test_crlf_in_subject_and_name_never_becomes_a_header(world: Any) -> None:
         "Content-Type: text/plain; charset=utf-8\r\n"
         "\r\nNetiek izvesti atkritumi.\r\n"
     ).encode()
-    store.store_sync(pipeline.channels["email"], source="smtp", raw=raw, meta={})
-    pipeline.process_due()
-    with Session(engine) as session:
+    world.store.store_sync(world.pipeline.channels["email"], source="smtp", raw=raw, meta={})
+    world.pipeline.process_due()
+    with Session(world.engine) as session:
         message = session.exec(select(Message)).one()
         rows = {r.kind: r for r in session.exec(select(Outbox)).all()}
     # The hostile text reaches the notices (the parser folds line breaks, not other controls).

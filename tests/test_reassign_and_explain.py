@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,11 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from ingest.config import Settings
 from ingest.inquiries.changes import InquiryError, explain, reassign
 from ingest.service import notices_from_settings
-from storage.db import transaction
+from storage.db import SessionFactory, transaction
 from storage.models import Employee, Event, Inquiry, Outbox
-from tests.pipeline_office import pipeline_office
+from tests.pipeline_office import Clock, pipeline_office
+from tests.support import write_config
 
 MAIL = (
     "From: Ольга <olga@client.example>\r\nTo: klienti@example.lv\r\nSubject: Мусор\r\n"
@@ -24,32 +28,42 @@ MAIL = (
 ).encode()
 
 
+@dataclass(frozen=True)
+class Stored:
+    """The example office after Olga's mail became an inquiry (as it was when opened)."""
+
+    settings: Settings
+    engine: Any
+    sessions: SessionFactory
+    clock: Clock
+    inquiry: Inquiry
+
+
 @pytest.fixture
-def stored(make_settings: Any) -> Any:
+def stored(make_settings: Any) -> Iterator[Stored]:
     with pipeline_office(make_settings()) as o:
         o.store.store_sync(o.pipeline.channels["email"], source="smtp", raw=MAIL, meta={})
         o.pipeline.process_due()
         with Session(o.engine) as session:
             inquiry = session.exec(select(Inquiry)).one()
-        yield o.settings, o.engine, o.sessions, o.clock, inquiry
+        yield Stored(o.settings, o.engine, o.sessions, o.clock, inquiry)
 
 
-def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored: Any) -> None:
-    settings, engine, sessions, clock, inquiry = stored
-    assert inquiry.language == "ru"
-    with transaction(sessions) as session:
-        current = session.get(Inquiry, inquiry.id)
+def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored: Stored) -> None:
+    assert stored.inquiry.language == "ru"
+    with transaction(stored.sessions) as session:
+        current = session.get(Inquiry, stored.inquiry.id)
         reassign(
             session,
             inquiry=current,
             to_employee="nami",
             actor="ilze.berzina",
             reason="jautājums par nama pagalmu",
-            notices=notices_from_settings(settings),
-            now=clock(),
+            notices=notices_from_settings(stored.settings),
+            now=stored.clock(),
         )
-    with Session(engine) as session:
-        after = session.get(Inquiry, inquiry.id)
+    with Session(stored.engine) as session:
+        after = session.get(Inquiry, stored.inquiry.id)
         nami = session.exec(select(Employee).where(Employee.key == "nami")).one()
         redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
         staff = session.exec(
@@ -57,32 +71,33 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
         ).one()
         event = session.exec(select(Event).where(Event.type == "reassigned")).one()
     assert after.employee_id == nami.id
-    assert after.due_at == inquiry.due_at  # the deadline does not restart
+    assert after.due_at == stored.inquiry.due_at  # the deadline does not restart
     text = redirect.payload["text"]
     for detail in ("Dace Krūmiņa", "Namu pārvaldniece", "105. kabinets", "+37167000140", "P.–C. 9:00–12:00"):
         assert detail in text, detail
     assert "Срок ответа не меняется" in text  # in the client's language
     assert redirect.recipient == "olga@client.example"
-    assert f"[{inquiry.reference}]" in redirect.payload["subject"]
-    assert staff.payload["subject"].startswith(f"[{inquiry.reference}]")
+    assert f"[{stored.inquiry.reference}]" in redirect.payload["subject"]
+    assert staff.payload["subject"].startswith(f"[{stored.inquiry.reference}]")
     assert event.actor == "ilze.berzina" and event.data["from"] == "atkritumi-1" and event.data["to"] == "nami"
 
-    with transaction(sessions) as session, pytest.raises(InquiryError, match="already assigned"):
+    with transaction(stored.sessions) as session, pytest.raises(InquiryError, match="already assigned"):
         reassign(
             session,
-            inquiry=session.get(Inquiry, inquiry.id),
+            inquiry=session.get(Inquiry, stored.inquiry.id),
             to_employee="nami",
             actor="x",
             reason="",
-            notices=notices_from_settings(settings),
-            now=clock(),
+            notices=notices_from_settings(stored.settings),
+            now=stored.clock(),
         )
 
 
-def test_explain_shows_rule_facts_and_due_date(stored: Any) -> None:
-    settings, engine, sessions, clock, inquiry = stored
-    with Session(engine) as session:
-        lines = "\n".join(explain(session, reference=inquiry.reference.lower(), tz=ZoneInfo("Europe/Riga")).lines)
+def test_explain_shows_rule_facts_and_due_date(stored: Stored) -> None:
+    with Session(stored.engine) as session:
+        lines = "\n".join(
+            explain(session, reference=stored.inquiry.reference.lower(), tz=ZoneInfo("Europe/Riga")).lines
+        )
     assert "rule topic-keyword chose atkritumi-1" in lines
     assert "keyword 'мусор'" in lines
     assert "language ru, kind" in lines
@@ -90,13 +105,10 @@ def test_explain_shows_rule_facts_and_due_date(stored: Any) -> None:
     assert "-> 2026-11-26T17:00:00+02:00" in lines
 
 
-def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
-    settings, engine, sessions, clock, inquiry = stored
-    from tests.test_cli import write_config
-
-    config = write_config(tmp_path, settings.database_url())
+def test_explain_and_reassign_commands(stored: Stored, tmp_path: Path) -> None:
+    config = write_config(tmp_path, stored.settings.database_url())
     run = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "explain", inquiry.reference, "--config", str(config)],
+        [sys.executable, "-m", "ingest.cli", "explain", stored.inquiry.reference, "--config", str(config)],
         capture_output=True,
         text=True,
     )
@@ -108,7 +120,7 @@ def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
             "-m",
             "ingest.cli",
             "reassign",
-            inquiry.reference,
+            stored.inquiry.reference,
             "atkritumi-2",
             "--reason",
             "atvaļinājums",
@@ -128,11 +140,8 @@ def test_explain_and_reassign_commands(stored: Any, tmp_path: Path) -> None:
     assert run.returncode == 1 and "no inquiry" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_inspect_email_names_the_inquiry_a_reply_would_join(stored: Any, tmp_path: Path) -> None:
-    settings, engine, sessions, clock, inquiry = stored
-    from tests.test_cli import write_config
-
-    config = write_config(tmp_path, settings.database_url())
+def test_inspect_email_names_the_inquiry_a_reply_would_join(stored: Stored, tmp_path: Path) -> None:
+    config = write_config(tmp_path, stored.settings.database_url())
     eml = tmp_path / "reply.eml"
     eml.write_bytes(
         b"From: olga@client.example\r\nTo: klienti@example.lv\r\nSubject: Re: Musor\r\n"
@@ -146,4 +155,4 @@ def test_inspect_email_names_the_inquiry_a_reply_would_join(stored: Any, tmp_pat
     assert run.returncode == 0, run.stderr
     import json
 
-    assert json.loads(run.stdout)["threads_into"] == inquiry.reference
+    assert json.loads(run.stdout)["threads_into"] == stored.inquiry.reference

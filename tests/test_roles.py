@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from ingest.cli import build_parser
-from tests.conftest import wait_until
+from tests.support import wait_until
 
 
 def health(service: Any) -> dict[str, Any]:

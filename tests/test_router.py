@@ -10,7 +10,7 @@ from ingest.config import load_config
 from ingest.routing import router_from_settings
 from router.route import Load, Situation
 from router.understand import detect_language, fold
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -12,11 +12,11 @@ configuration, on SQLite and on PostgreSQL.
 Isolation: every case runs against an empty database, so load and client continuity never leak from
 one case into another. On SQLite that is a new file per test (tmp_path); on PostgreSQL the
 ``database_url`` fixture of conftest.py truncates every table of the one session database before each
-test (``_empty_pg``), which is as good as a new database and costs milliseconds, and the migrations
-then find the schema current. Cases that share a ``sequence`` are the exception on purpose: a case of
-a sequence first replays the cases before it in that sequence (same senders, same times) into its
-empty database, so client continuity and load balancing are checked with exactly the history the
-case names, and each case still passes or fails on its own.
+test (``tests.support.empty_pg_database``), which is as good as a new database and costs
+milliseconds, and the migrations then find the schema current. Cases that share a ``sequence`` are
+the exception on purpose: a case of a sequence first replays the cases before it in that sequence
+(same senders, same times) into its empty database, so client continuity and load balancing are
+checked with exactly the history the case names, and each case still passes or fails on its own.
 
 A case the router gets wrong today carries ``known_issue``: its expectation stays the human-correct
 one, and the test is a strict xfail with that reason, so a fix shows up as an XPASS to remove the
@@ -43,8 +43,8 @@ from sqlmodel import Session, select
 from ingest.intake.receipts import ReceiptStore
 from router.understand import fold, tokens
 from storage.models import Employee, Event, Inquiry, Message, Receipt
-from tests.conftest import DATA, example_document
 from tests.pipeline_office import Clock, pipeline_office
+from tests.support import DATA, example_document
 
 CASES_FILE = DATA / "routing_cases.json"
 DOC: dict[str, Any] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
@@ -62,7 +62,7 @@ OBSERVED: dict[tuple[str, str], dict[str, Any]] = {}
 # --- the office -----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Office:
     backend: str
     engine: Any

@@ -13,9 +13,8 @@ from sqlmodel import col, select
 from ingest.cli import main as cli_main
 from storage.models import Employee, Event, Inquiry, Message, Outbox
 from storage.staff_models import ApiToken, AuditLog
-from tests.conftest import running_service, wait_until
 from tests.staff_api_helpers import HTML, PNG, Office, office, settings_with_admin
-from tests.test_cli import write_config
+from tests.support import running_service, wait_until, write_config
 
 ROLES = ("employee", "supervisor", "board", "admin")
 
@@ -52,28 +51,33 @@ def _matrix(o: Office, absence_id: dict[str, int], token_id: int) -> list[tuple[
         ("list", "GET", "/api/v1/inquiries", None, inquiries),
         ("read", "GET", f"/api/v1/inquiries/{waste}", None, inquiries),
         ("attachment", "GET", f"/api/v1/inquiries/{waste}/attachments/{{png}}", None, inquiries),
-        ("note", "POST", f"/api/v1/inquiries/{waste}/notes", {"text": "Piezvanīju klientam."}, {**dict.fromkeys(INQ, 201), "admin": 403}),
+        ("note", "POST", f"/api/v1/inquiries/{waste}/notes", {"text": "Piezvanīju klientam."},
+         {**dict.fromkeys(INQ, 201), "admin": 403}),
         ("wait", "POST", f"/api/v1/inquiries/{waste}/waiting", {"waiting": True}, changes),
         ("resume", "POST", f"/api/v1/inquiries/{waste}/waiting", {"waiting": False}, changes),
         ("complexity", "POST", f"/api/v1/inquiries/{waste}/complexity", {"complexity": "simple"}, changes),
         # Only the responsible employee answers the client.
         ("answer", "POST", f"/api/v1/inquiries/{waste}/answer", {"text": "Izvedīsim rīt."},
          {"employee": 200, "supervisor": 403, "board": 403, "admin": 403}),
-        ("reassign", "POST", f"/api/v1/inquiries/{waste2}/reassign", {"employee": "atkritumi-2", "reason": "aizvieto"}, changes),
+        ("reassign", "POST", f"/api/v1/inquiries/{waste2}/reassign", {"employee": "atkritumi-2", "reason": "aizvieto"},
+         changes),
         ("interaction", "POST", "/api/v1/interactions",
          {"channel": "phone", "client_name": "Marta", "phone": "+37120000001", "text": "Jautā par konteinera izmēru."},
          {**dict.fromkeys(INQ, 201), "admin": 403}),
         ("absences", "GET", "/api/v1/absences", None, everyone),
         ("absence own", "POST", "/api/v1/absences",
-         {"employee": "SELF", "starts_on": "2030-07-01", "ends_on": "2030-07-05", "reason": "leave"}, dict.fromkeys(ROLES, 201)),
+         {"employee": "SELF", "starts_on": "2030-07-01", "ends_on": "2030-07-05", "reason": "leave"},
+         dict.fromkeys(ROLES, 201)),
         ("absence other", "POST", "/api/v1/absences",
          {"employee": "nami", "starts_on": "2030-08-01", "ends_on": "2030-08-02", "reason": "sick"},
          {"employee": 403, "supervisor": 201, "board": 201, "admin": 201}),
         ("absence delete", "DELETE", "/api/v1/absences/{absence}", None, dict.fromkeys(ROLES, 204)),
         ("tokens", "GET", "/api/v1/tokens", None, {**dict.fromkeys(INQ, 403), "admin": 200}),
-        ("token create", "POST", "/api/v1/tokens", {"employee": "it-admin", "name": "planšete"}, {**dict.fromkeys(INQ, 403), "admin": 201}),
+        ("token create", "POST", "/api/v1/tokens", {"employee": "it-admin", "name": "planšete"},
+         {**dict.fromkeys(INQ, 403), "admin": 201}),
         # A token of someone who reads inquiries would hand their content to the administrator.
-        ("token create, reader", "POST", "/api/v1/tokens", {"employee": "nami", "name": "x"}, dict.fromkeys(ROLES, 403)),
+        ("token create, reader", "POST", "/api/v1/tokens", {"employee": "nami", "name": "x"},
+         dict.fromkeys(ROLES, 403)),
         ("token revoke", "DELETE", f"/api/v1/tokens/{token_id}", None, {**dict.fromkeys(INQ, 403), "admin": 200}),
     ]  # fmt: skip
 
@@ -340,7 +344,8 @@ def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_writ
         # Routed instead: a waste question from the coordinator's desk goes to the waste specialist.
         routed = o.call(
             "POST", "/api/v1/interactions", "supervisor",
-            json={"channel": "phone", "phone": "+37120000002", "text": "Kad izvedīs lielgabarīta atkritumus?", "route": True},
+            json={"channel": "phone", "phone": "+37120000002", "text": "Kad izvedīs lielgabarīta atkritumus?",
+                  "route": True},
         )  # fmt: skip
         assert routed.status_code == 201 and routed.json()["inquiry"]["employee"] in ("atkritumi-1", "atkritumi-2")
         assert routed.json()["written_form_sent_on"] is None

@@ -16,7 +16,7 @@ from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import Event, Outbox
 from storage.twilio_models import MessageStatus
 from storage.types import utcnow
-from tests.conftest import wait_until
+from tests.support import wait_until
 from tests.twilio_helpers import ACCOUNT, PUBLIC, STATUS, TOKEN, FakeMessagesApi, signed_post, twilio_section
 
 

@@ -22,7 +22,7 @@ from channels.twilio_messaging import TwilioMessagingChannel, phone_of
 from ingest.intake.twilio_webhooks import signature_valid
 from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message, Receipt
 from storage.twilio_models import MediaFetch
-from tests.conftest import ROOT, wait_until
+from tests.support import ROOT, wait_until
 from tests.twilio_helpers import (
     ACCOUNT,
     INBOUND,
@@ -370,7 +370,8 @@ def test_flood_of_signed_webhooks_with_repeats(
         result = json.loads(done.stdout.strip().splitlines()[-1])
         took = result["seconds"]
         print(
-            f"\n[{backend}] {total} webhooks ({total - unique} repeats), 20 at a time, in {took:.1f} s: {total / took:.0f} requests/s"
+            f"\n[{backend}] {total} webhooks ({total - unique} repeats), 20 at a time, "
+            f"in {took:.1f} s: {total / took:.0f} requests/s"
         )
         assert result["statuses"] == {"200": total}
         assert count(service, Receipt) == unique

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,10 @@ from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
 
 from storage.models import Message, Receipt
-from tests.conftest import ROOT, wait_until
+from tests.support import ROOT, free_port, wait_until
 from tests.twilio_helpers import ACCOUNT, PUBLIC, TOKEN, inbound_fields
 
 FLOOD = {"sqlite": 2000, "postgresql": 1000}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_service(config: Path, port: int, log: Path, database_url: str) -> subprocess.Popen[bytes]:

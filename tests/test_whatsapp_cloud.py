@@ -23,7 +23,7 @@ from ingest.config import ConfigError, load_config, parse_config
 from ingest.intake.whatsapp_cloud_webhook import expected_signature, signature_valid
 from storage.models import Attachment, Contact, Inquiry, Message, Receipt
 from storage.twilio_models import MediaFetch
-from tests.conftest import DATA, ROOT, deep_merge, example_document, wait_until
+from tests.support import DATA, ROOT, deep_merge, example_document, wait_until
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
 
 CORPUS = DATA / "corpora" / "whatsapp-cloud-pywa"
