@@ -22,11 +22,12 @@ from channels.calls import CallChannel
 from channels.email import EmailChannel
 from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
-from ingest.api.context import ApiContext, WrittenRequestInfo
-from ingest.api.routers import staff_api_routers
+from ingest.api.context import ApiContext
+from ingest.api.routers import mount_staff_api
 from ingest.config import Settings
 from ingest.dashboard.views import DashboardOptions, dashboard_router
-from ingest.inquiries.clock import DeadlineKeeper
+from ingest.inquiries.interactions import WrittenRequestInfo
+from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.intake.receipts import ReceiptStore
@@ -276,14 +277,14 @@ class Service:
             routers=[
                 *([self.twilio_router] if self.twilio_router is not None else []),
                 *([self.whatsapp_cloud_router] if self.whatsapp_cloud_router is not None else []),
-                # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
-                *staff_api_routers(staff_api_context(settings, self)),
                 # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
                 dashboard_router(staff_api_context(settings, self), dashboard_options(settings)),
             ],
             metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
             leadership=self.leadership_states,
         )
+        # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
+        mount_staff_api(self.app, staff_api_context(settings, self))
         self._smtp_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
         self._scheduler: AsyncIOScheduler | None = None

@@ -14,7 +14,9 @@ import pytest
 from sqlmodel import Session, select
 
 from ingest.config import Settings
-from ingest.inquiries.changes import InquiryError, explain, reassign
+from ingest.inquiries.errors import InquiryError
+from ingest.inquiries.explain import explain
+from ingest.inquiries.reassign import reassign
 from ingest.service import notices_from_settings
 from storage.db import SessionFactory, transaction
 from storage.models import Employee, Event, Inquiry, Outbox

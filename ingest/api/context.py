@@ -1,4 +1,5 @@
-"""What the staff API's routes need from the running service, passed in explicitly (no globals)."""
+"""What the staff API's routes need from the running service: put on the app by the service
+(``app.state.api_context``) and given to each route by a dependency; nothing global."""
 
 from __future__ import annotations
 
@@ -7,21 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ingest.inquiries.interactions import Desk, WrittenRequestInfo
 from ingest.outgoing.notices import Notices
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
 from router.route import Router
 from storage.db import SessionFactory
-
-
-@dataclass(frozen=True)
-class WrittenRequestInfo:
-    """How a client puts a request in writing (policy clause 10.2); empty parts are left out."""
-
-    email: str
-    postal_address: str = ""
-    visiting_address: str = ""
-    visiting_hours: str = ""
 
 
 @dataclass
@@ -44,6 +36,17 @@ class ApiContext:
     @property
     def tz(self) -> ZoneInfo:
         return self.router.calendar.tz
+
+    @property
+    def desk(self) -> Desk:
+        return Desk(
+            router=self.router,
+            notices=self.notices,
+            policy=self.policy,
+            reference_prefix=self.reference_prefix,
+            tz=self.tz,
+            written=self.written,
+        )
 
     def working_days(self, complexity: str) -> int:
         return int(self.router.working_days[complexity])

@@ -1,25 +1,24 @@
 """The staff REST API (``/api/v1``), assembled from its parts for the HTTP application.
 
-``staff_api_routers`` gives the routers; ``install_error_handlers``
-(ingest/api_errors.py) gives their errors one JSON shape. Both are called by
-the service when it builds the app; nothing here is global.
+The routes are module-level functions; what they need from the running service comes from
+the app they are mounted on (``app.state.api_context``, set by :func:`mount_staff_api`).
+``install_error_handlers`` (ingest/api/errors.py) gives their errors one JSON shape.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
-from ingest.api.auth import authenticator
+from ingest.api import inquiries, interactions, staff
 from ingest.api.context import ApiContext
-from ingest.api.inquiries import inquiries_router
-from ingest.api.interactions import interactions_router
-from ingest.api.staff import staff_router
 
 
-def staff_api_routers(ctx: ApiContext) -> list[APIRouter]:
-    authenticate = authenticator(ctx)
-    return [
-        staff_router(ctx, authenticate),
-        inquiries_router(ctx, authenticate),
-        interactions_router(ctx, authenticate),
-    ]
+def staff_api_routers() -> list[APIRouter]:
+    return [staff.router, inquiries.router, interactions.router]
+
+
+def mount_staff_api(app: FastAPI, ctx: ApiContext) -> None:
+    """The staff API's routes on ``app``, answering with the service's ``ctx``."""
+    app.state.api_context = ctx
+    for router in staff_api_routers():
+        app.include_router(router)

@@ -6,18 +6,15 @@ configuration are replaced at every start from the file and are changed there.
 Tokens through the API are the admin's (the ``ingest token`` commands do the same).
 """
 
-# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the
-# `Caller` alias is local to the router factory, so they must be evaluated where they are written.
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at import time.
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlmodel import col, select
 
 from ingest.api import tokens as api_tokens
-from ingest.api.auth import Principal, require_roles
-from ingest.api.context import ApiContext
+from ingest.api.auth import Caller, Context, Principal, require_roles
 from ingest.api.errors import ERROR_RESPONSES, ApiError
 from ingest.api.schemas import KEY_PATTERN, MAX_ID, AbsenceIn, AbsenceOut, Me, NewTokenOut, TokenIn, TokenOut
 from ingest.inquiries import audit
@@ -58,119 +55,124 @@ def _may_manage_absences_of(principal: Principal, employee_key: str) -> None:
     raise ApiError(403, "forbidden", "an employee may enter and remove only their own absences")
 
 
-def staff_router(ctx: ApiContext, authenticate: Callable[..., Principal]) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-    Caller = Annotated[Principal, Depends(authenticate)]
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-    @api.get("/me", response_model=Me, tags=["staff"], summary="Who the token belongs to, and the role")
-    def me(principal: Caller) -> Me:
-        with ctx.sessions() as session:
-            employee = session.get(Employee, principal.employee_id)
-        assert employee is not None
-        return Me(
-            key=employee.key, name=employee.name, surname=employee.surname, position=employee.position,
-            email=employee.email, role=principal.role, token_id=principal.token_id,
+
+@router.get("/me", response_model=Me, tags=["staff"], summary="Who the token belongs to, and the role")
+def me(principal: Caller, ctx: Context) -> Me:
+    with ctx.sessions() as session:
+        employee = session.get(Employee, principal.employee_id)
+    assert employee is not None
+    return Me(
+        key=employee.key, name=employee.name, surname=employee.surname, position=employee.position,
+        email=employee.email, role=principal.role, token_id=principal.token_id,
+    )  # fmt: skip
+
+
+# -- absences ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/absences", response_model=list[AbsenceOut], tags=["absences"], summary="Absences (an employee sees their own)"
+)
+def list_absences(
+    principal: Caller, ctx: Context, employee: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN)
+) -> list[AbsenceOut]:
+    stmt = select(Absence).order_by(col(Absence.starts_on), col(Absence.id))
+    if principal.role not in MANAGERS:
+        stmt = stmt.where(Absence.employee_key == principal.key)
+    if employee is not None:
+        stmt = stmt.where(Absence.employee_key == employee)
+    with ctx.sessions() as session:
+        return [_absence_out(row) for row in session.exec(stmt).all()]
+
+
+@router.post("/absences", response_model=AbsenceOut, status_code=201, tags=["absences"], summary="Enter an absence")
+def add_absence(principal: Caller, ctx: Context, body: AbsenceIn) -> AbsenceOut:
+    _may_manage_absences_of(principal, body.employee)
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        if session.exec(select(Employee).where(Employee.key == body.employee)).first() is None:
+            raise ApiError(422, "unknown_employee", f"no employee {body.employee!r}")
+        row = Absence(
+            employee_key=body.employee, starts_on=body.starts_on, ends_on=body.ends_on, reason=body.reason,
+            source="api", created_at=now,
         )  # fmt: skip
+        session.add(row)
+        session.flush()
+        audit.record(session, principal=principal, action="absence.create", now=now,
+                     detail={"absence_id": row.id, "employee": body.employee})  # fmt: skip
+        return _absence_out(row)
 
-    # -- absences ---------------------------------------------------------------------------
 
-    @api.get(
-        "/absences", response_model=list[AbsenceOut], tags=["absences"], summary="Absences (an employee sees their own)"
-    )
-    def list_absences(
-        principal: Caller, employee: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN)
-    ) -> list[AbsenceOut]:
-        stmt = select(Absence).order_by(col(Absence.starts_on), col(Absence.id))
-        if principal.role not in MANAGERS:
-            stmt = stmt.where(Absence.employee_key == principal.key)
-        if employee is not None:
-            stmt = stmt.where(Absence.employee_key == employee)
-        with ctx.sessions() as session:
-            return [_absence_out(row) for row in session.exec(stmt).all()]
+@router.delete(
+    "/absences/{absence_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["absences"],
+    summary="Remove an absence entered through the API",
+)
+def delete_absence(principal: Caller, ctx: Context, absence_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        row = session.get(Absence, absence_id)
+        if row is None or (principal.role not in MANAGERS and row.employee_key != principal.key):
+            raise ApiError(404, "not_found", f"no absence {absence_id} that you may change")
+        if row.source != "api":
+            raise ApiError(409, "conflict", "this absence comes from the configuration; change it there")
+        audit.record(session, principal=principal, action="absence.delete", now=now,
+                     detail={"absence_id": absence_id, "employee": row.employee_key})  # fmt: skip
+        session.delete(row)
+    return Response(status_code=204)
 
-    @api.post("/absences", response_model=AbsenceOut, status_code=201, tags=["absences"], summary="Enter an absence")
-    def add_absence(principal: Caller, body: AbsenceIn) -> AbsenceOut:
-        _may_manage_absences_of(principal, body.employee)
-        now = ctx.clock()
-        with transaction(ctx.sessions) as session:
-            if session.exec(select(Employee).where(Employee.key == body.employee)).first() is None:
-                raise ApiError(422, "unknown_employee", f"no employee {body.employee!r}")
-            row = Absence(
-                employee_key=body.employee, starts_on=body.starts_on, ends_on=body.ends_on, reason=body.reason,
-                source="api", created_at=now,
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
-            audit.record(session, principal=principal, action="absence.create", now=now,
-                         detail={"absence_id": row.id, "employee": body.employee})  # fmt: skip
-            return _absence_out(row)
 
-    @api.delete(
-        "/absences/{absence_id}",
-        status_code=204,
-        response_class=Response,
-        tags=["absences"],
-        summary="Remove an absence entered through the API",
-    )
-    def delete_absence(principal: Caller, absence_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
-        now = ctx.clock()
-        with transaction(ctx.sessions) as session:
-            row = session.get(Absence, absence_id)
-            if row is None or (principal.role not in MANAGERS and row.employee_key != principal.key):
-                raise ApiError(404, "not_found", f"no absence {absence_id} that you may change")
-            if row.source != "api":
-                raise ApiError(409, "conflict", "this absence comes from the configuration; change it there")
-            audit.record(session, principal=principal, action="absence.delete", now=now,
-                         detail={"absence_id": absence_id, "employee": row.employee_key})  # fmt: skip
-            session.delete(row)
-        return Response(status_code=204)
+# -- tokens (admin) ---------------------------------------------------------------------
 
-    # -- tokens (admin) ---------------------------------------------------------------------
 
-    @api.get("/tokens", response_model=list[TokenOut], tags=["tokens"], summary="All API tokens (admin)")
-    def list_tokens(principal: Caller) -> list[TokenOut]:
-        require_roles(principal, Role.ADMIN, what="manage tokens")
-        with ctx.sessions() as session:
-            return [_token_out(row) for row in api_tokens.list_tokens(session)]
+@router.get("/tokens", response_model=list[TokenOut], tags=["tokens"], summary="All API tokens (admin)")
+def list_tokens(principal: Caller, ctx: Context) -> list[TokenOut]:
+    require_roles(principal, Role.ADMIN, what="manage tokens")
+    with ctx.sessions() as session:
+        return [_token_out(row) for row in api_tokens.list_tokens(session)]
 
-    @api.post(
-        "/tokens",
-        response_model=NewTokenOut,
-        status_code=201,
-        tags=["tokens"],
-        summary="Create a token (admin); the secret is shown once",
-    )
-    def create_token(principal: Caller, body: TokenIn) -> NewTokenOut:
-        require_roles(principal, Role.ADMIN, what="manage tokens")
-        now = ctx.clock()
-        with transaction(ctx.sessions) as session:
-            target = session.exec(select(Employee).where(Employee.key == body.employee)).first()
-            if target is not None and target.role != Role.ADMIN.value:
-                # An administrator sees no inquiry content (clause 5.1.2); a token of someone who
-                # does would hand it over. Those tokens are made on the server: `ingest token create`.
-                raise ApiError(403, "forbidden", "through the API, tokens are created for administrators only")
-            try:
-                new = api_tokens.create_token(session, employee_key=body.employee, name=body.name, now=now)
-            except api_tokens.TokenError as exc:
-                raise ApiError(422, "unknown_employee", str(exc)) from None
-            audit.record(session, principal=principal, action="token.create", now=now,
-                         detail={"created_token_id": new.id, "employee": body.employee})  # fmt: skip
-            row = session.get(ApiToken, new.id)
-            assert row is not None
-            return NewTokenOut(**_token_out(row).model_dump(), secret=new.secret)
 
-    @api.delete("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"], summary="Revoke a token (admin)")
-    def revoke_token(principal: Caller, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> TokenOut:
-        require_roles(principal, Role.ADMIN, what="manage tokens")
-        now = ctx.clock()
-        with transaction(ctx.sessions) as session:
-            try:
-                row = api_tokens.revoke_token(session, token_id=token_id, now=now)
-            except api_tokens.TokenError as exc:
-                raise ApiError(404, "not_found", str(exc)) from None
-            audit.record(
-                session, principal=principal, action="token.revoke", now=now, detail={"revoked_token_id": token_id}
-            )
-            return _token_out(row)
+@router.post(
+    "/tokens",
+    response_model=NewTokenOut,
+    status_code=201,
+    tags=["tokens"],
+    summary="Create a token (admin); the secret is shown once",
+)
+def create_token(principal: Caller, ctx: Context, body: TokenIn) -> NewTokenOut:
+    require_roles(principal, Role.ADMIN, what="manage tokens")
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        target = session.exec(select(Employee).where(Employee.key == body.employee)).first()
+        if target is not None and target.role != Role.ADMIN.value:
+            # An administrator sees no inquiry content (clause 5.1.2); a token of someone who
+            # does would hand it over. Those tokens are made on the server: `ingest token create`.
+            raise ApiError(403, "forbidden", "through the API, tokens are created for administrators only")
+        try:
+            new = api_tokens.create_token(session, employee_key=body.employee, name=body.name, now=now)
+        except api_tokens.TokenError as exc:
+            raise ApiError(422, "unknown_employee", str(exc)) from None
+        audit.record(session, principal=principal, action="token.create", now=now,
+                     detail={"created_token_id": new.id, "employee": body.employee})  # fmt: skip
+        row = session.get(ApiToken, new.id)
+        assert row is not None
+        return NewTokenOut(**_token_out(row).model_dump(), secret=new.secret)
 
-    return api
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"], summary="Revoke a token (admin)")
+def revoke_token(principal: Caller, ctx: Context, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> TokenOut:
+    require_roles(principal, Role.ADMIN, what="manage tokens")
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        try:
+            row = api_tokens.revoke_token(session, token_id=token_id, now=now)
+        except api_tokens.TokenError as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        audit.record(
+            session, principal=principal, action="token.revoke", now=now, detail={"revoked_token_id": token_id}
+        )
+        return _token_out(row)

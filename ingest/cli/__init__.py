@@ -208,7 +208,8 @@ def _opened(settings: Settings) -> Iterator[SessionFactory]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ingest.inquiries.changes.changes import InquiryError, explain
+    from ingest.inquiries.errors import InquiryError
+    from ingest.inquiries.explain import explain
 
     settings = _load(args.config)
     try:
@@ -222,7 +223,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
-    from ingest.inquiries.changes.changes import InquiryError, get_inquiry, reassign
+    from ingest.inquiries.errors import InquiryError
+    from ingest.inquiries.reassign import get_inquiry, reassign
     from ingest.service import notices_from_settings
     from storage.db import transaction
     from storage.types import utcnow
@@ -303,7 +305,7 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
     from channels.calls import CallChannel
     from ingest.intake.call_log import ImportError_, import_calls
     from ingest.intake.receipts import ReceiptStore
-    from ingest.pipeline.runner.runner import Outcome
+    from ingest.pipeline.runner import Outcome
     from ingest.service import build_pipeline, channels_from_settings, sync_employees
     from storage.types import utcnow
 

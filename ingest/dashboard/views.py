@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from ingest.api.auth import Principal
 from ingest.api.context import ApiContext
-from ingest.api.inquiries import _detail as inquiry_detail  # the API's own shape of one inquiry, reused
+from ingest.api.shapes import detail as inquiry_detail
 from ingest.dashboard.charts import on_time_chart
 from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
 from ingest.dashboard.passwords import dummy_hash, verify_password
@@ -41,7 +41,8 @@ from ingest.dashboard.web import (
 )
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act, can_see, visible
-from ingest.inquiries.changes import InquiryError, reassign
+from ingest.inquiries.errors import InquiryError
+from ingest.inquiries.reassign import reassign
 from storage import repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry

@@ -1,8 +1,5 @@
-"""Marking an inquiry answered: the same record whether the answer came by e-mail or the API.
-
-The pipeline's e-mail path (``Pipeline._staff_reply``) does the same today; it
-can call :func:`mark_answered` instead of its own copy.
-"""
+"""Answering the client, and marking an inquiry answered: the same record whether the answer
+came by e-mail (ingest/pipeline/staff_reply.py), the API or the dashboard."""
 
 from __future__ import annotations
 
@@ -11,8 +8,11 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ingest.inquiries.clock import cancel_alarms
+from ingest.inquiries.errors import InquiryError
+from ingest.inquiries.staff_messages import add_staff_message
+from ingest.outgoing.notices import Notices
 from storage import repo
-from storage.models import Inquiry, InquiryStatus, Outbox
+from storage.models import Contact, Direction, Employee, Inquiry, InquiryStatus, Message, Outbox
 
 
 def mark_answered(
@@ -48,3 +48,30 @@ def mark_answered(
             "via": via,
         },
     )
+
+
+def answer(
+    session: Session, *, inquiry: Inquiry, author: Employee, text: str, notices: Notices, via: str, now: datetime
+) -> tuple[Message, Outbox | None]:
+    """Send ``text`` to the client on their channel and mark the inquiry answered.
+
+    Returns the stored answer and the queued outgoing message (None when nothing reaches the
+    client; the employee is then told to call).
+    """
+    if inquiry.status == InquiryStatus.CLOSED.value:
+        raise InquiryError(f"{inquiry.reference} is closed")
+    contact = session.get(Contact, inquiry.contact_id)
+    assert contact is not None
+    sent = notices.client_answer(session, inquiry=inquiry, contact=contact, text=text, now=now)
+    message = add_staff_message(
+        session,
+        inquiry=inquiry,
+        author=author,
+        direction=Direction.OUT,
+        channel=sent.channel if sent else inquiry.channel,
+        text=text,
+        via=via,
+        now=now,
+    )
+    mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via=via)
+    return message, sent

@@ -326,12 +326,12 @@ class Notices:
                 data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
             )
             return None
-        return self._send_template(
+        return self.send_template(
             session, "ack", route, inquiry=inquiry, contact=contact, employee=employee, now=now,
             in_reply_to=email_message_id(message.external_id),
         )  # fmt: skip
 
-    def _send_template(
+    def send_template(
         self,
         session: Session,
         name: str,
@@ -388,7 +388,7 @@ class Notices:
         if route is None:
             self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
             return None
-        return self._send_template(
+        return self.send_template(
             session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=reason
         )
 

@@ -1,0 +1,89 @@
+"""``ingest explain``: why an inquiry went to whom and how its due date was computed, from its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from ingest.inquiries.reassign import get_inquiry
+from storage.models import Employee, Event
+
+
+@dataclass(frozen=True)
+class Explanation:
+    reference: str
+    lines: list[str]
+
+
+def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
+    """Why the inquiry went to whom, and how its due date was computed, from its events."""
+    inquiry = get_inquiry(session, reference)
+    employees = {e.id: e for e in session.exec(select(Employee)).all()}
+    events = session.exec(
+        select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
+    ).all()
+    current = employees.get(inquiry.employee_id)
+    lines = [
+        f"{inquiry.reference}: {inquiry.kind}, topic {inquiry.topic or '—'}, {inquiry.complexity}, "
+        f"language {inquiry.language or '—'}, status {inquiry.status}",
+        f"responsible: {_who(current)}",
+        f"received {_local(inquiry.received_at, tz)}, due {_local(inquiry.due_at, tz)}",
+    ]
+    for event in events:
+        lines.append(
+            f"{_local(event.at, tz)}  {event.type}" + (f" by {event.actor}" if event.actor != "system" else "")
+        )
+        if event.type == "routed":
+            lines.extend("    " + line for line in _explain_routing(event.data))
+        elif event.type == "reassigned":
+            lines.append(
+                f"    from {event.data.get('from')} to {event.data.get('to')}: {event.data.get('reason') or 'no reason given'}"
+            )
+    return Explanation(reference=inquiry.reference, lines=lines)
+
+
+def _explain_routing(data: dict[str, Any]) -> list[str]:
+    facts = data.get("facts", {})
+    out = [f"rule {data.get('rule')} chose {data.get('employee')}"]
+    if "topic" in facts:
+        out.append(f"topic {facts['topic']}: keyword {facts.get('keyword')!r} matched {facts.get('matched_word')!r}")
+    if facts.get("reason"):
+        out.append(f"why: {facts['reason']}")
+    out.append(
+        f"language {facts.get('language')}, kind {facts.get('kind')}"
+        + (f" (keyword {facts['kind_keyword']!r})" if facts.get("kind_keyword") else "")
+    )
+    for key, label in (
+        ("absent", "absent"),
+        ("candidates", "candidates"),
+        ("speaks_client_language", "speak the client's language"),
+        ("load", "load (open + due today)"),
+        ("deputy_for", "standing in for"),
+        ("employees_named", "employees named in the text"),
+        ("complexity_reasons", "complex because"),
+    ):
+        if facts.get(key):
+            out.append(f"{label}: {facts[key]}")
+    due = facts.get("due") or {}
+    if due:
+        out.append(
+            f"due: received {due.get('received_at')}, counted from {due.get('counted_from')}, "
+            f"{due.get('working_days')} working day(s) -> {due.get('due_at')}"
+        )
+        for skipped in due.get("skipped", []):
+            out.append(f"    skipped {skipped['date']}: {skipped['why']}")
+    return out
+
+
+def _who(employee: Employee | None) -> str:
+    if employee is None:
+        return "nobody"
+    return f"{employee.name} {employee.surname} ({employee.key}), {employee.position}"
+
+
+def _local(at: datetime | None, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "—"

@@ -1,0 +1,99 @@
+"""Reassigning an inquiry to another employee (policy 10.3): recorded as an event, told to the
+client (redirect notice) and to the new employee; the deadline does not restart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from ingest.inquiries.errors import InquiryError, UnknownEmployee
+from ingest.outgoing.notices import Notices
+from storage import repo
+from storage.models import OPEN_STATUSES, Contact, Employee, Event, Inquiry, Kind, Message
+
+
+def _employee(session: Session, key: str) -> Employee:
+    employee = session.exec(select(Employee).where(Employee.key == key)).first()
+    if employee is None:
+        raise UnknownEmployee(f"no employee {key!r}")
+    if not employee.active:
+        raise UnknownEmployee(f"employee {key!r} is no longer active")
+    return employee
+
+
+def named_in_complaint(session: Session, inquiry: Inquiry) -> set[str]:
+    """The employees the router found named in the inquiry's text (its ``routed`` event)."""
+    named: set[str] = set()
+    for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id, Event.type == "routed")).all():
+        facts = event.data.get("facts") if isinstance(event.data, dict) else None
+        values = facts.get("employees_named") if isinstance(facts, dict) else None
+        named.update(v for v in values or () if isinstance(v, str))
+    return named
+
+
+def get_inquiry(session: Session, reference: str) -> Inquiry:
+    inquiry = repo.inquiry_by_reference(session, reference=reference.strip().upper())
+    if inquiry is None:
+        raise InquiryError(f"no inquiry {reference!r}")
+    return inquiry
+
+
+def reassign(
+    session: Session,
+    *,
+    inquiry: Inquiry,
+    to_employee: str,
+    actor: str,
+    reason: str,
+    notices: Notices,
+    now: datetime,
+) -> Employee:
+    """Give the inquiry to another employee (clause 10.3).
+
+    The client receives a redirect notice with the new specialist's details and
+    the new employee a notification; the deadline does not restart.
+    """
+    new = _employee(session, to_employee)
+    if inquiry.status not in OPEN_STATUSES:
+        raise InquiryError(f"{inquiry.reference} is {inquiry.status}; reopen it before reassigning")
+    if new.id == inquiry.employee_id:
+        raise InquiryError(f"{inquiry.reference} is already assigned to {to_employee}")
+    if new.role == "admin":
+        raise InquiryError(f"{to_employee} is an administrator and does not handle inquiries")
+    if inquiry.kind == Kind.COMPLAINT.value and to_employee in named_in_complaint(session, inquiry):
+        # Policy clause 13: the complaint would reach the very person it is about (the notice,
+        # the reply address, the redirect notice to the client).
+        raise InquiryError(f"{inquiry.reference} is a complaint that names {to_employee}; it cannot go to them")
+    old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+    inquiry.employee_id = new.id
+    inquiry.updated_at = now
+    session.add(inquiry)
+    assert inquiry.id is not None
+    repo.add_event(
+        session,
+        inquiry_id=inquiry.id,
+        type="reassigned",
+        at=now,
+        actor=actor,
+        data={
+            "from": old.key if old else None,
+            "to": new.key,
+            "reason": reason,
+            "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at else None,
+        },
+    )
+    contact = session.get(Contact, inquiry.contact_id)
+    assert contact is not None
+    last_in = session.exec(
+        select(Message)
+        .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
+        .order_by(col(Message.received_at).desc())
+        .limit(1)
+    ).first()
+    if last_in is not None:
+        notices.staff(
+            session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now
+        )
+    notices.client_redirect(session, inquiry=inquiry, contact=contact, employee=new, reason=reason, now=now)
+    return new

@@ -1,0 +1,189 @@
+"""Keeping the deadline: a sweep that fires each alarm once, and the morning digest.
+
+Safe with several service processes on one database: an alarm is fired by a
+conditional UPDATE in the same transaction as the message it queues, and a
+digest by inserting a job marker, so two sweeps at the same moment send
+everything once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from ingest.outgoing.notices import Notices
+from ingest.outgoing.staff_mail import local_time
+from router.calendar import WorkingCalendar
+from storage import repo
+from storage.db import SessionFactory, transaction
+from storage.models import Contact, DeadlineAlarm, Employee, Inquiry, InquiryStatus
+
+log = logging.getLogger(__name__)
+
+STAFF_TEXT = {
+    "share_left": ("Atgādinājums", "Tuvojas atbildes termiņš."),
+    "due_day": ("Šodien termiņš", "Šodien beidzas atbildes termiņš."),
+    "overdue": (
+        "Nokavēts termiņš",
+        "Atbildes termiņš ir nokavēts. Jūs saņemat šo ziņu kā atbildīgā darbinieka vadītājs.",
+    ),
+    "overdue_board": (
+        "Nokavēts termiņš — valdei",
+        "Atbildes termiņš ir nokavēts, un vadītāja iesaistīšanās nav palīdzējusi.",
+    ),
+}
+
+
+@dataclass
+class DeadlineKeeper:
+    sessions: SessionFactory
+    notices: Notices
+    calendar: WorkingCalendar
+    clock: Callable[[], datetime]
+    fallback_employee: str
+    board_member: str | None
+    batch_size: int = 500
+    on_outbox: Callable[[], None] = lambda: None
+
+    def sweep(self) -> int:
+        """Fire what is due and send today's digests; returns how many messages were queued."""
+        queued = self._fire_due_alarms() + self._digests()
+        if queued:
+            self.on_outbox()
+        return queued
+
+    # -- alarms ------------------------------------------------------------------------------
+
+    def _fire_due_alarms(self) -> int:
+        now = self.clock()
+        queued = 0
+        while True:
+            with self.sessions() as session:
+                due = session.exec(
+                    select(DeadlineAlarm.id)
+                    .where(col(DeadlineAlarm.fired_at).is_(None), col(DeadlineAlarm.fire_at) <= now)
+                    .order_by(col(DeadlineAlarm.fire_at))
+                    .limit(self.batch_size)
+                ).all()
+            for alarm_id in due:
+                try:
+                    queued += self._fire(alarm_id, now)  # type: ignore[arg-type]
+                except Exception:  # noqa: BLE001 - one bad alarm must not stop the others
+                    log.exception("deadline alarm %s failed; it stays due", alarm_id)
+            if len(due) < self.batch_size:
+                return queued
+
+    def _fire(self, alarm_id: int, now: datetime) -> int:
+        with transaction(self.sessions) as session:
+            claimed = session.execute(
+                update(DeadlineAlarm)
+                .where(col(DeadlineAlarm.id) == alarm_id, col(DeadlineAlarm.fired_at).is_(None))
+                .values(fired_at=now)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return 0  # another process fired it
+            alarm = session.get(DeadlineAlarm, alarm_id)
+            assert alarm is not None
+            inquiry = session.get(Inquiry, alarm.inquiry_id)
+            if inquiry is None or inquiry.status != InquiryStatus.OPEN.value:
+                return 0  # answered, closed or waiting: nothing to remind of
+            employees = repo.employees_by_key(session)
+            responsible = next((e for e in employees.values() if e.id == inquiry.employee_id), None)
+            recipient = self._recipient(alarm.kind, responsible, employees)
+            if recipient is None:
+                return 0
+            contact = session.get(Contact, inquiry.contact_id)
+            title, lead = STAFF_TEXT[alarm.kind]
+            due = local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else "—"
+            who = f"{responsible.name} {responsible.surname}" if responsible else "nav piešķirts"
+            text = "\n".join(
+                [
+                    lead,
+                    "",
+                    f"Numurs:      {inquiry.reference}",
+                    f"Atbildīgais: {who}",
+                    f"Tēma:        {self.notices.topic_names.get(inquiry.topic or '', inquiry.topic or '—')}",
+                    f"Klients:     {(contact.name or contact.email or contact.phone or '—') if contact else '—'}",
+                    f"Termiņš:     {due}",
+                    f"Temats:      {inquiry.subject or '—'}",
+                ]
+            )
+            self.notices.staff_message(
+                session,
+                kind=f"deadline_{alarm.kind}",
+                inquiry=inquiry,
+                employee=recipient,
+                subject=f"[{inquiry.reference}] {title}: atbildēt līdz {due}",
+                text=text + "\n",
+                now=now,
+            )
+            repo.add_event(
+                session,
+                inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                type="escalated" if alarm.kind.startswith("overdue") else "reminded",
+                at=now,
+                data={"alarm": alarm.kind, "to": recipient.key},
+            )
+            return 1
+
+    def _recipient(self, kind: str, responsible: Employee | None, employees: dict[str, Employee]) -> Employee | None:
+        if kind in ("share_left", "due_day"):
+            return responsible
+        if kind == "overdue":
+            key = (responsible.supervisor_key if responsible else None) or self.fallback_employee
+            return employees.get(key)
+        return employees.get(self.board_member or self.fallback_employee)
+
+    # -- morning digest ----------------------------------------------------------------------
+
+    def _digests(self) -> int:
+        now = self.clock()
+        local = now.astimezone(self.calendar.tz)
+        hours = self.calendar.hours_on(local.date())
+        if hours is None or local.time() < hours.start:
+            return 0
+        end_of_day = datetime.combine(local.date(), time.max, tzinfo=self.calendar.tz)
+        with self.sessions() as session:
+            rows = session.exec(
+                select(Inquiry, Employee)
+                .join(Employee, col(Inquiry.employee_id) == col(Employee.id))
+                # Waiting for the client stops the clock: those are not due.
+                .where(col(Inquiry.status) == InquiryStatus.OPEN.value, col(Inquiry.due_at) <= end_of_day)
+                .order_by(col(Inquiry.due_at))
+            ).all()
+        by_employee: dict[str, list[Inquiry]] = {}
+        staff: dict[str, Employee] = {}
+        for inquiry, employee in rows:
+            by_employee.setdefault(employee.key, []).append(inquiry)
+            staff[employee.key] = employee
+        queued = 0
+        for key, inquiries in by_employee.items():
+            queued += self._digest(staff[key], inquiries, local.date().isoformat(), now)
+        return queued
+
+    def _digest(self, employee: Employee, inquiries: list[Inquiry], day: str, now: datetime) -> int:
+        with transaction(self.sessions) as session:
+            if not repo.claim_marker(session, key=f"digest:{employee.key}:{day}", now=now):
+                return 0
+            lines = [f"Šodien ({day}) jāatbild uz {len(inquiries)} pieprasījumiem:", ""]
+            for inquiry in inquiries:
+                overdue = " (NOKAVĒTS)" if inquiry.due_at and inquiry.due_at < now else ""
+                lines.append(
+                    f"- {inquiry.reference}  līdz {local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else '—'}"
+                    f"{overdue}  {inquiry.subject or ''}".rstrip()
+                )
+            self.notices.staff_message(
+                session,
+                kind="deadline_digest",
+                inquiry=None,
+                employee=employee,
+                subject=f"Šodienas termiņi: {len(inquiries)}",
+                text="\n".join(lines) + "\n",
+                now=now,
+            )
+            return 1

@@ -1,0 +1,90 @@
+"""Reading one inquiry's parts: its messages, attachment metadata, events and the list page.
+
+The inquiry aggregate's queries (repo.py keeps the older ones used by the pipeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
+
+from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message
+
+
+@dataclass(frozen=True)
+class AttachmentMeta:
+    """An attachment without its bytes; ``stored`` says whether the bytes are there."""
+
+    id: int
+    message_id: int
+    filename: str | None
+    content_type: str
+    size: int
+    omitted_reason: str | None
+    stored: bool
+
+
+def messages_of(session: Session, *, inquiry_id: int) -> list[Message]:
+    stmt = select(Message).where(Message.inquiry_id == inquiry_id).order_by(col(Message.received_at), col(Message.id))
+    return list(session.exec(stmt).all())
+
+
+def events_of(session: Session, *, inquiry_id: int) -> list[Event]:
+    stmt = select(Event).where(Event.inquiry_id == inquiry_id).order_by(col(Event.at), col(Event.id))
+    return list(session.exec(stmt).all())
+
+
+def attachments_of(session: Session, *, message_ids: Sequence[int]) -> list[AttachmentMeta]:
+    """Attachment metadata of these messages, without reading their bytes."""
+    if not message_ids:
+        return []
+    rows = session.exec(
+        select(
+            Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
+            Attachment.size, Attachment.omitted_reason, col(Attachment.data).is_not(None),
+        )
+        .where(col(Attachment.message_id).in_(list(message_ids)))
+        .order_by(col(Attachment.id))
+    ).all()  # fmt: skip
+    return [
+        AttachmentMeta(
+            id=int(a_id), message_id=int(m_id), filename=filename, content_type=ctype, size=int(size),
+            omitted_reason=omitted, stored=bool(stored),
+        )
+        for a_id, m_id, filename, ctype, size, omitted, stored in rows
+    ]  # fmt: skip
+
+
+def attachment_on(session: Session, *, inquiry_id: int, attachment_id: int) -> Attachment | None:
+    """The attachment if it belongs to a message of this inquiry."""
+    stmt = (
+        select(Attachment)
+        .join(Message, col(Message.id) == col(Attachment.message_id))
+        .where(col(Attachment.id) == attachment_id, col(Message.inquiry_id) == inquiry_id)
+    )
+    return session.exec(stmt).first()
+
+
+def employee_by_key(session: Session, *, key: str) -> Employee | None:
+    return session.exec(select(Employee).where(Employee.key == key)).first()
+
+
+def inquiry_page(
+    session: Session, *, where: Sequence[ColumnElement[bool]], limit: int, offset: int
+) -> tuple[int, list[tuple[Inquiry, Contact, str | None]]]:
+    """The total matching ``where`` and one page of them, newest first, with contact and employee key."""
+    total = session.exec(select(func.count(col(Inquiry.id))).where(*where)).one()
+    rows: Any = session.exec(
+        select(Inquiry, Contact, Employee.key)
+        .join(Contact, col(Contact.id) == col(Inquiry.contact_id))
+        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
+        .where(*where)
+        .order_by(col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return int(total), [(inquiry, contact, key) for inquiry, contact, key in rows]
