@@ -25,7 +25,8 @@ from channels.whatsapp_cloud import WhatsAppCloudChannel
 from ingest.api.context import ApiContext
 from ingest.api.routers import mount_staff_api
 from ingest.config import Settings
-from ingest.dashboard.views import DashboardOptions, dashboard_router
+from ingest.dashboard.deps import DashboardOptions
+from ingest.dashboard.routers import mount_dashboard
 from ingest.inquiries.interactions import WrittenRequestInfo
 from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.imap_poller import ImapPoller
@@ -277,14 +278,14 @@ class Service:
             routers=[
                 *([self.twilio_router] if self.twilio_router is not None else []),
                 *([self.whatsapp_cloud_router] if self.whatsapp_cloud_router is not None else []),
-                # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
-                dashboard_router(staff_api_context(settings, self), dashboard_options(settings)),
             ],
             metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
             leadership=self.leadership_states,
         )
         # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
         mount_staff_api(self.app, staff_api_context(settings, self))
+        # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
+        mount_dashboard(self.app, staff_api_context(settings, self), dashboard_options(settings))
         self._smtp_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
         self._scheduler: AsyncIOScheduler | None = None

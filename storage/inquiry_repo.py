@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message
+from storage.staff_models import Role
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ def attachment_on(session: Session, *, inquiry_id: int, attachment_id: int) -> A
 
 def employee_by_key(session: Session, *, key: str) -> Employee | None:
     return session.exec(select(Employee).where(Employee.key == key)).first()
+
+
+def assignable_employees(session: Session) -> list[Employee]:
+    """The active employees who may be given an inquiry (all but administrators), by surname and name."""
+    stmt = (
+        select(Employee)
+        .where(col(Employee.active).is_(True), col(Employee.role) != Role.ADMIN.value)
+        .order_by(col(Employee.surname), col(Employee.name))
+    )
+    return list(session.exec(stmt).all())
 
 
 def inquiry_page(

@@ -257,7 +257,7 @@ def _feedback(
 ) -> list[FeedbackItem]:
     flags = [case((cond, 1), else_=0) for cond in (c.is_open, c.overdue, c.received, c.answered, c.on_time, c.missed)]
     query = (
-        select(Inquiry, Employee.key, *flags)
+        select(Inquiry, col(Employee.key), *flags)
         .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
         .where(visible, c.received, col(Inquiry.kind).in_(FEEDBACK_KINDS))
         .order_by(col(Inquiry.received_at), col(Inquiry.id))
@@ -298,7 +298,7 @@ def due_today(
     visible: ColumnElement[bool] = where if where is not None else true()
     end_of_today = _midnight(now.astimezone(tz).date() + timedelta(days=1), tz)
     rows = session.execute(
-        select(Inquiry, Employee.key)
+        select(Inquiry, col(Employee.key))
         .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
         .where(
             visible,

@@ -1,0 +1,130 @@
+"""What the dashboard's routes need from the running service, and who is asking.
+
+:func:`ingest.dashboard.routers.mount_dashboard` puts a :class:`DashboardContext` on the app
+(``app.state.dashboard``): the service's context, the options, the app's own login limiter and
+page renderer. The routes get it through the :data:`Dashboard` dependency; nothing global, so
+several services in one process each count their own failed logins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from jinja2 import Environment
+from sqlmodel import Session
+
+from ingest.api.auth import Principal
+from ingest.api.context import ApiContext
+from ingest.dashboard.sessions import LiveSession, LoginLimiter, resolve_session
+from ingest.dashboard.web import SESSION_COOKIE, html, read_form, same_token
+from storage.models import Employee
+from storage.staff_models import Role
+
+VIA = {"via": "dashboard", "token_id": None}  # audit detail: not an API token
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    secure_cookies: bool = False
+    idle: timedelta = timedelta(hours=8)
+    lifetime: timedelta = timedelta(hours=12)
+    weeks: int = 8  # the overview's default period: this many ISO weeks up to today
+
+
+@dataclass(frozen=True, eq=False)
+class DashboardContext:
+    """One app's dashboard: the service's context, the options, its login limiter and templates."""
+
+    ctx: ApiContext
+    options: DashboardOptions
+    limiter: LoginLimiter
+    env: Environment  # the page renderer (templates with the office's time zone)
+    decoy: str  # checked when the key is unknown, so a wrong key costs the same time as a wrong password
+
+
+def dashboard_context(request: Request) -> DashboardContext:
+    """The dashboard of the app serving this request (``app.state.dashboard``)."""
+    found = getattr(request.app.state, "dashboard", None)
+    if not isinstance(found, DashboardContext):
+        raise RuntimeError("the dashboard is mounted on an app without its context (mount_dashboard)")
+    return found
+
+
+Dashboard = Annotated[DashboardContext, Depends(dashboard_context)]
+Form = Annotated[dict[str, str], Depends(read_form)]
+
+
+@dataclass(frozen=True)
+class User:
+    principal: Principal
+    session: LiveSession
+
+    @property
+    def name(self) -> str:
+        return f"{self.session.employee.name} {self.session.employee.surname}".strip()
+
+
+def role_of(employee: Employee) -> Role:
+    try:
+        return Role(employee.role)
+    except ValueError:
+        return Role.EMPLOYEE  # an unknown value in the database grants the least
+
+
+def remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def sees_inquiries(user: User) -> bool:
+    return user.principal.role in (Role.EMPLOYEE, Role.SUPERVISOR, Role.BOARD)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def page(dash: DashboardContext, name: str, status: int = 200, user: User | None = None, **values: Any) -> Response:
+    return html(dash.env, name, status, office=dash.ctx.notices.office, user=user, **values)
+
+
+def problem(dash: DashboardContext, status: int, message: str, user: User | None = None) -> Response:
+    return page(dash, "error.html", status, user=user, code=status, message=message)
+
+
+def to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"/dashboard/login?next={quote(target, safe='')}", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
+    return response
+
+
+# -- who is asking ----------------------------------------------------------------------------
+
+
+def current_user(dash: DashboardContext, request: Request, session: Session) -> User | None:
+    """The logged-in user of the request's session cookie, or None."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    live = resolve_session(session, token=token, now=dash.ctx.clock(), idle=dash.options.idle) if token else None
+    if live is None:
+        return None
+    employee = live.employee
+    assert employee.id is not None
+    principal = Principal(
+        employee_id=employee.id, key=employee.key, role=role_of(employee), token_id=0, remote_addr=remote(request)
+    )
+    return User(principal=principal, session=live)
+
+
+def form_sender(dash: DashboardContext, request: Request, session: Session, form: dict[str, str]) -> User | Response:
+    """Who posted the form, if logged in and the form carries this session's CSRF token;
+    otherwise the answer to give instead."""
+    user = current_user(dash, request, session)
+    if user is None:
+        return to_login(request)
+    if not same_token(form.get("csrf"), user.session.csrf_token):
+        return problem(dash, 403, "The form had expired. Reload the page and try again.", user)
+    return user

@@ -1,0 +1,140 @@
+"""One inquiry on the dashboard (``/dashboard/inquiries/REF``) and reassigning it.
+
+The page shows the inquiry as the staff API's detail (ingest/api/shapes.py), its messages and
+events in one timeline; reassigning calls the same service function as the API
+(ingest/inquiries/reassign.py), under the same rule: the responsible employee, a supervisor or
+the board. An inquiry the user may not see is answered as one that does not exist.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from ingest.api.schemas import InquiryDetail
+from ingest.api.shapes import detail as inquiry_detail
+from ingest.dashboard.deps import (
+    VIA,
+    Dashboard,
+    DashboardContext,
+    Form,
+    User,
+    current_user,
+    form_sender,
+    page,
+    problem,
+    sees_inquiries,
+    to_login,
+)
+from ingest.dashboard.web import DashboardRoute
+from ingest.inquiries import audit
+from ingest.inquiries.access import Action, can_act, can_see
+from ingest.inquiries.errors import InquiryError, UnknownEmployee
+from ingest.inquiries.reassign import reassign
+from storage import inquiry_repo, repo
+from storage.db import transaction
+from storage.models import OPEN_STATUSES, Employee, Inquiry
+
+REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+
+def load(session: Session, user: User, reference: str) -> Inquiry | None:
+    """The inquiry if it exists and ``user`` may see it; None alike otherwise."""
+    if not REFERENCE.match(reference):
+        return None
+    inquiry = repo.inquiry_by_reference(session, reference=reference.upper())
+    if inquiry is None or not can_see(session, user.principal, inquiry):
+        return None  # the same answer as for one that does not exist
+    return inquiry
+
+
+def timeline(shown: InquiryDetail) -> list[tuple[str, datetime, int, Any]]:
+    """Messages and events in the order they happened; at the same time a message comes first."""
+    return sorted(
+        [("message", m.received_at, m.id, m) for m in shown.messages]
+        + [("event", e.at, e.id, e) for e in shown.events],
+        key=lambda item: (item[1], item[0] == "event", item[2]),
+    )
+
+
+@router.get("/inquiries/{reference}")
+def inquiry_page(
+    request: Request, dash: Dashboard, reference: str, done: str | None = Query(default=None, max_length=20)
+) -> Response:
+    now = dash.ctx.clock()
+    with transaction(dash.ctx.sessions) as session:
+        user = current_user(dash, request, session)
+        if user is None:
+            return to_login(request)
+        if not sees_inquiries(user):
+            return problem(dash, 403, "Your role has no access to inquiries.", user)
+        inquiry = load(session, user, reference)
+        if inquiry is None:
+            return problem(dash, 404, "No such inquiry that you may see.", user)
+        shown = inquiry_detail(session, inquiry, now)
+        may_reassign = inquiry.status in OPEN_STATUSES and can_act(session, user.principal, inquiry, Action.REASSIGN)
+        others = inquiry_repo.assignable_employees(session) if may_reassign else []
+        audit.record(session, principal=user.principal, action="inquiry.read", now=now, inquiry_id=inquiry.id,
+                     detail={**VIA, "reference": inquiry.reference})  # fmt: skip
+    return page(
+        dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
+        employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
+        done=done == "reassigned",
+    )  # fmt: skip
+
+
+@router.post("/inquiries/{reference}/reassign")
+def reassign_inquiry(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    now = dash.ctx.clock()
+    target_key = form.get("employee", "").strip()[:64]
+    reason = form.get("reason", "").strip()[:500]
+    with transaction(dash.ctx.sessions) as session:
+        user = form_sender(dash, request, session, form)
+        if isinstance(user, Response):
+            return user
+        if not sees_inquiries(user):
+            return problem(dash, 403, "Your role has no access to inquiries.", user)
+        inquiry = load(session, user, reference)
+        if inquiry is None:
+            return problem(dash, 404, "No such inquiry that you may see.", user)
+        if not can_act(session, user.principal, inquiry, Action.REASSIGN):
+            return problem(dash, 403, "Only the responsible employee, a supervisor or the board may reassign it.", user)
+        answer = give_to(dash, session, user, inquiry, target_key=target_key, reason=reason, now=now)
+        if answer is not None:
+            return answer
+        ref = inquiry.reference
+    dash.ctx.wake_outbox()
+    return RedirectResponse(f"/dashboard/inquiries/{quote(ref)}?done=reassigned", status_code=303)
+
+
+def give_to(
+    dash: DashboardContext,
+    session: Session,
+    user: User,
+    inquiry: Inquiry,
+    *,
+    target_key: str,
+    reason: str,
+    now: datetime,
+) -> Response | None:
+    """Reassign ``inquiry`` to the employee ``target_key`` and audit it; the answer if that cannot be done."""
+    previous = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+    try:
+        target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=user.principal.key, reason=reason,
+                          notices=dash.ctx.notices, now=now)  # fmt: skip
+    except UnknownEmployee:
+        return problem(dash, 422, "Choose an active employee.", user)
+    except InquiryError as exc:
+        return problem(dash, 409, str(exc), user)
+    audit.record(session, principal=user.principal, action="inquiry.reassign", now=now, inquiry_id=inquiry.id,
+                 detail={**VIA, "reference": inquiry.reference, "from": previous.key if previous else None,
+                         "to": target.key})  # fmt: skip
+    return None

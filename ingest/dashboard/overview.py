@@ -1,0 +1,79 @@
+"""The dashboard's overview (``/dashboard?from=YYYY-MM-DD&to=YYYY-MM-DD``): the office's figures.
+
+Who sees what is decided by ingest/inquiries/access.py, as in the staff API; the figures come
+from ingest/dashboard/figures.py, as those of ``ingest report``. Showing clients' subjects is a
+read of personal data: it writes an audit row with the references shown.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
+
+from datetime import date
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ingest.dashboard.charts import on_time_chart
+from ingest.dashboard.deps import (
+    VIA,
+    Dashboard,
+    DashboardOptions,
+    current_user,
+    page,
+    problem,
+    sees_inquiries,
+    to_login,
+)
+from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
+from ingest.dashboard.web import DashboardRoute
+from ingest.inquiries import audit
+from ingest.inquiries.access import visible
+from storage.db import transaction
+from storage.staff_models import Role
+
+FEEDBACK_LIMIT = 200
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+
+def period_of(first: str | None, last: str | None, *, today: date, options: DashboardOptions) -> Period:
+    """The period asked for, or the default weeks up to today; ValueError if a day is not valid."""
+    if first or last:
+        return Period(date.fromisoformat(first or ""), date.fromisoformat(last or ""))
+    return last_weeks(today, options.weeks)
+
+
+@router.get("")
+def overview(
+    request: Request,
+    dash: Dashboard,
+    first: str | None = Query(default=None, alias="from", max_length=10),
+    last: str | None = Query(default=None, alias="to", max_length=10),
+) -> Response:
+    ctx = dash.ctx
+    now = ctx.clock()
+    today = now.astimezone(ctx.tz).date()
+    with transaction(ctx.sessions) as session:
+        user = current_user(dash, request, session)
+        if user is None:
+            return to_login(request)
+        if not sees_inquiries(user):
+            return problem(dash, 403, "Your role has no access to inquiries.", user)
+        try:
+            period = period_of(first, last, today=today, options=dash.options)
+        except ValueError as exc:
+            return problem(dash, 400, f"The period is not valid: {exc}. Use from=YYYY-MM-DD&to=YYYY-MM-DD.", user)
+        where = visible(user.principal, session.get_bind().dialect.name)
+        figures = office_figures(
+            session, period=period, now=now, tz=ctx.tz, where=where, topic_names=dict(ctx.notices.topic_names),
+            feedback_limit=FEEDBACK_LIMIT,
+        )  # fmt: skip
+        due = due_today(session, now=now, tz=ctx.tz, where=where)
+        # Subjects of clients' inquiries are shown: a read of personal data, with what was shown.
+        shown = sorted({d.reference for d in due} | {f.reference for f in figures.feedback})
+        audit.record(session, principal=user.principal, action="dashboard.overview", now=now,
+                     detail={**VIA, "period": period.label, "references": shown})  # fmt: skip
+    return page(
+        dash, "overview.html", user=user, figures=figures, due=due, chart=on_time_chart(figures.weeks),
+        today=today, working_day=ctx.calendar.is_working_day(today), csrf=user.session.csrf_token,
+        sees_complaints=user.principal.role == Role.BOARD, feedback_limit=FEEDBACK_LIMIT,
+    )  # fmt: skip
