@@ -1,7 +1,6 @@
 """The dashboard's commands: ``ingest password set`` and ``ingest report``.
 
-Kept out of ingest/cli.py so that file only registers them. Neither prints a
-password or a client's data.
+Neither prints a password or a client's data.
 """
 
 from __future__ import annotations
@@ -10,10 +9,12 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from ingest.cli.common import config_arg, load_settings, opened
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -28,7 +29,6 @@ def _read_password(from_stdin: bool) -> str | None:
 
 
 def cmd_password_set(args: argparse.Namespace) -> int:
-    from ingest.cli import _load, _opened
     from ingest.dashboard.passwords import PasswordError, set_password
     from ingest.dashboard.sessions import end_sessions_of
     from ingest.inquiries.audit import record_action
@@ -36,12 +36,12 @@ def cmd_password_set(args: argparse.Namespace) -> int:
     from storage.db import transaction
     from storage.types import utcnow
 
-    settings = _load(args.config)
+    settings = load_settings(args.config)
     password = _read_password(args.stdin)
     if password is None:
         return 1
     try:
-        with _opened(settings) as sessions:
+        with opened(settings) as sessions:
             # Employees as configured now, so a password can be set before the first serve.
             sync_employees(sessions, settings)
             with transaction(sessions) as session:
@@ -58,21 +58,20 @@ def cmd_password_set(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ingest.cli import _load, _opened
     from ingest.dashboard.figures import Period, office_figures
     from ingest.dashboard.report import report_csv
     from ingest.inquiries.audit import record_action
     from storage.db import transaction
     from storage.types import utcnow
 
-    settings = _load(args.config)
+    settings = load_settings(args.config)
     try:
         period = Period(args.first, args.last)
     except ValueError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 2
     now = utcnow()
-    with _opened(settings) as sessions, transaction(sessions) as session:
+    with opened(settings) as sessions, transaction(sessions) as session:
         # The board's report: every inquiry, complaints included (policy clause 13).
         figures = office_figures(
             session, period=period, now=now, tz=ZoneInfo(settings.service.timezone),
@@ -96,9 +95,7 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
 
 
-def add_dashboard_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], config_arg: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_commands(sub: Any) -> None:
     actor = os.environ.get("USER", "cli")
     password = sub.add_parser("password", help="dashboard passwords of employees")
     password_sub = password.add_subparsers(dest="action", required=True)

@@ -1,7 +1,6 @@
 """The privacy commands: ``ingest retention run`` and ``ingest gdpr export|erase``.
 
-Kept out of ingest/cli.py so that file only registers them. What they print are counts and ids:
-the terminal may end up in a ticket or a log.
+What they print are counts and ids: the terminal may end up in a ticket or a log.
 """
 
 from __future__ import annotations
@@ -9,17 +8,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from ingest.cli.common import config_arg, load_settings, opened
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from ingest.cli import _load, _opened
     from ingest.privacy.retention import run_retention
     from storage.types import utcnow
 
-    settings = _load(args.config)
-    with _opened(settings) as sessions:
+    settings = load_settings(args.config)
+    with opened(settings) as sessions:
         report = run_retention(sessions, settings.retention, now=utcnow(), dry_run=args.dry_run, actor=args.actor)
     print("\n".join(report.lines()))
     if args.dry_run:
@@ -28,19 +28,18 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
-    from ingest.cli import _load, _opened
     from ingest.inquiries.audit import record_action
     from ingest.privacy.gdpr import ContactError, build_export, resolve_contact, write_export
     from storage.db import transaction
     from storage.types import utcnow
 
-    settings = _load(args.config)
+    settings = load_settings(args.config)
     out = Path(args.out)
     if out.exists() and (out.suffix.lower() == ".zip" or any(out.iterdir())):
         print(f"ingest: {out} exists; choose a new file or an empty directory", file=sys.stderr)
         return 1
     try:
-        with _opened(settings) as sessions, transaction(sessions) as session:
+        with opened(settings) as sessions, transaction(sessions) as session:
             contact = resolve_contact(session, args.contact)
             export = build_export(session, contact)
             write_export(export, out)
@@ -59,14 +58,13 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_erase(args: argparse.Namespace) -> int:
-    from ingest.cli import _load, _opened
     from ingest.privacy.gdpr import ContactError, erase_contact, outbox_ids_of, remove_outgoing_files, resolve_contact
     from storage.db import transaction
     from storage.types import utcnow
 
-    settings = _load(args.config)
+    settings = load_settings(args.config)
     try:
-        with _opened(settings) as sessions:
+        with opened(settings) as sessions:
             with sessions() as session:
                 contact = resolve_contact(session, args.contact)
             if not args.yes and not _confirm(f"erase everything personal about contact {contact.id}? [y/N] "):
@@ -96,9 +94,7 @@ def _confirm(question: str) -> bool:
     return input(question).strip().lower() in ("y", "yes", "j", "jā")
 
 
-def add_privacy_commands(
-    sub: argparse._SubParsersAction, config_arg: Callable[[argparse.ArgumentParser], None]
-) -> None:  # type: ignore[type-arg]
+def add_commands(sub: Any) -> None:
     """Register ``retention`` and ``gdpr`` on the ``ingest`` parser."""
     actor = os.environ.get("USER", "cli")
 
