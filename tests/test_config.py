@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,19 @@ def test_environment_overrides_file_values() -> None:
     assert settings.smtp_listener.recipients == ["info@example.lv"]
 
 
+def test_environment_merges_into_tables_and_names_its_mistakes() -> None:
+    example = ROOT / "config.example.toml"
+    # A key below a table is merged into the file's table, not replacing it.
+    settings = load_config(example, env={"INGEST__WORKING_TIME__HOURS__SATURDAY": "09:00-13:00"})
+    assert settings.working_time.hours["saturday"] == "09:00-13:00"
+    assert settings.working_time.hours["monday"] == "08:00-17:00"
+    # A misspelt section is an error, not a variable silently ignored (a secret left unset).
+    with pytest.raises(ConfigError, match=r"^databse: unknown key$"):
+        load_config(example, env={"INGEST__DATABSE__URL": "postgresql+psycopg://u@h/db"})
+    with pytest.raises(ConfigError, match=r"^INGEST__SMTP_LISTENER__RECIPIENTS: not valid JSON$"):
+        load_config(example, env={"INGEST__SMTP_LISTENER__RECIPIENTS": "[klienti@example.lv"})
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -51,7 +65,7 @@ def test_environment_overrides_file_values() -> None:
         ({"working_time": {"hours": {"monday": "17:00-08:00"}}}, "working_time.hours.monday:"),
     ],
 )
-def test_bad_values_are_reported_by_key(change: dict, expected: str) -> None:
+def test_bad_values_are_reported_by_key(change: dict[str, Any], expected: str) -> None:
     from tests.support import deep_merge
 
     with pytest.raises(ConfigError) as err:
