@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import APIRouter
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
@@ -33,8 +34,8 @@ from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.intake.receipts import ReceiptStore
 from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
-from ingest.intake.twilio_webhooks import twilio_router
-from ingest.intake.whatsapp_cloud_webhook import whatsapp_cloud_router
+from ingest.intake.twilio_webhooks import TwilioWebhooks
+from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
 from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outgoing.notices import ClientTemplates, Notices
@@ -255,29 +256,28 @@ class Service:
                 leader_retry_seconds=settings.cluster.leader_retry_seconds,
             )
         self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email)
-        self.twilio_router = (
-            twilio_router(
+        self.twilio_webhooks: TwilioWebhooks | None = None
+        self.whatsapp_cloud_webhook: WhatsAppCloudWebhook | None = None
+        webhook_routers: list[APIRouter] = []
+        if settings.twilio.enabled and "web" in self.roles:
+            self.twilio_webhooks = TwilioWebhooks(
                 settings.twilio,
                 receipts=self.receipts,
                 channels=self.pipeline.channels,
                 sessions=self.sessions,
                 clock=clock,
-                voice_status_path=settings.calls.voice_status_path,
             )
-            if settings.twilio.enabled and "web" in self.roles
-            else None
-        )
-        self.whatsapp_cloud_router = (
-            whatsapp_cloud_router(settings.whatsapp_cloud, receipts=self.receipts, channels=self.pipeline.channels)
-            if settings.whatsapp_cloud.enabled and "web" in self.roles
-            else None
-        )
+            webhook_routers.append(self.twilio_webhooks.router(voice_status_path=settings.calls.voice_status_path))
+        if settings.whatsapp_cloud.enabled and "web" in self.roles:
+            self.whatsapp_cloud_webhook = WhatsAppCloudWebhook(
+                settings.whatsapp_cloud, receipts=self.receipts, channels=self.pipeline.channels
+            )
+            webhook_routers.append(self.whatsapp_cloud_webhook.router())
         self.app = create_app(
             sessions=self.sessions,
             components=self.component_states,
             routers=[
-                *([self.twilio_router] if self.twilio_router is not None else []),
-                *([self.whatsapp_cloud_router] if self.whatsapp_cloud_router is not None else []),
+                *webhook_routers,
             ],
             metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
             leadership=self.leadership_states,

@@ -379,5 +379,5 @@ def test_flood_of_signed_webhooks_with_repeats(
         wait_until(lambda: count(service, Message) >= unique, timeout=600, interval=1, what="every message processed")
         print(f"[{backend}] pipeline: {unique} messages in a further {time.monotonic() - started:.1f} s")
         assert count(service, Message) == unique
-        assert service.twilio_router.stats["duplicates"] == total - unique
+        assert service.twilio_webhooks.stats["duplicates"] == total - unique
         assert count(service, Contact) == len(senders)

@@ -20,6 +20,7 @@ Logs carry UIDs, counts and receipt ids only: no addresses, no message text, no 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -237,10 +238,8 @@ class ImapPoller:
         try:
             client.logout()
         except Exception:  # noqa: BLE001 - the connection may already be gone
-            try:
+            with contextlib.suppress(Exception):  # the socket may be gone too
                 client.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
 
     # -- one connection ------------------------------------------------------------------------
 
@@ -451,10 +450,8 @@ class ImapPoller:
                 client.idle_done()
                 client.noop()
             else:
-                try:
+                with contextlib.suppress(Exception):  # the original error is what matters
                     client.idle_done()
-                except Exception:  # noqa: BLE001 - the original error is what matters
-                    pass
 
 
 def _is_news(response: Any) -> bool:

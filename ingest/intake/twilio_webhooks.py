@@ -21,6 +21,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -120,29 +121,42 @@ def signature_valid(validator: RequestValidator, url: str, body: bytes, content_
     return any(validator.validate(candidate, params, signature) for candidate in candidates)
 
 
-def twilio_router(
-    settings: TwilioSettings,
-    *,
-    receipts: ReceiptStore,
-    channels: Mapping[str, Channel],
-    sessions: SessionFactory,
-    clock: Callable[[], datetime],
-    voice_status_path: str | None = None,
-) -> APIRouter:
-    router = APIRouter(tags=["twilio"])
-    validator = RequestValidator(settings.auth_token)
-    stats = {"accepted": 0, "duplicates": 0, "refused": 0}
+@dataclass
+class TwilioWebhooks:
+    """The endpoints' handlers, bound to one service's receipts and settings (no globals)."""
 
-    async def checked_body(request: Request, what: str) -> bytes | Response:
+    settings: TwilioSettings
+    receipts: ReceiptStore
+    channels: Mapping[str, Channel]
+    sessions: SessionFactory
+    clock: Callable[[], datetime]
+    stats: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "duplicates": 0, "refused": 0})
+
+    def __post_init__(self) -> None:
+        self.validator = RequestValidator(self.settings.auth_token)
+
+    def router(self, *, voice_status_path: str | None = None) -> APIRouter:
+        """The routes on the configured paths (the paths are configuration, so no decorators)."""
+        router = APIRouter(tags=["twilio"])
+        router.add_api_route(self.settings.inbound_path, self.inbound, methods=["POST"])
+        router.add_api_route(self.settings.status_path, self.status, methods=["POST"])
+        if voice_status_path and "phone" in self.channels:
+            if voice_status_path in (self.settings.inbound_path, self.settings.status_path):
+                raise ValueError("calls.voice_status_path must differ from twilio.inbound_path and twilio.status_path")
+            router.add_api_route(voice_status_path, self.voice_status, methods=["POST"])
+        return router
+
+    async def checked_body(self, request: Request, what: str) -> bytes | Response:
+        """The body, if within the size limit (413) and signed by Twilio (403)."""
         try:
-            body = await read_body(request, settings.max_body_bytes)
+            body = await read_body(request, self.settings.max_body_bytes)
         except BodyTooLarge:
-            log.warning("twilio %s webhook: body over %d bytes refused (413)", what, settings.max_body_bytes)
+            log.warning("twilio %s webhook: body over %d bytes refused (413)", what, self.settings.max_body_bytes)
             return Response(status_code=413)
-        url = public_url(request, settings)
+        url = public_url(request, self.settings)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        if not signature_valid(validator, url, body, request.headers.get("content-type", ""), signature):
-            stats["refused"] += 1
+        if not signature_valid(self.validator, url, body, request.headers.get("content-type", ""), signature):
+            self.stats["refused"] += 1
             # The path only: the body, numbers and the query are not logged.
             log.warning(
                 "twilio %s webhook: %s signature, refused (403) for %s",
@@ -153,19 +167,18 @@ def twilio_router(
             return Response(status_code=403)
         return body
 
-    async def store_then_answer(channel: Channel, source: str, raw: bytes, webhook: str) -> Response:
+    async def store_then_answer(self, channel: Channel, source: str, raw: bytes, webhook: str) -> Response:
         """Empty TwiML once the receipt is committed; 503 (Twilio tries again) if it cannot be."""
         try:
-            stored = await receipts.store(channel, source=source, raw=raw, meta={"webhook": webhook})
+            stored = await self.receipts.store(channel, source=source, raw=raw, meta={"webhook": webhook})
         except Exception:  # noqa: BLE001 - not acknowledged: Twilio may try again
             log.exception("twilio %s webhook: could not store it (503)", webhook)
             return Response(status_code=503)
-        stats["duplicates" if stored.duplicate else "accepted"] += 1
+        self.stats["duplicates" if stored.duplicate else "accepted"] += 1
         return Response(EMPTY_TWIML, media_type="application/xml")
 
-    @router.post(settings.inbound_path)
-    async def inbound(request: Request) -> Response:
-        body = await checked_body(request, "inbound")
+    async def inbound(self, request: Request) -> Response:
+        body = await self.checked_body(request, "inbound")
         if isinstance(body, Response):
             return body
         fields = parse_form(body)
@@ -178,11 +191,10 @@ def twilio_router(
             # for good instead of a 503 that Twilio would retry for ever.
             log.warning("twilio inbound webhook: signed, but the MessageSid is not a Twilio id (400)")
             return Response("MessageSid is not a Twilio id", status_code=400)
-        return await store_then_answer(channels[channel_of(sender)], "twilio-webhook", body, "inbound")
+        return await self.store_then_answer(self.channels[channel_of(sender)], "twilio-webhook", body, "inbound")
 
-    @router.post(settings.status_path)
-    async def status(request: Request) -> Response:
-        body = await checked_body(request, "status")
+    async def status(self, request: Request) -> Response:
+        body = await self.checked_body(request, "status")
         if isinstance(body, Response):
             return body
         fields = parse_form(body)
@@ -193,16 +205,8 @@ def twilio_router(
         if not SID.match(sid):
             return Response("MessageSid is not a Twilio id", status_code=400)
         error_code = first(fields, "ErrorCode")[:16] or None
-
-        def record() -> tuple[bool, int | None]:
-            with transaction(sessions) as session:
-                new, row = repo.record_message_status(
-                    session, message_sid=sid, status=state, error_code=error_code, now=clock()
-                )
-                return new, (row.id if row is not None else None)
-
         try:
-            new, outbox_id = await asyncio.to_thread(record)
+            new, outbox_id = await asyncio.to_thread(self._record_status, sid, state, error_code)
         except Exception:  # noqa: BLE001
             log.exception("twilio status webhook: could not store the status (503)")
             return Response(status_code=503)
@@ -215,30 +219,30 @@ def twilio_router(
         )
         return Response(status_code=204)
 
-    if voice_status_path and "phone" in channels:
-        if voice_status_path in (settings.inbound_path, settings.status_path):
-            raise ValueError("calls.voice_status_path must differ from twilio.inbound_path and twilio.status_path")
-        phone = channels["phone"]
+    def _record_status(self, sid: str, state: str, error_code: str | None) -> tuple[bool, int | None]:
+        with transaction(self.sessions) as session:
+            new, row = repo.record_message_status(
+                session, message_sid=sid, status=state, error_code=error_code, now=self.clock()
+            )
+            return new, (row.id if row is not None else None)
 
-        @router.post(voice_status_path)
-        async def voice_status(request: Request) -> Response:
-            """Twilio Voice status callback: the call's final status is stored as a call receipt.
+    async def voice_status(self, request: Request) -> Response:
+        """Twilio Voice status callback: the call's final status is stored as a call receipt.
 
-            Progress events (initiated, ringing, answered) store nothing; a retried callback with
-            the same CallSid is one receipt. 200 only after the commit.
-            """
-            body = await checked_body(request, "voice status")
-            if isinstance(body, Response):
-                return body
-            fields = parse_form(body)
-            if not first(fields, "CallSid") or not (first(fields, "CallStatus") or first(fields, "DialCallStatus")):
-                return Response("CallSid and CallStatus are needed", status_code=400)
-            if not SID.match(first(fields, "CallSid")):
-                return Response("CallSid is not a Twilio id", status_code=400)
-            document = twilio_call_document(fields, now=clock())
-            if document is None:
-                return Response(EMPTY_TWIML, media_type="application/xml")
-            return await store_then_answer(phone, "twilio-voice", encode_call(document), "voice-status")
-
-    router.stats = stats  # type: ignore[attr-defined]
-    return router
+        Progress events (initiated, ringing, answered) store nothing; a retried callback with
+        the same CallSid is one receipt. 200 only after the commit.
+        """
+        body = await self.checked_body(request, "voice status")
+        if isinstance(body, Response):
+            return body
+        fields = parse_form(body)
+        if not first(fields, "CallSid") or not (first(fields, "CallStatus") or first(fields, "DialCallStatus")):
+            return Response("CallSid and CallStatus are needed", status_code=400)
+        if not SID.match(first(fields, "CallSid")):
+            return Response("CallSid is not a Twilio id", status_code=400)
+        document = twilio_call_document(fields, now=self.clock())
+        if document is None:
+            return Response(EMPTY_TWIML, media_type="application/xml")
+        return await self.store_then_answer(
+            self.channels["phone"], "twilio-voice", encode_call(document), "voice-status"
+        )

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -75,22 +76,30 @@ def _log_other(content: WebhookContent) -> None:
         log.warning("whatsapp cloud webhook: Meta reported errors %s", ", ".join(content.error_codes))
 
 
-def whatsapp_cloud_router(
-    settings: WhatsAppCloudSettings, *, receipts: ReceiptStore, channels: Mapping[str, Channel]
-) -> APIRouter:
-    router = APIRouter(tags=["whatsapp-cloud"])
-    channel = channels[CHANNEL_NAME]
-    stats = {"accepted": 0, "duplicates": 0, "refused": 0}
+@dataclass
+class WhatsAppCloudWebhook:
+    """The handshake and the signed updates, bound to one service's receipts and settings."""
 
-    @router.get(settings.path)
-    async def verify(request: Request) -> Response:
+    settings: WhatsAppCloudSettings
+    receipts: ReceiptStore
+    channels: Mapping[str, Channel]
+    stats: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "duplicates": 0, "refused": 0})
+
+    def router(self) -> APIRouter:
+        """The routes on the configured path (the path is configuration, so no decorators)."""
+        router = APIRouter(tags=["whatsapp-cloud"])
+        router.add_api_route(self.settings.path, self.verify, methods=["GET"])
+        router.add_api_route(self.settings.path, self.updates, methods=["POST"])
+        return router
+
+    async def verify(self, request: Request) -> Response:
         params = request.query_params
         token = params.get("hub.verify_token", "")
         challenge = params.get("hub.challenge", "")
         ok = (
             params.get("hub.mode") == "subscribe"
-            and bool(settings.verify_token)
-            and hmac.compare_digest(token.encode(), settings.verify_token.encode())
+            and bool(self.settings.verify_token)
+            and hmac.compare_digest(token.encode(), self.settings.verify_token.encode())
             and 0 < len(challenge) <= MAX_CHALLENGE
         )
         if not ok:
@@ -99,16 +108,15 @@ def whatsapp_cloud_router(
         log.info("whatsapp cloud webhook: verification handshake answered")
         return PlainTextResponse(challenge)
 
-    @router.post(settings.path)
-    async def updates(request: Request) -> Response:
+    async def updates(self, request: Request) -> Response:
         try:
-            body = await read_body(request, settings.max_body_bytes)
+            body = await read_body(request, self.settings.max_body_bytes)
         except BodyTooLarge:
-            log.warning("whatsapp cloud webhook: body over %d bytes refused (413)", settings.max_body_bytes)
+            log.warning("whatsapp cloud webhook: body over %d bytes refused (413)", self.settings.max_body_bytes)
             return Response(status_code=413)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        if not signature_valid(settings.app_secret, body, signature):
-            stats["refused"] += 1
+        if not signature_valid(self.settings.app_secret, body, signature):
+            self.stats["refused"] += 1
             log.warning(
                 "whatsapp cloud webhook: %s signature, refused (403) for %s",
                 "wrong" if signature else "missing",
@@ -124,21 +132,22 @@ def whatsapp_cloud_router(
             # Another product's webhook pointed here: acknowledged, so Meta stops retrying it.
             log.warning("whatsapp cloud webhook: object %r is not WhatsApp, nothing stored", content.object_type[:64])
             return Response(status_code=200)
-        if content.messages:
-            items = [IncomingReceipt(channel, SOURCE, raw, {"webhook": "whatsapp-cloud"}) for raw in content.messages]
-            try:
-                stored = await asyncio.to_thread(receipts.store_many_sync, items)
-            except Exception as exc:  # noqa: BLE001 - not acknowledged: Meta delivers the body again
-                # The type only: a database error's text quotes the statement's parameters (the raw message).
-                log.error(
-                    "whatsapp cloud webhook: could not store %d messages (503): %s", len(items), type(exc).__name__
-                )
-                return Response(status_code=503)
-            new = sum(not s.duplicate for s in stored)
-            stats["accepted"] += new
-            stats["duplicates"] += len(stored) - new
+        if content.messages and not await self._store(content):
+            return Response(status_code=503)
         _log_other(content)
         return Response(status_code=200)
 
-    router.stats = stats  # type: ignore[attr-defined]
-    return router
+    async def _store(self, content: WebhookContent) -> bool:
+        """All messages of the body in one transaction; False when they could not be stored."""
+        channel = self.channels[CHANNEL_NAME]
+        items = [IncomingReceipt(channel, SOURCE, raw, {"webhook": "whatsapp-cloud"}) for raw in content.messages]
+        try:
+            stored = await asyncio.to_thread(self.receipts.store_many_sync, items)
+        except Exception as exc:  # noqa: BLE001 - not acknowledged: Meta delivers the body again
+            # The type only: a database error's text quotes the statement's parameters (the raw message).
+            log.error("whatsapp cloud webhook: could not store %d messages (503): %s", len(items), type(exc).__name__)
+            return False
+        new = sum(not s.duplicate for s in stored)
+        self.stats["accepted"] += new
+        self.stats["duplicates"] += len(stored) - new
+        return True
