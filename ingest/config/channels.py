@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ingest.config_fields import EmailAddress, Section, check_zone
+from ingest.config.fields import EmailAddress, Section, check_zone
 
 
 class SmtpListenerSettings(Section):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ingest.config_fields import Section, check_zone
+from ingest.config.fields import Section, check_zone
 
 
 class ServiceSettings(Section):

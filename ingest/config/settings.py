@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from ingest.config_channels import (
+from ingest.config.channels import (
     CallsSettings,
     ImapSettings,
     OutgoingMailSettings,
@@ -14,9 +14,9 @@ from ingest.config_channels import (
     TwilioSettings,
     WhatsAppCloudSettings,
 )
-from ingest.config_checks import check_cross_references
-from ingest.config_fields import Section
-from ingest.config_office import (
+from ingest.config.checks import check_cross_references
+from ingest.config.fields import Section
+from ingest.config.office import (
     AbsenceSettings,
     ClientMessageSettings,
     ComplexitySettings,
@@ -27,7 +27,7 @@ from ingest.config_office import (
     TopicSettings,
     WorkingTimeSettings,
 )
-from ingest.config_runtime import (
+from ingest.config.runtime import (
     ClusterSettings,
     DatabaseSettings,
     HttpSettings,

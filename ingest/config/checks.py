@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ingest.config_settings import Settings
+    from ingest.config.settings import Settings
 
 
 def check_cross_references(settings: Settings) -> None:

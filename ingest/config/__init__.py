@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingest.config_channels import (
+from ingest.config.channels import (
     CallsSettings,
     ImapSettings,
     OutgoingMailSettings,
@@ -38,8 +38,8 @@ from ingest.config_channels import (
     TwilioSettings,
     WhatsAppCloudSettings,
 )
-from ingest.config_fields import EmailAddress
-from ingest.config_office import (
+from ingest.config.fields import EmailAddress
+from ingest.config.office import (
     WEEKDAYS,
     AbsenceSettings,
     ClientMessageSettings,
@@ -52,7 +52,7 @@ from ingest.config_office import (
     TopicSettings,
     WorkingTimeSettings,
 )
-from ingest.config_runtime import (
+from ingest.config.runtime import (
     ROLES,
     ClusterSettings,
     DatabaseSettings,
@@ -61,7 +61,7 @@ from ingest.config_runtime import (
     RetrySettings,
     ServiceSettings,
 )
-from ingest.config_settings import Settings
+from ingest.config.settings import Settings
 
 __all__ = [
     "ENV_PREFIX",
