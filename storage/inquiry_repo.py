@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message
@@ -43,10 +44,11 @@ def attachments_of(session: Session, *, message_ids: Sequence[int]) -> list[Atta
     """Attachment metadata of these messages, without reading their bytes."""
     if not message_ids:
         return []
-    rows = session.exec(
-        select(
-            Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
-            Attachment.size, Attachment.omitted_reason, col(Attachment.data).is_not(None),
+    # SQLAlchemy's own select: SQLModel's is typed for at most four columns.
+    rows = session.execute(
+        sa_select(
+            col(Attachment.id), col(Attachment.message_id), col(Attachment.filename), col(Attachment.content_type),
+            col(Attachment.size), col(Attachment.omitted_reason), col(Attachment.data).is_not(None),
         )
         .where(col(Attachment.message_id).in_(list(message_ids)))
         .order_by(col(Attachment.id))

@@ -19,6 +19,7 @@ only in a later message of the same inquiry is not recorded, and is not seen her
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Text, and_, cast, exists, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,6 +40,7 @@ class Action(StrEnum):
 
 def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
     """The inquiry's routing recorded ``key`` among the employees its text names."""
+    named: ColumnElement[Any]
     if dialect == "sqlite":
         named = func.json_extract(col(Event.data), "$.facts.employees_named")
     else:

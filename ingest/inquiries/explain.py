@@ -40,9 +40,8 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
         if event.type == "routed":
             lines.extend("    " + line for line in _explain_routing(event.data))
         elif event.type == "reassigned":
-            lines.append(
-                f"    from {event.data.get('from')} to {event.data.get('to')}: {event.data.get('reason') or 'no reason given'}"
-            )
+            data = event.data
+            lines.append(f"    from {data.get('from')} to {data.get('to')}: {data.get('reason') or 'no reason given'}")
     return Explanation(reference=inquiry.reference, lines=lines)
 
 

@@ -173,10 +173,8 @@ class DeadlineKeeper:
             lines = [f"Šodien ({day}) jāatbild uz {len(inquiries)} pieprasījumiem:", ""]
             for inquiry in inquiries:
                 overdue = " (NOKAVĒTS)" if inquiry.due_at and inquiry.due_at < now else ""
-                lines.append(
-                    f"- {inquiry.reference}  līdz {local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else '—'}"
-                    f"{overdue}  {inquiry.subject or ''}".rstrip()
-                )
+                due = local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else "—"
+                lines.append(f"- {inquiry.reference}  līdz {due}{overdue}  {inquiry.subject or ''}".rstrip())
             self.notices.staff_message(
                 session,
                 kind="deadline_digest",

@@ -109,7 +109,9 @@ class SmtpRelay:
             codes = [code for code, _ in exc.recipients.values()]
             raise self._classify(min(codes) if codes else 450, "recipient refused") from None
         except smtplib.SMTPResponseException as exc:
-            raise self._classify(exc.smtp_code, exc.smtp_error.decode("utf-8", "replace")) from None
+            error = exc.smtp_error
+            text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+            raise self._classify(exc.smtp_code, text) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
         if refused:

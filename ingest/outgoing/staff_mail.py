@@ -27,6 +27,9 @@ CHANNEL_NAMES_LV = {
 MAX_QUOTED_CHARS = 20_000
 
 
+COMPLEXITY_LV = {"complex": "sarežģīts (2 darba dienas)", "simple": "vienkāršs (1 darba diena)"}
+
+
 def one_line(value: str | None) -> str:
     """Collapse line breaks and runs of space: client text must never become a header of its own."""
     return " ".join((value or "").split())
@@ -72,7 +75,7 @@ def staff_notice(
         f"Klients:     {one_line(client)}" + (f" <{address}>" if address and address != client else ""),
         f"Kanāls:      {CHANNEL_NAMES_LV.get(inquiry.channel, inquiry.channel)}",
         f"Tēma:        {topic_name or 'nav noteikta'}",
-        f"Sarežģītība: {'sarežģīts (2 darba dienas)' if inquiry.complexity == 'complex' else 'vienkāršs (1 darba diena)'}",
+        f"Sarežģītība: {COMPLEXITY_LV['complex' if inquiry.complexity == 'complex' else 'simple']}",
         f"Saņemts:     {local_time(inquiry.received_at, tz)}",
         f"Atbildēt līdz: {due}",
         "",

@@ -52,6 +52,7 @@ def add_message(
         session.add(attachment)
         if item.fetch_url and item.data is None:
             session.flush()
+            assert attachment.id is not None
             session.add(
                 MediaFetch(attachment_id=attachment.id, url=item.fetch_url, next_attempt_at=inbound.received_at)
             )

@@ -11,5 +11,5 @@ def backoff_delay(attempt: int, base: float, maximum: float, *, jitter: float = 
     The jitter keeps many items that failed together (a relay outage) from all
     retrying in the same second.
     """
-    delay = min(maximum, base * (2 ** max(0, attempt - 1)))
-    return max(0.0, delay * (1 + random.uniform(-jitter, jitter)))
+    delay: float = min(maximum, base * (2.0 ** max(0, attempt - 1)))
+    return max(0.0, delay * (1.0 + random.uniform(-jitter, jitter)))
