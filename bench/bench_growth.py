@@ -45,9 +45,9 @@ from sqlalchemy import event, text  # noqa: E402
 
 from bench._common import bench_settings, exit_cleanly_on_sigterm, machine, mixed_message, throwaway_database  # noqa: E402
 from channels.email import EmailChannel  # noqa: E402
+from ingest.assembly import build_pipeline, sync_employees  # noqa: E402
 from ingest.inquiries.scheduled import DeadlineKeeper  # noqa: E402
 from ingest.intake.receipts import ReceiptStore  # noqa: E402
-from ingest.service import build_pipeline, sync_employees  # noqa: E402
 from storage.db import make_engine, migrate, session_factory  # noqa: E402
 from storage.types import utcnow  # noqa: E402
 

@@ -101,8 +101,8 @@ def bench_sweep(total: int) -> None:
     from sqlalchemy import insert
     from sqlmodel import Session, select
 
+    from ingest.assembly import notices_from_settings, sync_employees
     from ingest.inquiries.scheduled import DeadlineKeeper
-    from ingest.service import notices_from_settings, sync_employees
     from storage.db import make_engine, migrate, session_factory
     from storage.models import Contact, DeadlineAlarm, Employee, Inquiry
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 from bench._common import bench_settings, exit_cleanly_on_sigterm, machine, mixed_message, throwaway_database
 from channels.email import EmailChannel
+from ingest.assembly import build_pipeline, sync_employees
 from ingest.config import ImapSettings
 from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.receipts import ReceiptStore
-from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.types import utcnow
 from tests.dovecot import Dovecot, ImapUser

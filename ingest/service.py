@@ -1,4 +1,4 @@
-"""Assembling the service: database, receivers, pipeline, outbox, scheduler, HTTP.
+"""One process of the service: database, receivers, pipeline, outbox, scheduler, HTTP, run together.
 
 Everything is built from the settings passed in; nothing is global, so tests
 can run several services side by side.
@@ -9,188 +9,40 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from fastapi import APIRouter
-from sqlalchemy import Engine, delete
-from sqlmodel import col, select
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
 
-from channels.base import Channel
-from channels.calls import CallChannel
-from channels.email import EmailChannel
-from channels.twilio_messaging import TwilioMessagingChannel
-from channels.whatsapp_cloud import WhatsAppCloudChannel
-from ingest.api.context import ApiContext
 from ingest.api.routers import mount_staff_api
+from ingest.assembly import (
+    build_pipeline,
+    dashboard_options,
+    mail_transport,
+    media_fetcher,
+    staff_api_context,
+    sync_employees,
+)
 from ingest.config import Settings
-from ingest.dashboard.deps import DashboardOptions
 from ingest.dashboard.routers import mount_dashboard
-from ingest.inquiries.interactions import WrittenRequestInfo
 from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.imap_poller import ImapPoller
-from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.intake.receipts import ReceiptStore
 from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
 from ingest.intake.twilio_webhooks import TwilioWebhooks
 from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
-from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
-from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.outgoing.outbox import OutboxSender
 from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
-from ingest.pipeline.runner import Pipeline
 from ingest.queues.workers import Worker
-from ingest.routing import router_from_settings
 from ingest.web import create_app
-from router.deadlines import DeadlinePolicy
-from storage.db import SessionFactory, make_engine, migrate, session_factory, transaction
+from storage.db import make_engine, migrate, session_factory
 from storage.leader import LeaderLock, leader_lock
-from storage.models import Absence, Employee
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def mail_transport(settings: Settings) -> MailTransport:
-    out = settings.outgoing_mail
-    if out.relay_host:
-        return SmtpRelay(
-            host=out.relay_host,
-            port=out.relay_port,
-            security=out.security,
-            username=out.username,
-            password=out.password,
-            timeout=out.timeout_seconds,
-        )
-    return FolderTransport(settings.outgoing_folder())
-
-
-def channels_from_settings(settings: Settings) -> dict[str, Channel]:
-    own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
-    email = EmailChannel(max_attachment_bytes=settings.service.max_attachment_bytes, own_addresses=own)
-    # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
-    # while the webhook is switched off.
-    whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")
-    # Calls (Twilio Voice callbacks, imported call logs): a missed call asks for a call back.
-    phone = CallChannel(
-        tz=ZoneInfo(settings.calls.timezone or settings.service.timezone),
-        internal_numbers=settings.calls.internal_numbers,
-    )
-    # WhatsApp through Meta's Cloud API: receipts named "whatsapp_cloud", messages on "whatsapp".
-    cloud = WhatsAppCloudChannel()
-    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone, cloud.name: cloud}
-
-
-def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
-    """Make employee and absence rows match the config; employees no longer configured become inactive."""
-    with transaction(sessions) as session:
-        existing = {e.key: e for e in session.exec(select(Employee)).all()}
-        for conf in settings.employees:
-            row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
-            row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
-            row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
-            row.languages = list(conf.languages)
-            row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
-            # Policy clause 13: the board member reviews complaints, whatever role the entry names.
-            row.role = "board" if conf.key == settings.routing.board_member else conf.role
-            session.add(row)
-        for gone in existing.values():
-            gone.active = False
-            session.add(gone)
-        # Absences from the config are replaced as a whole; those entered through the API stay.
-        session.execute(delete(Absence).where(col(Absence.source) == "config"))
-        for absence in settings.absences:
-            session.add(
-                Absence(
-                    employee_key=absence.employee,
-                    starts_on=absence.start,
-                    ends_on=absence.end,
-                    reason=absence.reason,
-                    source="config",
-                )
-            )
-
-
-def notices_from_settings(settings: Settings) -> Notices:
-    cm = settings.client_messages
-    return Notices(
-        templates=ClientTemplates(cm.templates_dir),
-        from_address=settings.outgoing_mail.from_address,
-        from_name=settings.outgoing_mail.from_name,
-        office=settings.service.name,
-        tz=ZoneInfo(settings.service.timezone),
-        topic_names={t.key: t.name for t in settings.topics},
-        acknowledge=cm.acknowledge,
-        ack_window=timedelta(minutes=cm.ack_window_minutes),
-        texting=settings.twilio.enabled,
-    )
-
-
-def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> Pipeline:
-    return Pipeline(
-        sessions=sessions,
-        channels=channels_from_settings(settings),
-        router=router_from_settings(settings),
-        retry=settings.pipeline,
-        notices=notices_from_settings(settings),
-        tz=ZoneInfo(settings.service.timezone),
-        reference_prefix=settings.service.reference_prefix,
-        deadline_policy=deadline_policy(settings),
-        clock=clock,
-    )
-
-
-def media_fetcher(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> MediaFetcher | None:
-    """The Twilio media downloader; None while Twilio is off (nothing to fetch, no credentials)."""
-    twilio = settings.twilio
-    if not twilio.enabled:
-        return None
-    return MediaFetcher(
-        sessions=sessions,
-        account_sid=twilio.account_sid,
-        auth_token=twilio.auth_token,
-        retry=settings.media_fetch,
-        clock=clock,
-        max_bytes=twilio.media_max_bytes or settings.service.max_attachment_bytes,
-        api_base_url=twilio.api_base_url or DEFAULT_API_BASE,
-        timeout_seconds=twilio.timeout_seconds,
-    )
-
-
-def deadline_policy(settings: Settings) -> DeadlinePolicy:
-    d = settings.deadlines
-    return DeadlinePolicy(
-        reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours)
-    )
-
-
-def staff_api_context(settings: Settings, service: Service) -> ApiContext:
-    """What the staff API needs from a service: its sessions, notices, calendar, clock, outbox."""
-    s = settings.service
-    return ApiContext(
-        sessions=service.sessions,
-        notices=service.pipeline.notices,
-        router=service.pipeline.router,
-        policy=service.pipeline.deadline_policy,
-        clock=service.clock,
-        reference_prefix=s.reference_prefix,
-        written=WrittenRequestInfo(
-            email=s.written_requests_email or settings.outgoing_mail.from_address,
-            postal_address=s.postal_address,
-            visiting_address=s.visiting_address,
-            visiting_hours=s.visiting_hours,
-        ),
-        wake_outbox=service.outbox_worker.wake,
-    )
-
-
-def dashboard_options(settings: Settings) -> DashboardOptions:
-    return DashboardOptions(
-        secure_cookies=settings.http.secure_cookies, idle=timedelta(minutes=settings.http.dashboard_idle_minutes)
-    )
 
 
 class Service:
@@ -210,18 +62,33 @@ class Service:
         self.imap_lock: LeaderLock | None = None
         self.transport = mail_transport(settings)
         self.pipeline = build_pipeline(settings, self.sessions, clock)
-        # WhatsApp and SMS go out through Twilio when it is enabled (payload: ingest/twilio_transport.py).
+        self._build_queues(settings)
+        self._build_receivers(settings)
+        self.app = self._build_app(settings)
+        self._smtp_server: asyncio.base_events.Server | None = None
+        self._http: uvicorn.Server | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.smtp_port: int | None = None
+        self.http_port: int | None = None
+        self._stop_requested = False
+        self.started = asyncio.Event()
+
+    def _build_queues(self, settings: Settings) -> None:
+        """The work queues and their workers: pipeline, outbox, deadline sweep, media downloads."""
+        clock = self.clock
+        # WhatsApp and SMS go out through Twilio when it is enabled (ingest/outgoing/twilio_transport.py).
         self.twilio_transport: TwilioTransport | None = (
             TwilioTransport.from_settings(settings.twilio) if settings.twilio.enabled else None
         )
+        texting = dict.fromkeys(("sms", "whatsapp"), self.twilio_transport) if self.twilio_transport else {}
         self.outbox: OutboxSender = ChannelOutboxSender(
             sessions=self.sessions,
             transports={"email": self.transport},
             retry=settings.outbox,
             clock=clock,
-            payload_transports=dict.fromkeys(("sms", "whatsapp"), self.twilio_transport)
-            if self.twilio_transport
-            else {},
+            payload_transports=texting,
         )
         self.deadlines = DeadlineKeeper(
             sessions=self.sessions,
@@ -240,7 +107,10 @@ class Service:
         self.pipeline.on_media = self.media_worker.wake
         self.pipeline.on_outbox = self.outbox_worker.wake
         self.deadlines.on_outbox = self.outbox_worker.wake
-        self.receipts = ReceiptStore(sessions=self.sessions, clock=clock, on_stored=self.pipeline_worker.wake)
+
+    def _build_receivers(self, settings: Settings) -> None:
+        """What takes messages in: the SMTP listener, the IMAP poller, the webhooks."""
+        self.receipts = ReceiptStore(sessions=self.sessions, clock=self.clock, on_stored=self.pipeline_worker.wake)
         self.email_channel = self.pipeline.channels["email"]
         # The IMAP receiver, only when configured; it stores receipts of the same e-mail channel.
         self.imap_poller: ImapPoller | None = None
@@ -251,50 +121,47 @@ class Service:
                 sessions=self.sessions,
                 receipts=self.receipts,
                 channel=self.email_channel,
-                clock=clock,
+                clock=self.clock,
                 leader=self.imap_lock,
                 leader_retry_seconds=settings.cluster.leader_retry_seconds,
             )
         self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email)
+        web = "web" in self.roles
         self.twilio_webhooks: TwilioWebhooks | None = None
-        self.whatsapp_cloud_webhook: WhatsAppCloudWebhook | None = None
-        webhook_routers: list[APIRouter] = []
-        if settings.twilio.enabled and "web" in self.roles:
+        if settings.twilio.enabled and web:
             self.twilio_webhooks = TwilioWebhooks(
                 settings.twilio,
                 receipts=self.receipts,
                 channels=self.pipeline.channels,
                 sessions=self.sessions,
-                clock=clock,
+                clock=self.clock,
             )
-            webhook_routers.append(self.twilio_webhooks.router(voice_status_path=settings.calls.voice_status_path))
-        if settings.whatsapp_cloud.enabled and "web" in self.roles:
+        self.whatsapp_cloud_webhook: WhatsAppCloudWebhook | None = None
+        if settings.whatsapp_cloud.enabled and web:
             self.whatsapp_cloud_webhook = WhatsAppCloudWebhook(
                 settings.whatsapp_cloud, receipts=self.receipts, channels=self.pipeline.channels
             )
-            webhook_routers.append(self.whatsapp_cloud_webhook.router())
-        self.app = create_app(
+
+    def _build_app(self, settings: Settings) -> FastAPI:
+        """The HTTP application: health, metrics, the webhooks, the staff API and the dashboard."""
+        routers: list[APIRouter] = []
+        if self.twilio_webhooks is not None:
+            routers.append(self.twilio_webhooks.router(voice_status_path=settings.calls.voice_status_path))
+        if self.whatsapp_cloud_webhook is not None:
+            routers.append(self.whatsapp_cloud_webhook.router())
+        app = create_app(
             sessions=self.sessions,
             components=self.component_states,
-            routers=[
-                *webhook_routers,
-            ],
-            metrics=metrics_registry(sessions=self.sessions, clock=clock, leadership=self.leadership_held),
+            routers=routers,
+            metrics=metrics_registry(sessions=self.sessions, clock=self.clock, leadership=self.leadership_held),
             leadership=self.leadership_states,
         )
+        context = staff_api_context(settings, pipeline=self.pipeline, wake_outbox=self.outbox_worker.wake)
         # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
-        mount_staff_api(self.app, staff_api_context(settings, self))
+        mount_staff_api(app, context)
         # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
-        mount_dashboard(self.app, staff_api_context(settings, self), dashboard_options(settings))
-        self._smtp_server: asyncio.base_events.Server | None = None
-        self._http: uvicorn.Server | None = None
-        self._scheduler: AsyncIOScheduler | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.smtp_port: int | None = None
-        self.http_port: int | None = None
-        self._stop_requested = False
-        self.started = asyncio.Event()
+        mount_dashboard(app, context, dashboard_options(settings))
+        return app
 
     def _sweep_deadlines(self) -> int:
         if not self.scheduler_lock.try_acquire():

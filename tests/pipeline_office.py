@@ -16,10 +16,10 @@ from typing import Any
 from sqlmodel import Session
 
 from channels.email import EmailChannel
+from ingest.assembly import build_pipeline, sync_employees
 from ingest.config import Settings
 from ingest.intake.receipts import ReceiptStore
 from ingest.pipeline.runner import Pipeline
-from ingest.service import build_pipeline, sync_employees
 from storage.db import SessionFactory, make_engine, migrate, session_factory
 from storage.models import Receipt
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import notices_from_settings
 from ingest.inquiries.clock import pause_clock  # noqa: F401  (keeps the import graph honest)
-from ingest.service import notices_from_settings
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
 from tests.pipeline_office import T0, PipelineOffice, pipeline_office

@@ -16,12 +16,12 @@ import httpx
 from sqlmodel import col, select
 
 from ingest.api.auth import Principal
+from ingest.assembly import sync_employees
 from ingest.cli import main as cli_main
 from ingest.dashboard.figures import Period, office_figures
 from ingest.dashboard.passwords import hash_password, verify_password
 from ingest.dashboard.report import report_csv
 from ingest.inquiries.access import visible
-from ingest.service import sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Employee, Event, Inquiry, Outbox
 from storage.staff_models import AuditLog, Role

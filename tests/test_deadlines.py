@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import build_pipeline, sync_employees
 from ingest.config import load_config
 from ingest.inquiries.clock import pause_clock
 from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.receipts import ReceiptStore
 from ingest.routing import calendar_from_settings
-from ingest.service import build_pipeline, sync_employees
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import DeadlineAlarm, Event, Inquiry, Outbox
@@ -157,6 +157,7 @@ def test_clock_stops_while_waiting_for_the_client(world: World) -> None:
     assert {a.kind for a in alarms} == {"due_day", "share_left", "overdue", "overdue_board"}
 
 
+@pytest.mark.slow  # 30 inquiries, two sweepers racing
 def test_two_sweepers_in_parallel_send_everything_once(world: World) -> None:
     world.receive(*(mail(100 + i) for i in range(30)))
     with Session(world.engine) as session:

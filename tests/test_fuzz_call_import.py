@@ -25,10 +25,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
+from ingest.assembly import channels_from_settings
 from ingest.config import CallsSettings
 from ingest.intake.call_log import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
 from ingest.intake.receipts import ReceiptStore
-from ingest.service import channels_from_settings
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
 from tests.fuzz_support import fuzz_settings, hang_guard
@@ -221,6 +221,7 @@ def check_read(data: bytes, fmt: str) -> tuple[ImportReport, list[Any]] | None:
     return report, calls
 
 
+@pytest.mark.slow  # 300 generated files
 @fuzz_settings(300)
 @given(st.one_of(asterisk_file, asterisk_mutated))
 @example(b"\xef\xbb\xbf" + b"\r\n".join(MASTER_LINES))
@@ -239,6 +240,7 @@ def test_asterisk_files_are_read_without_raising(data: bytes) -> None:
     check_read(data, "asterisk")
 
 
+@pytest.mark.slow  # generated files
 @fuzz_settings(200)
 @given(csv_file)
 @example(b"id,from,to,start,duration,status\n" + b"a" * 300 + b",29123456,1,2026-11-24 09:14:03,0,missed\n")

@@ -30,9 +30,9 @@ from sqlmodel import Session
 from channels.base import InboundMessage, UnprocessableReceipt
 from channels.email import EmailChannel
 from channels.email_parse import parse_email
+from ingest.assembly import build_pipeline, sync_employees
 from ingest.intake.receipts import ReceiptStore
 from ingest.pipeline.runner import Outcome, storable
-from ingest.service import build_pipeline, sync_employees
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
 from tests.fuzz_support import fuzz_settings, hang_guard
@@ -392,6 +392,7 @@ def test_natural_id_fits_the_receipt_column(raw: bytes) -> None:
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
+@pytest.mark.slow  # fuzzing through the pipeline and a database
 def test_generated_messages_are_processed_or_parked(make_settings: Any) -> None:
     settings = make_settings()
     engine = make_engine(settings.database_url())

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import media_fetcher
 from ingest.cli import main as cli_main
 from ingest.intake.media_fetch import MediaFetcher, claim_media
 from ingest.intake.receipts import ReceiptStore
 from ingest.pipeline.runner import Pipeline
-from ingest.service import media_fetcher
 from storage.db import SessionFactory, transaction
 from storage.models import Attachment, Event
 from storage.twilio_models import MediaFetch

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import sync_employees
 from ingest.pipeline.runner import Outcome
-from ingest.service import sync_employees
 from storage.db import session_factory
 from storage.models import Employee, Inquiry, Outbox, Receipt
 from tests.pipeline_office import MAIL, T0, FlakyEmail, PipelineOffice, pipeline_office, receipt

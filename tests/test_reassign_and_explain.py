@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import notices_from_settings
 from ingest.config import Settings
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.explain import explain
 from ingest.inquiries.reassign import reassign
-from ingest.service import notices_from_settings
 from storage.db import SessionFactory, transaction
 from storage.models import Employee, Event, Inquiry, Outbox
 from tests.pipeline_office import Clock, pipeline_office

@@ -14,10 +14,10 @@ from ingest.cli.common import config_arg, load_settings, opened
 def cmd_import_calls(args: argparse.Namespace) -> int:
     """Store a call log's calls as phone receipts, then turn the missed ones into call-back inquiries."""
     from channels.calls import CallChannel
+    from ingest.assembly import build_pipeline, channels_from_settings, sync_employees
     from ingest.intake.call_log import ImportError_, import_calls
     from ingest.intake.receipts import ReceiptStore
     from ingest.pipeline.runner import Outcome
-    from ingest.service import build_pipeline, channels_from_settings, sync_employees
     from storage.types import utcnow
 
     settings = load_settings(args.config)

@@ -29,10 +29,10 @@ def _read_password(from_stdin: bool) -> str | None:
 
 
 def cmd_password_set(args: argparse.Namespace) -> int:
+    from ingest.assembly import sync_employees
     from ingest.dashboard.passwords import PasswordError, set_password
     from ingest.dashboard.sessions import end_sessions_of
     from ingest.inquiries.audit import record_action
-    from ingest.service import sync_employees
     from storage.db import transaction
     from storage.types import utcnow
 

@@ -27,9 +27,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
+    from ingest.assembly import notices_from_settings
     from ingest.inquiries.errors import InquiryError
     from ingest.inquiries.reassign import get_inquiry, reassign
-    from ingest.service import notices_from_settings
     from storage.db import transaction
     from storage.types import utcnow
 

@@ -15,8 +15,8 @@ from ingest.config import Settings
 
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     """What the service would make of a message, without storing anything."""
+    from ingest.assembly import channels_from_settings
     from ingest.routing import router_from_settings
-    from ingest.service import channels_from_settings
     from router.route import Load, Situation
     from storage.types import utcnow
 

@@ -12,7 +12,7 @@ from ingest.cli.common import config_arg, load_settings, opened
 def cmd_token(args: argparse.Namespace) -> int:
     """API tokens: create (the secret is printed once), list, revoke."""
     from ingest.api.tokens import TokenError, create_token, list_tokens, revoke_token
-    from ingest.service import sync_employees
+    from ingest.assembly import sync_employees
     from storage.db import transaction
     from storage.types import utcnow
 

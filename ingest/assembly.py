@@ -1,0 +1,171 @@
+"""Building the service's parts from the settings: channels, transports, the pipeline, notices.
+
+Each function takes what it needs and returns a new object: nothing is global, so tests and
+commands build the same parts the running service uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+
+from channels.base import Channel
+from channels.calls import CallChannel
+from channels.email import EmailChannel
+from channels.twilio_messaging import TwilioMessagingChannel
+from channels.whatsapp_cloud import WhatsAppCloudChannel
+from ingest.api.context import ApiContext
+from ingest.config import Settings
+from ingest.dashboard.deps import DashboardOptions
+from ingest.inquiries.interactions import WrittenRequestInfo
+from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
+from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
+from ingest.outgoing.notices import ClientTemplates, Notices
+from ingest.pipeline.runner import Pipeline
+from ingest.routing import router_from_settings
+from router.deadlines import DeadlinePolicy
+from storage.db import SessionFactory, transaction
+from storage.models import Absence, Employee
+
+
+def mail_transport(settings: Settings) -> MailTransport:
+    out = settings.outgoing_mail
+    if out.relay_host:
+        return SmtpRelay(
+            host=out.relay_host,
+            port=out.relay_port,
+            security=out.security,
+            username=out.username,
+            password=out.password,
+            timeout=out.timeout_seconds,
+        )
+    return FolderTransport(settings.outgoing_folder())
+
+
+def channels_from_settings(settings: Settings) -> dict[str, Channel]:
+    own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
+    email = EmailChannel(max_attachment_bytes=settings.service.max_attachment_bytes, own_addresses=own)
+    # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
+    # while the webhook is switched off.
+    whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")
+    # Calls (Twilio Voice callbacks, imported call logs): a missed call asks for a call back.
+    phone = CallChannel(
+        tz=ZoneInfo(settings.calls.timezone or settings.service.timezone),
+        internal_numbers=settings.calls.internal_numbers,
+    )
+    # WhatsApp through Meta's Cloud API: receipts named "whatsapp_cloud", messages on "whatsapp".
+    cloud = WhatsAppCloudChannel()
+    return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone, cloud.name: cloud}
+
+
+def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
+    """Make employee and absence rows match the config; employees no longer configured become inactive."""
+    with transaction(sessions) as session:
+        existing = {e.key: e for e in session.exec(select(Employee)).all()}
+        for conf in settings.employees:
+            row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
+            row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
+            row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
+            row.languages = list(conf.languages)
+            row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
+            # Policy clause 13: the board member reviews complaints, whatever role the entry names.
+            row.role = "board" if conf.key == settings.routing.board_member else conf.role
+            session.add(row)
+        for gone in existing.values():
+            gone.active = False
+            session.add(gone)
+        # Absences from the config are replaced as a whole; those entered through the API stay.
+        session.execute(delete(Absence).where(col(Absence.source) == "config"))
+        for absence in settings.absences:
+            session.add(
+                Absence(
+                    employee_key=absence.employee,
+                    starts_on=absence.start,
+                    ends_on=absence.end,
+                    reason=absence.reason,
+                    source="config",
+                )
+            )
+
+
+def notices_from_settings(settings: Settings) -> Notices:
+    cm = settings.client_messages
+    return Notices(
+        templates=ClientTemplates(cm.templates_dir),
+        from_address=settings.outgoing_mail.from_address,
+        from_name=settings.outgoing_mail.from_name,
+        office=settings.service.name,
+        tz=ZoneInfo(settings.service.timezone),
+        topic_names={t.key: t.name for t in settings.topics},
+        acknowledge=cm.acknowledge,
+        ack_window=timedelta(minutes=cm.ack_window_minutes),
+        texting=settings.twilio.enabled,
+    )
+
+
+def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> Pipeline:
+    return Pipeline(
+        sessions=sessions,
+        channels=channels_from_settings(settings),
+        router=router_from_settings(settings),
+        retry=settings.pipeline,
+        notices=notices_from_settings(settings),
+        tz=ZoneInfo(settings.service.timezone),
+        reference_prefix=settings.service.reference_prefix,
+        deadline_policy=deadline_policy(settings),
+        clock=clock,
+    )
+
+
+def media_fetcher(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> MediaFetcher | None:
+    """The Twilio media downloader; None while Twilio is off (nothing to fetch, no credentials)."""
+    twilio = settings.twilio
+    if not twilio.enabled:
+        return None
+    return MediaFetcher(
+        sessions=sessions,
+        account_sid=twilio.account_sid,
+        auth_token=twilio.auth_token,
+        retry=settings.media_fetch,
+        clock=clock,
+        max_bytes=twilio.media_max_bytes or settings.service.max_attachment_bytes,
+        api_base_url=twilio.api_base_url or DEFAULT_API_BASE,
+        timeout_seconds=twilio.timeout_seconds,
+    )
+
+
+def deadline_policy(settings: Settings) -> DeadlinePolicy:
+    d = settings.deadlines
+    return DeadlinePolicy(
+        reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours)
+    )
+
+
+def staff_api_context(settings: Settings, *, pipeline: Pipeline, wake_outbox: Callable[[], None]) -> ApiContext:
+    """What the staff API and the dashboard need from a service: its sessions, notices, router, clock."""
+    s = settings.service
+    return ApiContext(
+        sessions=pipeline.sessions,
+        notices=pipeline.notices,
+        router=pipeline.router,
+        policy=pipeline.deadline_policy,
+        clock=pipeline.clock,
+        reference_prefix=s.reference_prefix,
+        written=WrittenRequestInfo(
+            email=s.written_requests_email or settings.outgoing_mail.from_address,
+            postal_address=s.postal_address,
+            visiting_address=s.visiting_address,
+            visiting_hours=s.visiting_hours,
+        ),
+        wake_outbox=wake_outbox,
+    )
+
+
+def dashboard_options(settings: Settings) -> DashboardOptions:
+    return DashboardOptions(
+        secure_cookies=settings.http.secure_cookies, idle=timedelta(minutes=settings.http.dashboard_idle_minutes)
+    )
