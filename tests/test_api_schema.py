@@ -33,6 +33,7 @@ def live(request: pytest.FixtureRequest, make_settings: Any) -> Iterator[Live]:
         yield Live(office=o, token=o.tokens[request.param])
 
 
+@pytest.mark.slow  # Schemathesis over every API operation
 def test_no_server_errors(live: Live) -> None:
     schema = schemathesis.openapi.from_url(live.office.base + "/openapi.json")
     failures: list[str] = []

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import ROOT, wait_until, write_config
 
@@ -76,6 +77,7 @@ def _port(log: str, what: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+@pytest.mark.slow  # a real `ingest serve` process, SIGTERM
 def test_serve_runs_everything_and_stops_cleanly_on_sigterm(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path, database_url)
     log_path = tmp_path / "serve.log"

@@ -35,6 +35,7 @@ def _keep(shot: Path) -> Path:
     return kept
 
 
+@pytest.mark.slow  # starts Chromium
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_log_in_see_overdue_and_reassign_in_chromium(make_settings: Any, tmp_path: Path) -> None:
     if not CHROMIUM.exists():

@@ -27,6 +27,7 @@ def ingest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ingest.cli", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # four `ingest` processes
 def test_doctor_lists_parked_and_retry_revives(world: PipelineOffice, tmp_path: Path) -> None:
     world.pipeline.channels = {"email": FlakyEmail(failures=100)}
     stored = world.store.store_sync(world.pipeline.channels["email"], source="smtp", raw=MAIL, meta={})

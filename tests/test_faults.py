@@ -48,6 +48,9 @@ from tests.fault_helpers import (
 from tests.support import PG_ADMIN_URL, STAFF_DOMAIN, Relay, throwaway_pg_database, wait_until
 from tests.twilio_helpers import FakeMessagesApi, inbound_fields
 
+# The fault experiments: real processes, an outage, a restarted database, a full disk.
+pytestmark = pytest.mark.slow
+
 
 def backend(url: str) -> str:
     return "postgresql" if url.startswith("postgresql") else "sqlite"

@@ -153,6 +153,7 @@ def fuzz_service(make_settings: Any, service_factory: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow  # fuzzing through a running service
 def test_signed_inbound_bodies_are_stored_once_then_processed_or_parked(fuzz_service: Any) -> None:
     service = fuzz_service
     accepted: dict[tuple[str, str], int] = {}
@@ -206,6 +207,7 @@ def test_signed_inbound_bodies_are_stored_once_then_processed_or_parked(fuzz_ser
             assert row.status == "parked" and row.last_error, (row.id, row.status)
 
 
+@pytest.mark.slow  # fuzzing through a running service
 def test_signed_status_and_voice_callbacks_never_fail(fuzz_service: Any, database_url: str) -> None:
     service = fuzz_service
     postgres = database_url.startswith("postgresql")
@@ -226,6 +228,7 @@ def test_signed_status_and_voice_callbacks_never_fail(fuzz_service: Any, databas
     run()
 
 
+@pytest.mark.slow  # fuzzing through a running service
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_unsigned_or_missigned_bodies_are_refused(fuzz_service: Any) -> None:
     service = fuzz_service

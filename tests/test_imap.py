@@ -47,6 +47,7 @@ def relay_settings(relay: Any) -> dict[str, Any]:
 # --- (a) a backlog of varied messages -----------------------------------------------------------
 
 
+@pytest.mark.slow  # a Dovecot backlog
 def test_backlog_becomes_inquiries_flagged_not_seen(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
@@ -96,6 +97,7 @@ def _serve_config(tmp_path: Path, database_url: str, user: ImapUser, **imap: Any
     return path
 
 
+@pytest.mark.slow  # kill -9 of a real process, twice, mid-backlog
 def test_kill_9_mid_backlog_loses_and_doubles_nothing(tmp_path: Path, database_url: str, imap_user: ImapUser) -> None:
     total = 1000
     t0 = time.monotonic()
@@ -264,6 +266,7 @@ def test_server_down_at_start_is_retried(
 # --- (e) UIDVALIDITY changes -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Dovecot backlog, read twice
 def test_uidvalidity_change_reads_again_without_doubling(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
@@ -406,6 +409,7 @@ def test_imap_settings_are_validated(make_settings: Any) -> None:
     assert make_settings().imap.enabled is False
 
 
+@pytest.mark.slow  # restarts Dovecot
 def test_server_restart_is_survived(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser, dovecot: Dovecot
 ) -> None:

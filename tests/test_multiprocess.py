@@ -116,6 +116,7 @@ def send_smtp(port: int, raw: bytes, sender: str) -> None:
         smtp.sendmail(sender, ["klienti@example.lv"], raw)
 
 
+@pytest.mark.slow  # two `ingest serve` processes, one killed with kill -9
 def test_two_processes_one_killed(pg_url: str, slow_relay: SlowRelay, dovecot: Dovecot, tmp_path: Path) -> None:
     imap_user = dovecot.new_user()
     config = tmp_path / "config.toml"

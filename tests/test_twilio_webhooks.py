@@ -335,6 +335,7 @@ def test_sms_from_the_same_number_is_the_same_contact(make_settings: Any, servic
 FLOOD = {"sqlite": 5000, "postgresql": 1000}
 
 
+@pytest.mark.slow  # 5,000 and 1,000 webhooks, 20 at a time
 def test_flood_of_signed_webhooks_with_repeats(
     make_settings: Any, service_factory: Any, database_url: str, tmp_path: Path
 ) -> None:

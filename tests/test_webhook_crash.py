@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
 
@@ -71,6 +72,7 @@ def count(url: str, *conditions: Any, of: Any = Receipt) -> int:
         engine.dispose()
 
 
+@pytest.mark.slow  # a flood, kill -9, the flood again
 def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_url: str, tmp_path: Path) -> None:
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     total = FLOOD[backend]
