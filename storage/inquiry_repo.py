@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message
+from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message, Outbox
 from storage.staff_models import Role
 
 
@@ -101,3 +102,40 @@ def inquiry_page(
         .offset(offset)
     ).all()
     return int(total), [(inquiry, contact, key) for inquiry, contact, key in rows]
+
+
+def employees_by_id(session: Session) -> dict[int, Employee]:
+    return {e.id: e for e in session.exec(select(Employee)).all() if e.id is not None}
+
+
+def routed_events(session: Session, *, inquiry_id: int) -> list[Event]:
+    """The inquiry's ``routed`` events: who the router chose, by which rule, with which facts."""
+    stmt = select(Event).where(Event.inquiry_id == inquiry_id, Event.type == "routed")
+    return list(session.exec(stmt).all())
+
+
+def last_incoming(session: Session, *, inquiry_id: int) -> Message | None:
+    """The client's latest message on the inquiry (the latest stored of equal times)."""
+    stmt = (
+        select(Message)
+        .where(Message.inquiry_id == inquiry_id, Message.direction == "in")
+        .order_by(col(Message.received_at).desc(), col(Message.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+def last_incoming_at(session: Session, *, inquiry_id: int, channel: str) -> datetime | None:
+    """When the client last wrote on ``channel`` to this inquiry."""
+    stmt = select(func.max(Message.received_at)).where(
+        Message.inquiry_id == inquiry_id, Message.direction == "in", Message.channel == channel
+    )
+    return session.exec(stmt).one()
+
+
+def recent_acknowledgements(session: Session, *, recipient: str, since: datetime) -> int:
+    """Acknowledgements queued to ``recipient`` after ``since`` (the once-per-window rule)."""
+    stmt = select(func.count(col(Outbox.id))).where(
+        Outbox.kind == "client_ack", Outbox.recipient == recipient, col(Outbox.created_at) > since
+    )
+    return int(session.exec(stmt).one())

@@ -27,6 +27,7 @@ from storage.models import (
     Receipt,
     ReceiptStatus,
 )
+from storage.work_queue import claim_leased
 
 
 def _insert_for(session: Session, table: Any) -> Any:
@@ -136,19 +137,6 @@ def claim_receipt(session: Session, *, receipt_id: int, now: datetime) -> bool:
         stmt.values(status=ReceiptStatus.PROCESSED.value, processed_at=now, next_attempt_at=None, last_error=None)
     )
     return _rowcount(result) == 1
-
-
-def park_receipt(session: Session, *, receipt_id: int, error: str, next_attempt_at: datetime | None) -> int:
-    """Record a failure; returns the attempts so far."""
-    receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.status == ReceiptStatus.PROCESSED.value:
-        return 0  # another worker processed it meanwhile (parsing now happens before the claim)
-    receipt.status = ReceiptStatus.PARKED.value
-    receipt.attempts += 1
-    receipt.last_error = error
-    receipt.next_attempt_at = next_attempt_at
-    session.add(receipt)
-    return receipt.attempts
 
 
 def parked_receipts(session: Session, *, limit: int = 1000) -> list[Receipt]:
@@ -332,19 +320,9 @@ def claim_outbox(session: Session, *, now: datetime, lease: timedelta, limit: in
         (col(Outbox.status) == OutboxStatus.PENDING.value) & (col(Outbox.next_attempt_at) <= now),
         (col(Outbox.status) == OutboxStatus.SENDING.value) & (col(Outbox.lease_until) < now),
     )
-    stmt = select(Outbox.id).where(due).order_by(col(Outbox.id)).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = [int(i) for i in session.exec(stmt).all() if i is not None]
-    if not ids:
-        return []
-    session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(ids), due)
-        .values(status=OutboxStatus.SENDING.value, lease_until=now + lease)
+    return claim_leased(
+        session, Outbox, due=due, now=now, lease=lease, limit=limit, set_values={"status": OutboxStatus.SENDING.value}
     )
-    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.lease_until) == now + lease)).all()
-    return list(rows)
 
 
 # --- IMAP mailbox position ------------------------------------------------------------------

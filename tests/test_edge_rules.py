@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from ingest.config import RetrySettings
 from ingest.intake.group_commit import Closed, GroupCommitter
 from ingest.outgoing.outbox import OutboxSender
+from ingest.pipeline.runner import park
 from ingest.privacy.scrub import Identifiers, safe_event_data
 from storage import repo
 from storage.db import make_engine, migrate, session_factory, transaction
@@ -85,7 +86,7 @@ def test_a_failure_elsewhere_never_parks_a_processed_receipt(sessions: Any) -> N
     with transaction(sessions) as session:
         assert repo.claim_receipt(session, receipt_id=receipt_id, now=T0)
     with transaction(sessions) as session:  # a second worker failed on its own read meanwhile
-        repo.park_receipt(session, receipt_id=receipt_id, error="MemoryError", next_attempt_at=T0)
+        assert park(session, receipt_id=receipt_id, exc=MemoryError(), retry=RetrySettings(), now=T0) is None
     with sessions() as session:
         receipt = session.get(Receipt, receipt_id)
     assert receipt is not None and receipt.status == ReceiptStatus.PROCESSED.value and receipt.attempts == 0
@@ -105,8 +106,8 @@ def test_the_outbox_records_only_a_row_it_still_holds(sessions: Any) -> None:
     clock["now"] = T0 + timedelta(seconds=61)  # the lease ran out; another process takes the row
     with transaction(sessions) as session:
         (theirs,) = repo.claim_outbox(session, now=clock["now"], lease=timedelta(seconds=60), limit=10)
-    sender._record(mine, None)  # the first process finally records its send: not counted
-    sender._record(theirs, None)
+    sender.record(mine, None)  # the first process finally records its send: not counted
+    sender.record(theirs, None)
     with Session(sessions().get_bind()) as session:
         row = session.exec(select(Outbox)).one()
     assert row.status == "sent" and row.attempts == 1

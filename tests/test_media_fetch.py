@@ -18,10 +18,11 @@ from sqlmodel import Session, select
 
 from ingest.assembly import media_fetcher
 from ingest.cli import main as cli_main
-from ingest.intake.media_fetch import MediaFetcher, claim_media
+from ingest.intake.media_fetch import MediaFetcher
 from ingest.intake.receipts import ReceiptStore
 from ingest.pipeline.runner import Pipeline
 from storage.db import SessionFactory, transaction
+from storage.media_repo import claim_media
 from storage.models import Attachment, Event
 from storage.twilio_models import MediaFetch
 from storage.types import utcnow

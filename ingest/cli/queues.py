@@ -12,8 +12,8 @@ from ingest.cli.common import config_arg, load_settings, opened
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """What is stuck: parked receipts, failed outgoing messages and media not fetched, with their errors."""
-    from ingest.intake.media_fetch import failed_media
     from storage import repo
+    from storage.media_repo import failed_media
     from storage.models import Outbox, Receipt
 
     settings = load_settings(args.config)
@@ -40,9 +40,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from ingest.intake.media_fetch import retry_media
     from storage import repo
     from storage.db import transaction
+    from storage.media_repo import retry_media
     from storage.types import utcnow
 
     if not (args.all or args.receipt or args.outbox or args.media):

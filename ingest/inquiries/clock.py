@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy, alarm_times
-from storage import repo
+from storage import alarm_repo, repo
 from storage.models import (
     DeadlineAlarm,
     Inquiry,
@@ -29,9 +28,7 @@ def schedule_alarms(
 ) -> None:
     """Replace the inquiry's unfired alarms with those for its current due date."""
     assert inquiry.id is not None
-    session.execute(
-        delete(DeadlineAlarm).where(col(DeadlineAlarm.inquiry_id) == inquiry.id, col(DeadlineAlarm.fired_at).is_(None))
-    )
+    alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry.id)
     if inquiry.due_at is None:
         return
     for kind, fire_at in alarm_times(calendar, counted_from=counted_from, due_at=inquiry.due_at, policy=policy):
@@ -40,9 +37,7 @@ def schedule_alarms(
 
 def cancel_alarms(session: Session, *, inquiry_id: int) -> None:
     """The inquiry is answered or closed: nothing more to remind of."""
-    session.execute(
-        delete(DeadlineAlarm).where(col(DeadlineAlarm.inquiry_id) == inquiry_id, col(DeadlineAlarm.fired_at).is_(None))
-    )
+    alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry_id)
 
 
 def pause_clock(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ingest.inquiries.reassign import get_inquiry
-from storage.models import Employee, Event
+from storage import inquiry_repo
+from storage.models import Employee
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,10 @@ class Explanation:
 def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
     """Why the inquiry went to whom, and how its due date was computed, from its events."""
     inquiry = get_inquiry(session, reference)
-    employees = {e.id: e for e in session.exec(select(Employee)).all()}
-    events = session.exec(
-        select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
-    ).all()
-    current = employees.get(inquiry.employee_id)
+    assert inquiry.id is not None
+    employees = inquiry_repo.employees_by_id(session)
+    events = inquiry_repo.events_of(session, inquiry_id=inquiry.id)
+    current = employees.get(inquiry.employee_id) if inquiry.employee_id is not None else None
     lines = [
         f"{inquiry.reference}: {inquiry.kind}, topic {inquiry.topic or '—'}, {inquiry.complexity}, "
         f"language {inquiry.language or '—'}, status {inquiry.status}",

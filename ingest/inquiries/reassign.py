@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.outgoing.notices import Notices
-from storage import repo
-from storage.models import OPEN_STATUSES, Contact, Employee, Event, Inquiry, Kind, Message
+from storage import inquiry_repo, repo
+from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, Kind
 
 
 def _employee(session: Session, key: str) -> Employee:
-    employee = session.exec(select(Employee).where(Employee.key == key)).first()
+    employee = inquiry_repo.employee_by_key(session, key=key)
     if employee is None:
         raise UnknownEmployee(f"no employee {key!r}")
     if not employee.active:
@@ -25,7 +25,8 @@ def _employee(session: Session, key: str) -> Employee:
 def named_in_complaint(session: Session, inquiry: Inquiry) -> set[str]:
     """The employees the router found named in the inquiry's text (its ``routed`` event)."""
     named: set[str] = set()
-    for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id, Event.type == "routed")).all():
+    assert inquiry.id is not None
+    for event in inquiry_repo.routed_events(session, inquiry_id=inquiry.id):
         facts = event.data.get("facts") if isinstance(event.data, dict) else None
         values = facts.get("employees_named") if isinstance(facts, dict) else None
         named.update(v for v in values or () if isinstance(v, str))
@@ -85,12 +86,7 @@ def reassign(
     )
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
-    last_in = session.exec(
-        select(Message)
-        .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
-        .order_by(col(Message.received_at).desc())
-        .limit(1)
-    ).first()
+    last_in = inquiry_repo.last_incoming(session, inquiry_id=inquiry.id)
     if last_in is not None:
         notices.staff(
             session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now

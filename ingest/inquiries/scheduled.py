@@ -13,13 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import update
-from sqlmodel import col, select
-
 from ingest.outgoing.notices import Notices
 from ingest.outgoing.staff_mail import local_time
 from router.calendar import WorkingCalendar
-from storage import repo
+from storage import alarm_repo, repo
 from storage.db import SessionFactory, transaction
 from storage.models import Contact, DeadlineAlarm, Employee, Inquiry, InquiryStatus
 
@@ -64,15 +61,10 @@ class DeadlineKeeper:
         queued = 0
         while True:
             with self.sessions() as session:
-                due = session.exec(
-                    select(DeadlineAlarm.id)
-                    .where(col(DeadlineAlarm.fired_at).is_(None), col(DeadlineAlarm.fire_at) <= now)
-                    .order_by(col(DeadlineAlarm.fire_at))
-                    .limit(self.batch_size)
-                ).all()
+                due = alarm_repo.due_alarm_ids(session, now=now, limit=self.batch_size)
             for alarm_id in due:
                 try:
-                    queued += self._fire(alarm_id, now)  # type: ignore[arg-type]
+                    queued += self._fire(alarm_id, now)
                 except Exception:  # noqa: BLE001 - one bad alarm must not stop the others
                     log.exception("deadline alarm %s failed; it stays due", alarm_id)
             if len(due) < self.batch_size:
@@ -80,12 +72,7 @@ class DeadlineKeeper:
 
     def _fire(self, alarm_id: int, now: datetime) -> int:
         with transaction(self.sessions) as session:
-            claimed = session.execute(
-                update(DeadlineAlarm)
-                .where(col(DeadlineAlarm.id) == alarm_id, col(DeadlineAlarm.fired_at).is_(None))
-                .values(fired_at=now)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not alarm_repo.claim_alarm(session, alarm_id=alarm_id, now=now):
                 return 0  # another process fired it
             alarm = session.get(DeadlineAlarm, alarm_id)
             assert alarm is not None
@@ -149,13 +136,7 @@ class DeadlineKeeper:
             return 0
         end_of_day = datetime.combine(local.date(), time.max, tzinfo=self.calendar.tz)
         with self.sessions() as session:
-            rows = session.exec(
-                select(Inquiry, Employee)
-                .join(Employee, col(Inquiry.employee_id) == col(Employee.id))
-                # Waiting for the client stops the clock: those are not due.
-                .where(col(Inquiry.status) == InquiryStatus.OPEN.value, col(Inquiry.due_at) <= end_of_day)
-                .order_by(col(Inquiry.due_at))
-            ).all()
+            rows = alarm_repo.open_due_by(session, end=end_of_day)
         by_employee: dict[str, list[Inquiry]] = {}
         staff: dict[str, Employee] = {}
         for inquiry, employee in rows:

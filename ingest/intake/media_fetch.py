@@ -19,25 +19,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ingest.config import RetrySettings
 from ingest.queues.runner import QueueFailure, count_failure, run_batch
 from storage import repo
 from storage.db import SessionFactory, transaction
+from storage.media_repo import FAILED, FETCHED, PENDING, claim_media
 from storage.models import Attachment, Message
 from storage.twilio_models import MediaFetch
-from storage.work_queue import claim_leased
 
 log = logging.getLogger(__name__)
 
-PENDING, FETCHED, FAILED = "pending", "fetched", "failed"
 DEFAULT_API_BASE = "https://api.twilio.com"
 
 
@@ -172,32 +170,6 @@ def _fill(attachment: Attachment, result: Downloaded) -> None:
     attachment.content_type = result.content_type or attachment.content_type
     attachment.filename = _filename(attachment.filename, attachment.content_type)
     attachment.omitted_reason = None
-
-
-def claim_media(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[MediaFetch]:
-    """Take due media rows until now + lease; rows whose lease ran out (a fetcher died) are due again."""
-    due = (col(MediaFetch.status) == PENDING) & or_(
-        (col(MediaFetch.lease_until).is_(None)) & (col(MediaFetch.next_attempt_at) <= now),
-        col(MediaFetch.lease_until) < now,
-    )
-    return claim_leased(session, MediaFetch, due=due, now=now, lease=lease, limit=limit)
-
-
-def failed_media(session: Session, *, limit: int = 1000) -> list[MediaFetch]:
-    return list(
-        session.exec(
-            select(MediaFetch).where(col(MediaFetch.status) == FAILED).order_by(col(MediaFetch.id)).limit(limit)
-        ).all()
-    )
-
-
-def retry_media(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
-    """Queue given-up media again (all, or those named), after the cause was fixed (e.g. the credentials)."""
-    stmt = update(MediaFetch).where(col(MediaFetch.status) == FAILED)
-    if ids is not None:
-        stmt = stmt.where(col(MediaFetch.id).in_(list(ids)))
-    result = session.execute(stmt.values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _under(url: str, base: str) -> bool:

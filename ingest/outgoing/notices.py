@@ -16,11 +16,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
-from storage import repo
+from storage import inquiry_repo, repo
 from storage.models import Contact, Employee, Inquiry, Message, Outbox
 
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
@@ -230,11 +229,8 @@ class Notices:
         if inquiry.channel == "email":
             return ("email", email) if email else (("sms", phone) if phone else None)
         if inquiry.channel == "whatsapp" and phone:
-            last = session.exec(
-                select(func.max(Message.received_at)).where(
-                    Message.inquiry_id == inquiry.id, Message.direction == "in", Message.channel == "whatsapp"
-                )
-            ).one()
+            assert inquiry.id is not None
+            last = inquiry_repo.last_incoming_at(session, inquiry_id=inquiry.id, channel="whatsapp")
             if last is not None and now - last < WHATSAPP_WINDOW:
                 return "whatsapp", phone
         if phone:
@@ -312,11 +308,7 @@ class Notices:
             )
             return None
         _, address = route
-        recent = session.exec(
-            select(func.count(col(Outbox.id))).where(
-                Outbox.kind == "client_ack", Outbox.recipient == address, col(Outbox.created_at) > now - self.ack_window
-            )
-        ).one()
+        recent = inquiry_repo.recent_acknowledgements(session, recipient=address, since=now - self.ack_window)
         if recent:
             repo.add_event(
                 session,
@@ -420,12 +412,8 @@ class Notices:
             return self._queue_short(
                 session, kind="client_answer", inquiry=inquiry, channel=channel, phone=address, text=body, now=now
             )
-        last_in = session.exec(
-            select(Message)
-            .where(Message.inquiry_id == inquiry.id, Message.direction == "in")
-            .order_by(col(Message.received_at).desc(), col(Message.id).desc())
-            .limit(1)
-        ).first()
+        assert inquiry.id is not None
+        last_in = inquiry_repo.last_incoming(session, inquiry_id=inquiry.id)
         in_reply_to = email_message_id(last_in.external_id) if last_in else None
         subject = inquiry.subject or ""
         if not subject.lower().startswith(("re:", "atb:", "ответ:")):

@@ -101,9 +101,6 @@ class OutboxSender:
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    # Kept for callers that knew the old name.
-    _record = record
-
     def _record_once(self, row: Outbox, error: BaseException | None) -> None:
         now = self.clock()
         with transaction(self.sessions) as session:

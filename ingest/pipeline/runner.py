@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
 from channels.base import Channel, UnprocessableReceipt
 from ingest.config import RetrySettings
 from ingest.outgoing.notices import Notices
@@ -31,7 +33,7 @@ from storage.models import Receipt, ReceiptStatus
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Outcome", "Pipeline", "storable"]
+__all__ = ["Outcome", "Pipeline", "park", "storable"]
 
 WAITING = (ReceiptStatus.PENDING.value, ReceiptStatus.PARKED.value)
 
@@ -106,14 +108,10 @@ class Pipeline:
         return outcome
 
     def _park(self, receipt_id: int, exc: Exception) -> None:
-        now = self.clock()
         with transaction(self.sessions) as session:
-            receipt = session.get(Receipt, receipt_id)
-            if receipt is None or receipt.status == ReceiptStatus.PROCESSED.value:
-                return  # another worker processed it meanwhile (parsing happens before the claim)
-            parked = ReceiptStatus.PARKED.value
-            count_failure(receipt, exc, retry=self.retry, now=now, pending=parked, given_up=parked)
-            session.add(receipt)
+            receipt = park(session, receipt_id=receipt_id, exc=exc, retry=self.retry, now=self.clock())
+            if receipt is None:
+                return
             attempts, retry_at = receipt.attempts, receipt.next_attempt_at
         level = logging.WARNING if isinstance(exc, UnprocessableReceipt) else logging.ERROR
         # The exception type only: its text may quote the client's data.
@@ -125,3 +123,18 @@ class Pipeline:
             "retry at " + retry_at.isoformat() if retry_at else "no more automatic retries",
             type(exc).__name__,
         )
+
+
+def park(
+    session: Session, *, receipt_id: int, exc: BaseException, retry: RetrySettings, now: datetime
+) -> Receipt | None:
+    """Count a failed attempt on the receipt: parked with its error, due again after a pause until
+    the attempts are used up. None when there is nothing to park: the receipt is gone, or another
+    worker processed it meanwhile (parsing happens before the claim)."""
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.status == ReceiptStatus.PROCESSED.value:
+        return None
+    parked = ReceiptStatus.PARKED.value
+    count_failure(receipt, exc, retry=retry, now=now, pending=parked, given_up=parked)
+    session.add(receipt)
+    return receipt
