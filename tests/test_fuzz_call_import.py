@@ -3,7 +3,7 @@
 Properties, for any file bytes (random quoting, unterminated quotes, wrong column counts, bad
 dates, BOMs, CRLF/LF mixes, non-UTF-8 bytes, NUL, huge fields):
 
-- reading never raises, except ``ImportError_`` for a mapped CSV whose header cannot be used
+- reading never raises, except ``CallLogError`` for a mapped CSV whose header cannot be used
   (the CLI's "refused as a whole", exit 2); an Asterisk file is never refused as a whole;
 - every non-blank data line is counted once, and a rejected one is reported with its own line
   number and a reason; the counts add up:
@@ -27,7 +27,7 @@ from sqlmodel import Session, func, select
 
 from ingest.assembly import channels_from_settings
 from ingest.config import CallsSettings
-from ingest.intake.call_log import ImportError_, ImportReport, Progress, import_calls, physical_lines, read_calls
+from ingest.intake.call_log import CallLogError, ImportReport, Progress, import_calls, physical_lines, read_calls
 from ingest.intake.receipts import ReceiptStore
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
@@ -199,7 +199,7 @@ def check_read(data: bytes, fmt: str) -> tuple[ImportReport, list[Any]] | None:
     with hang_guard(20):
         try:
             calls = read_calls(data, fmt=fmt, settings=CALLS, tz=TZ, report=report)
-        except ImportError_ as exc:
+        except CallLogError as exc:
             assert fmt == "csv", f"an Asterisk file is never refused whole: {exc}"
             assert str(exc)
             return None
@@ -320,7 +320,7 @@ def test_import_into_the_database_is_idempotent(make_settings: Any, tmp_path: Pa
         before = receipts()
         try:
             first = run_import(fmt)
-        except ImportError_:
+        except CallLogError:
             assert fmt == "csv"
             return
         assert first.imported + first.duplicates + first.internal + len(first.rejected) == first.rows

@@ -15,7 +15,7 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
     """Store a call log's calls as phone receipts, then turn the missed ones into call-back inquiries."""
     from channels.calls import CallChannel
     from ingest.assembly import build_pipeline, channels_from_settings, sync_employees
-    from ingest.intake.call_log import ImportError_, import_calls
+    from ingest.intake.call_log import CallLogError, import_calls
     from ingest.intake.receipts import ReceiptStore
     from ingest.pipeline.runner import Outcome
     from storage.types import utcnow
@@ -35,7 +35,7 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
                 tz=tz,
                 store_batch=lambda items: store.store_batch_sync(channel, source=source, items=items, wake=False),
             )
-        except ImportError_ as exc:
+        except CallLogError as exc:
             print(f"ingest: {exc}", file=sys.stderr)
             return 2
         if report.new_receipt_ids and not args.no_process:

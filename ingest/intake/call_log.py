@@ -55,7 +55,7 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "jā", "ja", "answered", "atbil
 CLID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<number>[^>]*)>\s*$')
 
 
-class ImportError_(Exception):
+class CallLogError(Exception):
     """The file cannot be imported at all (unreadable, no header, a mapped column missing)."""
 
 
@@ -225,7 +225,7 @@ class GenericCsv:
         self.index: dict[str, int] = {}
         for ours, theirs in settings.csv_columns.items():
             if theirs not in self.header:
-                raise ImportError_(f"column {theirs!r} (calls.csv_columns.{ours}) is not in the header line")
+                raise CallLogError(f"column {theirs!r} (calls.csv_columns.{ours}) is not in the header line")
             self.index[ours] = self.header.index(theirs)
         self.missed = {s.strip().lower() for s in settings.csv_missed_statuses}
 
@@ -270,11 +270,11 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
     for line, text, reason in physical_lines(data):
         if fmt == "csv" and generic is None:
             if text is None:
-                raise ImportError_(f"line {line}: the header line is {reason}")
+                raise CallLogError(f"line {line}: the header line is {reason}")
             try:
                 generic = GenericCsv(parse_line(text, delimiter), settings=settings, tz=tz)
             except RowError as exc:
-                raise ImportError_(f"line {line}: the header line cannot be read: {exc}") from None
+                raise CallLogError(f"line {line}: the header line cannot be read: {exc}") from None
             continue
         report.rows += 1
         try:
@@ -301,7 +301,7 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
         if call.document["answered"] and not seen.document["answered"]:
             calls[call.key] = Call(seen.line, call.document)
     if fmt == "csv" and generic is None:
-        raise ImportError_("the file has no header line")
+        raise CallLogError("the file has no header line")
     return sorted(calls.values(), key=lambda c: c.line)
 
 
@@ -351,7 +351,7 @@ def import_calls(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
+        raise CallLogError(f"cannot read {path}: {exc.strerror}") from None
     report = ImportReport(file=str(path), format=fmt)
     started = time.perf_counter()
     calls = read_calls(data, fmt=fmt, settings=settings, tz=tz, report=report)
