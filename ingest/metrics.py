@@ -5,9 +5,9 @@ process: two processes on one PostgreSQL database therefore report the same numb
 loses nothing, and work done by the CLI (``ingest retry``, ``import-calls``) shows too. Only the
 leadership gauge is about the process itself.
 
-The queries are GROUP BY counts on status columns (most of them served by the status indexes) and
-one bounded query for the notification latency. A failing database gives ``gk_database_up 0`` and
-no other values, never a failed scrape.
+The queries (storage/metrics_repo.py) are GROUP BY counts on status columns (most of them served
+by the status indexes) and one bounded query for the notification latency. A failing database
+gives ``gk_database_up 0`` and no other values, never a failed scrape.
 
 The registry is made per application (``metrics_registry``), never the library's global one, so
 tests can run several services side by side.
@@ -22,13 +22,11 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from storage import metrics_repo
 from storage.db import SessionFactory
-from storage.models import Inquiry, InquiryStatus, Message, Outbox, OutboxStatus, Receipt, ReceiptStatus
-from storage.twilio_models import MediaFetch
+from storage.models import ReceiptStatus
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +80,7 @@ class DatabaseCollector(Collector):
             "gk_receipts", "Stored receipts by channel and status", labels=["channel", "status"]
         )
         parked = 0
-        for channel, status, n in session.exec(
-            select(Receipt.channel, Receipt.status, func.count()).group_by(Receipt.channel, Receipt.status)
-        ).all():
+        for channel, status, n in metrics_repo.receipts_by_channel_and_status(session):
             receipts.add_metric([channel, status], n)
             if status == ReceiptStatus.PARKED.value:
                 parked += n
@@ -94,16 +90,10 @@ class DatabaseCollector(Collector):
         )
 
         outbox = GaugeMetricFamily("gk_outbox", "Outgoing messages by channel and status", labels=["channel", "status"])
-        for channel, status, n in session.exec(
-            select(Outbox.channel, Outbox.status, func.count()).group_by(Outbox.channel, Outbox.status)
-        ).all():
+        for channel, status, n in metrics_repo.outbox_by_channel_and_status(session):
             outbox.add_metric([channel, status], n)
         yield outbox
-        oldest = session.exec(
-            select(func.min(Outbox.next_attempt_at)).where(
-                col(Outbox.status) == OutboxStatus.PENDING.value, col(Outbox.next_attempt_at) <= now
-            )
-        ).one()
+        oldest = metrics_repo.oldest_due_outbox_at(session, now=now)
         yield GaugeMetricFamily(
             "gk_outbox_oldest_due_seconds",
             "How long the oldest due outgoing message has waited to be sent (0 when none)",
@@ -111,16 +101,14 @@ class DatabaseCollector(Collector):
         )
 
         inquiries = GaugeMetricFamily("gk_inquiries", "Inquiries by status", labels=["status"])
-        for status, n in session.exec(select(Inquiry.status, func.count()).group_by(Inquiry.status)).all():
+        for status, n in metrics_repo.inquiries_by_status(session):
             inquiries.add_metric([status], n)
         yield inquiries
-        overdue = session.exec(
-            select(func.count()).where(col(Inquiry.status) == InquiryStatus.OPEN.value, col(Inquiry.due_at) < now)
-        ).one()
+        overdue = metrics_repo.overdue_inquiry_count(session, now=now)
         yield GaugeMetricFamily("gk_inquiries_overdue", "Open inquiries past their due time", value=overdue)
 
         media = GaugeMetricFamily("gk_media_fetch", "WhatsApp/SMS media downloads by status", labels=["status"])
-        for status, n in session.exec(select(MediaFetch.status, func.count()).group_by(MediaFetch.status)).all():
+        for status, n in metrics_repo.media_fetches_by_status(session):
             media.add_metric([status], n)
         yield media
 
@@ -128,29 +116,7 @@ class DatabaseCollector(Collector):
 
     def _latency(self, session: Session, now: datetime) -> Metric:
         """New inquiry to its staff notification: first receipt stored -> first notice sent."""
-        first_notice = aliased(Outbox)
-        first_id = (
-            select(func.min(first_notice.id))
-            .where(first_notice.inquiry_id == Outbox.inquiry_id, first_notice.kind == "staff_notification")
-            .scalar_subquery()
-        )
-        first_received = (
-            select(func.min(Receipt.received_at))
-            .join(Message, col(Message.receipt_id) == col(Receipt.id))
-            .where(col(Message.inquiry_id) == Outbox.inquiry_id)
-            .scalar_subquery()
-        )
-        rows = session.exec(
-            select(Outbox.sent_at, first_received)
-            .where(
-                col(Outbox.kind) == "staff_notification",
-                col(Outbox.status) == OutboxStatus.SENT.value,
-                col(Outbox.sent_at) >= now - LATENCY_WINDOW,
-                col(Outbox.id) == first_id,
-            )
-            .order_by(col(Outbox.id).desc())
-            .limit(LATENCY_LIMIT)
-        ).all()
+        rows = metrics_repo.staff_notification_times(session, sent_since=now - LATENCY_WINDOW, limit=LATENCY_LIMIT)
         seconds = [
             max(0.0, (sent - received).total_seconds())
             for sent, received in rows

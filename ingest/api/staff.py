@@ -11,13 +11,13 @@ Tokens through the API are the admin's (the ``ingest token`` commands do the sam
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlmodel import col, select
 
 from ingest.api import tokens as api_tokens
 from ingest.api.auth import Caller, Context, Principal, require_roles
 from ingest.api.errors import ERROR_RESPONSES, ApiError
 from ingest.api.schemas import KEY_PATTERN, MAX_ID, AbsenceIn, AbsenceOut, Me, NewTokenOut, TokenIn, TokenOut
 from ingest.inquiries import audit
+from storage import inquiry_repo, staff_repo
 from storage.db import transaction
 from storage.models import Absence, Employee
 from storage.staff_models import ApiToken, Role
@@ -78,13 +78,11 @@ def me(principal: Caller, ctx: Context) -> Me:
 def list_absences(
     principal: Caller, ctx: Context, employee: str | None = Query(default=None, max_length=64, pattern=KEY_PATTERN)
 ) -> list[AbsenceOut]:
-    stmt = select(Absence).order_by(col(Absence.starts_on), col(Absence.id))
-    if principal.role not in MANAGERS:
-        stmt = stmt.where(Absence.employee_key == principal.key)
+    of_each = [] if principal.role in MANAGERS else [principal.key]
     if employee is not None:
-        stmt = stmt.where(Absence.employee_key == employee)
+        of_each.append(employee)
     with ctx.sessions() as session:
-        return [_absence_out(row) for row in session.exec(stmt).all()]
+        return [_absence_out(row) for row in staff_repo.absences(session, of_each=of_each)]
 
 
 @router.post("/absences", response_model=AbsenceOut, status_code=201, tags=["absences"], summary="Enter an absence")
@@ -92,7 +90,7 @@ def add_absence(principal: Caller, ctx: Context, body: AbsenceIn) -> AbsenceOut:
     _may_manage_absences_of(principal, body.employee)
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        if session.exec(select(Employee).where(Employee.key == body.employee)).first() is None:
+        if inquiry_repo.employee_by_key(session, key=body.employee) is None:
             raise ApiError(422, "unknown_employee", f"no employee {body.employee!r}")
         row = Absence(
             employee_key=body.employee, starts_on=body.starts_on, ends_on=body.ends_on, reason=body.reason,
@@ -147,7 +145,7 @@ def create_token(principal: Caller, ctx: Context, body: TokenIn) -> NewTokenOut:
     require_roles(principal, Role.ADMIN, what="manage tokens")
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        target = session.exec(select(Employee).where(Employee.key == body.employee)).first()
+        target = inquiry_repo.employee_by_key(session, key=body.employee)
         if target is not None and target.role != Role.ADMIN.value:
             # An administrator sees no inquiry content (clause 5.1.2); a token of someone who
             # does would hand it over. Those tokens are made on the server: `ingest token create`.

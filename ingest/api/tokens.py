@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from storage import inquiry_repo, staff_repo
 from storage.models import Employee
 from storage.staff_models import ApiToken
 
@@ -36,7 +37,7 @@ class NewToken:
 
 
 def create_token(session: Session, *, employee_key: str, name: str, now: datetime) -> NewToken:
-    employee = session.exec(select(Employee).where(Employee.key == employee_key)).first()
+    employee = inquiry_repo.employee_by_key(session, key=employee_key)
     if employee is None:
         raise TokenError(f"no employee {employee_key!r}")
     if not employee.active:
@@ -52,7 +53,7 @@ def create_token(session: Session, *, employee_key: str, name: str, now: datetim
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(col(ApiToken.id))).all())
+    return staff_repo.api_tokens(session)
 
 
 def revoke_token(session: Session, *, token_id: int, now: datetime) -> ApiToken:
@@ -69,13 +70,4 @@ def lookup(session: Session, *, secret: str) -> tuple[ApiToken, Employee] | None
     """The live token with this secret and its active employee, or None."""
     if not secret.startswith(PREFIX):
         return None
-    row = session.exec(
-        select(ApiToken, Employee)
-        .join(Employee, col(Employee.key) == col(ApiToken.employee_key))
-        .where(
-            ApiToken.token_hash == hash_secret(secret),
-            col(ApiToken.revoked_at).is_(None),
-            col(Employee.active).is_(True),
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
+    return staff_repo.live_token(session, token_hash=hash_secret(secret))

@@ -15,22 +15,22 @@ figures mean:
 
 Each row is restricted by ``where``: the caller's visibility (ingest/access.py) on the
 dashboard, everything for the board's report. Counting is done by the database
-(``GROUP BY`` with conditional sums), so it scales with the table, not with Python.
+(``GROUP BY`` with conditional sums, storage/figures_repo.py), so it scales with the table,
+not with Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus, Kind
+from storage import figures_repo, repo
+from storage.figures_repo import Dimension, Span, Tally
+from storage.models import Kind
 
 # The kinds gathered as the office's shortcomings and ideas (policy clause 10, last paragraph).
 FEEDBACK_KINDS = (Kind.COMPLAINT.value, Kind.SUGGESTION.value)
@@ -151,60 +151,23 @@ class OfficeFigures:
         ]
 
 
-# -- the conditions, written once ---------------------------------------------------------------
+# -- from the database's counts -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Conditions:
-    is_open: ColumnElement[bool]
-    overdue: ColumnElement[bool]
-    received: ColumnElement[bool]
-    answered: ColumnElement[bool]
-    on_time: ColumnElement[bool]
-    missed: ColumnElement[bool]
-
-
-def _conditions(period: Period, now: datetime, tz: ZoneInfo) -> _Conditions:
+def _span(period: Period, now: datetime, tz: ZoneInfo) -> Span:
     start, end = period.bounds(tz)
-    received = and_(col(Inquiry.received_at) >= start, col(Inquiry.received_at) < end)
-    # Overdue as the staff API's filter has it: the clock runs and the due time has passed.
-    overdue = and_(
-        col(Inquiry.status) == InquiryStatus.OPEN.value, col(Inquiry.due_at).is_not(None), col(Inquiry.due_at) < now
-    )
-    answered = and_(received, col(Inquiry.answered_at).is_not(None))
-    in_time = or_(col(Inquiry.due_at).is_(None), col(Inquiry.answered_at) <= col(Inquiry.due_at))
-    return _Conditions(
-        is_open=col(Inquiry.status).in_(OPEN_STATUSES),
-        overdue=overdue,
-        received=received,
-        answered=answered,
-        on_time=and_(answered, in_time),
-        missed=and_(received, or_(and_(col(Inquiry.answered_at).is_not(None), not_(in_time)), overdue)),
-    )
+    return Span(start=start, end=end, now=now)
 
 
-def _sum(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _counts(tally: Tally) -> Counts:
+    return Counts(**tally._asdict())
 
 
-def _count_columns(c: _Conditions) -> list[Any]:
-    return [_sum(c.is_open), _sum(c.overdue), _sum(c.received), _sum(c.answered), _sum(c.on_time), _sum(c.missed)]
-
-
-def _counts(values: Sequence[Any]) -> Counts:
-    return Counts(*(int(v or 0) for v in values))
-
-
-def _grouped(session: Session, key: Any, where: ColumnElement[bool], c: _Conditions) -> dict[str, Counts]:
-    rows = session.execute(
-        select(key.label("k"), *_count_columns(c))
-        .select_from(Inquiry)
-        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
-        # Only rows that count somewhere: open now, or received in the period.
-        .where(where, or_(c.is_open, c.received))
-        .group_by(key)
-    ).all()
-    return {(str(r[0]) if r[0] is not None else NOBODY): _counts(r[1:]) for r in rows}
+def _grouped(
+    session: Session, dimension: Dimension, where: ColumnElement[bool] | None, span: Span
+) -> dict[str, Counts]:
+    rows = figures_repo.tallies_by(session, dimension=dimension, span=span, where=where)
+    return {(key if key is not None else NOBODY): _counts(tally) for key, tally in rows}
 
 
 def _rows(counts: dict[str, Counts], labels: dict[str, str]) -> list[Row]:
@@ -222,55 +185,40 @@ def office_figures(
     feedback_limit: int | None = None,
 ) -> OfficeFigures:
     """All figures of ``period`` over the inquiries matching ``where`` (everything when None)."""
-    visible: ColumnElement[bool] = where if where is not None else true()
-    c = _conditions(period, now, tz)
-    employees = {e.key: f"{e.name} {e.surname}".strip() or e.key for e in session.execute(select(Employee)).scalars()}
-    total_row = session.execute(
-        select(*_count_columns(c)).select_from(Inquiry).where(visible, or_(c.is_open, c.received))
-    ).one()
+    span = _span(period, now, tz)
+    employees = {e.key: f"{e.name} {e.surname}".strip() or e.key for e in repo.employees_by_key(session).values()}
+    total = figures_repo.total_tally(session, span=span, where=where)
     weeks = []
     for label, part in period.iso_weeks():
-        wc = _conditions(part, now, tz)
         # A week's row is about the inquiries received in it; open and overdue now are left at 0.
-        values = session.execute(select(*_count_columns(wc)).select_from(Inquiry).where(visible, wc.received)).one()
-        counts = _counts(values)
+        counts = _counts(figures_repo.received_tally(session, span=_span(part, now, tz), where=where))
         weeks.append(Row(key=label, label=label, counts=Counts(0, 0, *(
             counts.received, counts.answered, counts.answered_on_time, counts.missed)))
         )  # fmt: skip
     return OfficeFigures(
         period=period,
         now=now,
-        total=_counts(total_row),
-        by_employee=_rows(_grouped(session, col(Employee.key), visible, c), {**employees, NOBODY: "(nobody)"}),
-        by_channel=_rows(_grouped(session, col(Inquiry.channel), visible, c), {}),
-        by_topic=_rows(
-            _grouped(session, col(Inquiry.topic), visible, c), {**(topic_names or {}), NOBODY: "(no topic)"}
-        ),
-        by_kind=_rows(_grouped(session, col(Inquiry.kind), visible, c), {}),
+        total=_counts(total),
+        by_employee=_rows(_grouped(session, "employee", where, span), {**employees, NOBODY: "(nobody)"}),
+        by_channel=_rows(_grouped(session, "channel", where, span), {}),
+        by_topic=_rows(_grouped(session, "topic", where, span), {**(topic_names or {}), NOBODY: "(no topic)"}),
+        by_kind=_rows(_grouped(session, "kind", where, span), {}),
         weeks=weeks,
-        feedback=_feedback(session, visible, c, limit=feedback_limit),
+        feedback=_feedback(session, where, span, limit=feedback_limit),
     )
 
 
 def _feedback(
-    session: Session, visible: ColumnElement[bool], c: _Conditions, *, limit: int | None
+    session: Session, where: ColumnElement[bool] | None, span: Span, *, limit: int | None
 ) -> list[FeedbackItem]:
-    flags = [case((cond, 1), else_=0) for cond in (c.is_open, c.overdue, c.received, c.answered, c.on_time, c.missed)]
-    query = (
-        select(Inquiry, col(Employee.key), *flags)
-        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
-        .where(visible, c.received, col(Inquiry.kind).in_(FEEDBACK_KINDS))
-        .order_by(col(Inquiry.received_at), col(Inquiry.id))
-    )
-    if limit is not None:
-        query = query.limit(limit)
+    rows = figures_repo.received_of_kinds(session, span=span, kinds=FEEDBACK_KINDS, where=where, limit=limit)
     out = []
-    for inquiry, key, *values in session.execute(query).all():
+    for inquiry, key, tally in rows:
         out.append(
             FeedbackItem(
                 reference=inquiry.reference, kind=inquiry.kind, topic=inquiry.topic, channel=inquiry.channel,
                 status=inquiry.status, employee=key or NOBODY, received_at=inquiry.received_at,
-                due_at=inquiry.due_at, answered_at=inquiry.answered_at, subject=inquiry.subject, counts=_counts(values),
+                due_at=inquiry.due_at, answered_at=inquiry.answered_at, subject=inquiry.subject, counts=_counts(tally),
             )
         )  # fmt: skip
     return out
@@ -295,22 +243,9 @@ def due_today(
     session: Session, *, now: datetime, tz: ZoneInfo, where: ColumnElement[bool] | None = None, limit: int = 200
 ) -> list[DueItem]:
     """Open inquiries due by the end of today (office time), overdue ones first (oldest due first)."""
-    visible: ColumnElement[bool] = where if where is not None else true()
     end_of_today = _midnight(now.astimezone(tz).date() + timedelta(days=1), tz)
-    rows = session.execute(
-        select(Inquiry, col(Employee.key))
-        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
-        .where(
-            visible,
-            col(Inquiry.status) == InquiryStatus.OPEN.value,
-            col(Inquiry.due_at).is_not(None),
-            col(Inquiry.due_at) < end_of_today,
-        )
-        .order_by(col(Inquiry.due_at), col(Inquiry.id))
-        .limit(limit)
-    ).all()
     out = []
-    for inquiry, key in rows:
+    for inquiry, key in figures_repo.open_due_before(session, end=end_of_today, where=where, limit=limit):
         assert inquiry.due_at is not None
         out.append(
             DueItem(

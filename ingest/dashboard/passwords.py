@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from storage import inquiry_repo
 from storage.models import Employee
 
 # n=2**14, r=8: about 16 MiB and some tens of milliseconds per check — slow for a guesser, fine
@@ -64,7 +65,7 @@ def check_strength(password: str) -> None:
 
 def set_password(session: Session, *, employee_key: str, password: str) -> Employee:
     check_strength(password)
-    employee = session.exec(select(Employee).where(Employee.key == employee_key)).first()
+    employee = inquiry_repo.employee_by_key(session, key=employee_key)
     if employee is None:
         raise PasswordError(f"no employee {employee_key!r}")
     if not employee.active:

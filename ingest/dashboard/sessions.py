@@ -16,9 +16,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from storage import dashboard_repo
 from storage.dashboard_models import DashboardSession
 from storage.models import Employee
 
@@ -50,11 +50,7 @@ def start_session(
 ) -> NewSession:
     # Expired rows of anyone are dropped here: logins are rare, so this keeps the table small
     # without a job of its own.
-    session.execute(
-        delete(DashboardSession).where(
-            or_(col(DashboardSession.expires_at) <= now, col(DashboardSession.last_seen_at) <= now - idle)
-        )
-    )
+    dashboard_repo.delete_expired_sessions(session, now=now, idle=idle)
     token = secrets.token_urlsafe(32)
     row = DashboardSession(
         id=session_id(token),
@@ -72,11 +68,7 @@ def resolve_session(session: Session, *, token: str, now: datetime, idle: timede
     """The live session of this cookie token and its employee, or None (unknown, expired, idle)."""
     if not token or len(token) > 200:
         return None
-    found = session.execute(
-        select(DashboardSession, Employee)
-        .join(Employee, col(Employee.key) == col(DashboardSession.employee_key))
-        .where(col(DashboardSession.id) == session_id(token))
-    ).first()
+    found = dashboard_repo.session_with_employee(session, session_id=session_id(token))
     if found is None:
         return None
     row, employee = found
@@ -90,13 +82,12 @@ def resolve_session(session: Session, *, token: str, now: datetime, idle: timede
 
 
 def end_session(session: Session, *, token: str) -> None:
-    session.execute(delete(DashboardSession).where(col(DashboardSession.id) == session_id(token)))
+    dashboard_repo.delete_session(session, session_id=session_id(token))
 
 
 def end_sessions_of(session: Session, *, employee_key: str) -> int:
     """Log an employee out everywhere (a new password is set)."""
-    result = session.execute(delete(DashboardSession).where(col(DashboardSession.employee_key) == employee_key))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return dashboard_repo.delete_sessions_of(session, employee_key=employee_key)
 
 
 class LoginLimiter:

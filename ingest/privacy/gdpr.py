@@ -19,12 +19,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from ingest.inquiries.audit import record_action
 from ingest.privacy.scrub import ANONYMISED, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry, scrub_receipt
-from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
+from storage import inquiry_repo, privacy_repo
+from storage.models import Contact, Inquiry, Receipt
 
 # A contact id is short; a phone number has at least 8 digits (a Latvian one without +371).
 _MAX_ID_DIGITS = 7
@@ -41,19 +41,17 @@ def find_contacts(session: Session, query: str) -> list[Contact]:
     if not q:
         return []
     if "@" in q:
-        cond = func.lower(col(Contact.email)) == q.lower()
-    elif q.isdigit() and len(q) <= _MAX_ID_DIGITS:
-        cond = col(Contact.id) == int(q)
-    else:
-        phone = _PHONE_JUNK.sub("", q).removeprefix("whatsapp:")
-        if phone.isdigit() and len(phone) == 8:
-            phone = "+371" + phone  # a Latvian number written without the country code
-        elif phone.isdigit():
-            phone = "+" + phone
-        if not phone.startswith("+") or not phone[1:].isdigit():
-            return []
-        cond = or_(col(Contact.phone) == phone, col(Contact.whatsapp_id) == phone[1:])
-    return list(session.exec(select(Contact).where(cond).order_by(col(Contact.id))).all())
+        return privacy_repo.contacts_by_email(session, email=q)
+    if q.isdigit() and len(q) <= _MAX_ID_DIGITS:
+        return privacy_repo.contacts_by_id(session, contact_id=int(q))
+    phone = _PHONE_JUNK.sub("", q).removeprefix("whatsapp:")
+    if phone.isdigit() and len(phone) == 8:
+        phone = "+371" + phone  # a Latvian number written without the country code
+    elif phone.isdigit():
+        phone = "+" + phone
+    if not phone.startswith("+") or not phone[1:].isdigit():
+        return []
+    return privacy_repo.contacts_by_phone(session, phone=phone)
 
 
 def resolve_contact(session: Session, query: str) -> Contact:
@@ -71,12 +69,7 @@ def unlinked_receipts(session: Session, ids: Identifiers) -> Iterator[Receipt]:
     addresses or numbers in their bytes or metadata. A scan: erasure and export are rare."""
     last = 0
     while True:
-        batch = session.exec(
-            select(Receipt)
-            .where(col(Receipt.message_id).is_(None), col(Receipt.id) > last)
-            .order_by(col(Receipt.id))
-            .limit(_SCAN_BATCH)
-        ).all()
+        batch = privacy_repo.unlinked_receipts_after(session, after_id=last, limit=_SCAN_BATCH)
         if not batch:
             return
         for receipt in batch:
@@ -86,8 +79,13 @@ def unlinked_receipts(session: Session, ids: Identifiers) -> Iterator[Receipt]:
         last = batch[-1].id or last
 
 
+def _contact_id(contact: Contact) -> int:
+    assert contact.id is not None  # a stored contact: resolve_contact found it in the database
+    return contact.id
+
+
 def _inquiries(session: Session, contact: Contact) -> list[Inquiry]:
-    return list(session.exec(select(Inquiry).where(Inquiry.contact_id == contact.id).order_by(col(Inquiry.id))).all())
+    return privacy_repo.inquiries_of_contact(session, contact_id=_contact_id(contact))
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -134,15 +132,14 @@ def build_export(session: Session, contact: Contact) -> Export:
     message_ids: list[int] = []
     for inquiry in _inquiries(session, contact):
         item: dict[str, Any] = {**_row(inquiry, drop=("token",)), "messages": [], "events": [], "sent_to_client": []}
-        for message in session.exec(
-            select(Message).where(Message.inquiry_id == inquiry.id).order_by(col(Message.received_at), col(Message.id))
-        ).all():
+        assert inquiry.id is not None
+        for message in inquiry_repo.messages_of(session, inquiry_id=inquiry.id):
             assert message.id is not None
             message_ids.append(message.id)
             if message.receipt_id is not None:
                 receipt_ids.add(message.receipt_id)
             entry = {**_row(message), "attachments": []}
-            for attachment in session.exec(select(Attachment).where(Attachment.message_id == message.id)).all():
+            for attachment in privacy_repo.attachments_of_message(session, message_id=message.id):
                 meta = _row(attachment, drop=("data",))
                 if attachment.data is not None:
                     path = f"attachments/{attachment.id}-{_safe_name(attachment.filename, 'attachment')}"
@@ -150,21 +147,16 @@ def build_export(session: Session, contact: Contact) -> Export:
                     meta["file"] = path
                 entry["attachments"].append(meta)
             item["messages"].append(entry)
-        for event in session.exec(
-            select(Event).where(Event.inquiry_id == inquiry.id).order_by(col(Event.at), col(Event.id))
-        ).all():
+        for event in inquiry_repo.events_of(session, inquiry_id=inquiry.id):
             item["events"].append(_row(event))
-        for row in session.exec(select(Outbox).where(Outbox.inquiry_id == inquiry.id).order_by(col(Outbox.id))).all():
+        for row in privacy_repo.outbox_of_inquiry(session, inquiry_id=inquiry.id):
             # What was sent to the client; staff notifications are the office's internal mail.
             if row.kind.startswith("client_") or ids.occur_in(row.recipient):
                 item["sent_to_client"].append(_row(row, drop=("lease_until",)))
         export.data["inquiries"].append(item)
     receipts: list[Receipt] = []
     if receipt_ids or message_ids:
-        receipts = list(session.exec(
-            select(Receipt).where(col(Receipt.id).in_(receipt_ids) | col(Receipt.message_id).in_(message_ids or [-1]))
-            .order_by(col(Receipt.id))
-        ).all())  # fmt: skip
+        receipts = privacy_repo.receipts_of_messages(session, receipt_ids=receipt_ids, message_ids=message_ids)
     receipts += list(unlinked_receipts(session, ids))
     for receipt in receipts:
         entry = _row(receipt, drop=("raw",))
@@ -213,7 +205,7 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: s
         session.add(receipt)
         counts.receipts += 1
     # Messages to them outside any inquiry (none are queued so today; kept safe if some ever are).
-    for row in session.exec(select(Outbox).where(col(Outbox.inquiry_id).is_(None))).all():
+    for row in privacy_repo.outbox_without_inquiry(session):
         if ids.occur_in(row.recipient):
             row.payload, row.recipient, row.last_error = {}, ANONYMISED, None
             session.add(row)
@@ -227,12 +219,7 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: s
 
 
 def outbox_ids_of(session: Session, contact: Contact) -> list[int]:
-    rows = session.exec(
-        select(Outbox.id)
-        .join(Inquiry, col(Inquiry.id) == col(Outbox.inquiry_id))
-        .where(Inquiry.contact_id == contact.id)
-    ).all()
-    return [int(i) for i in rows if i is not None]
+    return privacy_repo.outbox_ids_of_contact(session, contact_id=_contact_id(contact))
 
 
 def remove_outgoing_files(folder: Path, outbox_ids: list[int]) -> int:

@@ -12,20 +12,18 @@ import calendar
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ingest.config import RetentionSettings
 from ingest.inquiries.audit import record_action
-from ingest.privacy.scrub import ANONYMISED_EVENT, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry
+from ingest.privacy.scrub import Identifiers, ScrubCounts, scrub_contact, scrub_inquiry
+from storage import privacy_repo
 from storage.db import SessionFactory, transaction
-from storage.models import Contact, Event, Inquiry, InquiryStatus, Message, Receipt, ReceiptStatus
+from storage.models import Contact, Inquiry
 
 log = logging.getLogger(__name__)
 
-DONE_STATUSES = (InquiryStatus.CLOSED.value, InquiryStatus.ANSWERED.value)
 BATCH = 100
 
 
@@ -53,37 +51,6 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def _anonymised_since_last_change() -> Any:
-    """An ``anonymised`` event no older than the inquiry's last change. A client who writes again
-    into an anonymised thread reopens it (``updated_at`` moves on): it is anonymised again later."""
-    return exists().where(
-        col(Event.inquiry_id) == col(Inquiry.id),
-        col(Event.type) == ANONYMISED_EVENT,
-        col(Event.at) >= col(Inquiry.updated_at),
-    )
-
-
-def due_inquiry_ids(session: Session, *, cutoff: datetime, limit: int, after_id: int = 0) -> list[int]:
-    """Closed or answered inquiries, not yet anonymised, with no message or event since ``cutoff``."""
-    recent_message = exists().where(col(Message.inquiry_id) == col(Inquiry.id), col(Message.received_at) >= cutoff)
-    recent_event = exists().where(col(Event.inquiry_id) == col(Inquiry.id), col(Event.at) >= cutoff)
-    stmt = (
-        select(Inquiry.id)
-        .where(
-            col(Inquiry.status).in_(DONE_STATUSES),
-            col(Inquiry.updated_at) < cutoff,
-            col(Inquiry.received_at) < cutoff,
-            col(Inquiry.id) > after_id,
-            ~recent_message,
-            ~recent_event,
-            ~_anonymised_since_last_change(),
-        )
-        .order_by(col(Inquiry.id))
-        .limit(limit)
-    )
-    return [int(i) for i in session.exec(stmt).all() if i is not None]
-
-
 def anonymise_inquiries(session: Session, inquiry_ids: list[int], *, now: datetime, why: str) -> ScrubCounts:
     """Scrub these inquiries; then their contacts, once no inquiry of theirs keeps personal data."""
     counts = ScrubCounts()
@@ -98,7 +65,7 @@ def anonymise_inquiries(session: Session, inquiry_ids: list[int], *, now: dateti
         contact_ids.add(inquiry.contact_id)
     session.flush()
     for contact_id in sorted(contact_ids):
-        if not _has_personal_inquiry(session, contact_id):
+        if not privacy_repo.has_personal_inquiry(session, contact_id=contact_id):
             contact = session.get(Contact, contact_id)
             if contact is not None and (contact.name or contact.email or contact.phone or contact.whatsapp_id):
                 scrub_contact(session, contact)
@@ -106,27 +73,11 @@ def anonymise_inquiries(session: Session, inquiry_ids: list[int], *, now: dateti
     return counts
 
 
-def _has_personal_inquiry(session: Session, contact_id: int) -> bool:
-    found = session.exec(
-        select(Inquiry.id).where(Inquiry.contact_id == contact_id, ~_anonymised_since_last_change()).limit(1)
-    ).first()
-    return found is not None
-
-
 def empty_old_receipts(session: Session, *, cutoff: datetime, dry_run: bool) -> int:
     """Processed receipts older than the cutoff lose their raw bytes; parked and pending ones are kept."""
-    where = (
-        col(Receipt.status) == ReceiptStatus.PROCESSED.value,
-        or_(
-            col(Receipt.processed_at) < cutoff,
-            col(Receipt.processed_at).is_(None) & (col(Receipt.received_at) < cutoff),
-        ),
-        func.length(col(Receipt.raw)) > 0,
-    )
     if dry_run:
-        return int(session.exec(select(func.count()).select_from(Receipt).where(*where)).one())
-    result = session.execute(update(Receipt).where(*where).values(raw=b""))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return privacy_repo.count_old_raw_receipts(session, cutoff=cutoff)
+    return privacy_repo.empty_old_raw_receipts(session, cutoff=cutoff)
 
 
 def run_retention(
@@ -143,7 +94,7 @@ def run_retention(
         after_id = 0
         while True:
             with transaction(sessions) as session:
-                batch = due_inquiry_ids(session, cutoff=cutoff, limit=BATCH, after_id=after_id)
+                batch = privacy_repo.due_inquiry_ids(session, cutoff=cutoff, limit=BATCH, after_id=after_id)
                 if not batch:
                     break
                 after_id = batch[-1]

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from storage import repo
-from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, OutboxStatus, Receipt, ReceiptStatus
-from storage.twilio_models import MediaFetch
+from storage import privacy_repo, repo
+from storage.models import Attachment, Contact, Inquiry, Message, OutboxStatus, Receipt, ReceiptStatus
 
 ANONYMISED = "anonymised"
 # The event that marks an inquiry as done; the retention job skips inquiries that have it.
-ANONYMISED_EVENT = "anonymised"
+ANONYMISED_EVENT = privacy_repo.ANONYMISED_EVENT
 # The status of an outgoing message that was still to be sent when its content was removed.
 WITHDRAWN = OutboxStatus.WITHDRAWN.value
 
@@ -145,7 +144,11 @@ def safe_event_data(data: dict[str, Any], ids: Identifiers) -> dict[str, Any]:
     for key, value in data.items():
         if key not in SAFE_EVENT_KEYS:
             continue
-        if value is None or isinstance(value, (bool, int, float)) or isinstance(value, str) and (_TOKEN.match(value) or _is_timestamp(value)) and not ids.occur_in(value):
+        if (
+            value is None
+            or isinstance(value, (bool, int, float))
+            or (isinstance(value, str) and (_TOKEN.match(value) or _is_timestamp(value)) and not ids.occur_in(value))
+        ):
             kept[key] = value
     return kept
 
@@ -183,10 +186,27 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
     inquiry.subject = None
     session.add(inquiry)
 
-    messages = list(session.exec(select(Message).where(Message.inquiry_id == inquiry.id)).all())
+    messages = privacy_repo.messages_to_scrub(session, inquiry_id=inquiry.id)
     message_ids = [m.id for m in messages if m.id is not None]
     # Senders of this inquiry's messages are identifiers too (a client may write from a second address).
     ids = Identifiers(ids.values | Identifiers.of((), (m.sender for m in messages if m.direction == "in")).values)
+    counts.messages += _scrub_messages(session, messages, ids)
+    if message_ids:
+        attachments = privacy_repo.attachments_to_scrub(session, message_ids=message_ids)
+        counts.attachments += _scrub_attachments(session, attachments, why=why)
+        attachment_ids = [a.id for a in attachments if a.id is not None]
+        if attachment_ids:
+            counts.media += _scrub_media_fetches(session, attachment_ids)
+        receipt_ids = {m.receipt_id for m in messages if m.receipt_id is not None}
+        counts.receipts += _scrub_receipts(session, receipt_ids, message_ids, ids, now=now)
+    counts.outbox += _withdraw_outbox(session, inquiry.id, ids, why=why)
+    counts.events += _scrub_events(session, inquiry.id, ids)
+    repo.add_event(session, inquiry_id=inquiry.id, type=ANONYMISED_EVENT, at=now, data={why: True})
+    return counts
+
+
+def _scrub_messages(session: Session, messages: list[Message], ids: Identifiers) -> int:
+    """Texts, subjects and senders gone; ids that name the client replaced. Returns how many."""
     for message in messages:
         message.text = ""
         message.subject = None
@@ -196,43 +216,50 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
         if ids.occur_in(message.external_id):
             message.external_id = erased_id(message.external_id)
         session.add(message)
-        counts.messages += 1
+    return len(messages)
 
-    if message_ids:
-        reason = (
-            "removed by the retention policy" if why == "retention" else "removed on the client's request (erasure)"
-        )
-        attachments = list(session.exec(select(Attachment).where(col(Attachment.message_id).in_(message_ids))).all())
-        for attachment in attachments:
-            attachment.data = None
-            attachment.size = 0
-            attachment.sha256 = ""  # a hash of the bytes could still confirm what they were
-            attachment.filename = None
-            attachment.omitted_reason = reason
-            session.add(attachment)
-            counts.attachments += 1
-        attachment_ids = [a.id for a in attachments if a.id is not None]
-        if attachment_ids:
-            for fetch in session.exec(
-                select(MediaFetch).where(col(MediaFetch.attachment_id).in_(attachment_ids))
-            ).all():
-                fetch.url = ""
-                fetch.last_error = None
-                if fetch.status != "fetched":
-                    fetch.status = "erased"  # neither fetched later nor listed as failed
-                    fetch.next_attempt_at = None
-                session.add(fetch)
-                counts.media += 1
-        receipt_ids = {m.receipt_id for m in messages if m.receipt_id is not None}
-        receipts = session.exec(
-            select(Receipt).where(col(Receipt.id).in_(receipt_ids) | col(Receipt.message_id).in_(message_ids))
-        ).all()
-        for receipt in receipts:
-            scrub_receipt(receipt, ids, now=now)
-            session.add(receipt)
-            counts.receipts += 1
 
-    for row in session.exec(select(Outbox).where(Outbox.inquiry_id == inquiry.id)).all():
+def _scrub_attachments(session: Session, attachments: list[Attachment], *, why: str) -> int:
+    """Bytes, hashes and file names gone, with the reason recorded. Returns how many."""
+    reason = "removed by the retention policy" if why == "retention" else "removed on the client's request (erasure)"
+    for attachment in attachments:
+        attachment.data = None
+        attachment.size = 0
+        attachment.sha256 = ""  # a hash of the bytes could still confirm what they were
+        attachment.filename = None
+        attachment.omitted_reason = reason
+        session.add(attachment)
+    return len(attachments)
+
+
+def _scrub_media_fetches(session: Session, attachment_ids: list[int]) -> int:
+    """The media downloads of these attachments: URLs gone, pending ones never fetched. Returns how many."""
+    fetches = privacy_repo.media_fetches_to_scrub(session, attachment_ids=attachment_ids)
+    for fetch in fetches:
+        fetch.url = ""
+        fetch.last_error = None
+        if fetch.status != "fetched":
+            fetch.status = "erased"  # neither fetched later nor listed as failed
+            fetch.next_attempt_at = None
+        session.add(fetch)
+    return len(fetches)
+
+
+def _scrub_receipts(
+    session: Session, receipt_ids: set[int], message_ids: list[int], ids: Identifiers, *, now: datetime
+) -> int:
+    """The receipts these messages came from. Returns how many."""
+    receipts = privacy_repo.receipts_to_scrub(session, receipt_ids=receipt_ids, message_ids=message_ids)
+    for receipt in receipts:
+        scrub_receipt(receipt, ids, now=now)
+        session.add(receipt)
+    return len(receipts)
+
+
+def _withdraw_outbox(session: Session, inquiry_id: int, ids: Identifiers, *, why: str) -> int:
+    """Outgoing messages emptied; those not yet sent are withdrawn. Returns how many."""
+    rows = privacy_repo.outbox_to_scrub(session, inquiry_id=inquiry_id)
+    for row in rows:
         row.payload = {}
         row.last_error = None
         if row.kind.startswith("client_") or ids.occur_in(row.recipient):
@@ -245,14 +272,16 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
             row.lease_until = None
             row.last_error = f"withdrawn: client data removed ({why})"
         session.add(row)
-        counts.outbox += 1
+    return len(rows)
 
-    for event in session.exec(select(Event).where(Event.inquiry_id == inquiry.id)).all():
+
+def _scrub_events(session: Session, inquiry_id: int, ids: Identifiers) -> int:
+    """Event data cut to what statistics need. Returns how many."""
+    events = privacy_repo.events_to_scrub(session, inquiry_id=inquiry_id)
+    for event in events:
         event.data = safe_event_data(dict(event.data or {}), ids)
         session.add(event)
-        counts.events += 1
-    repo.add_event(session, inquiry_id=inquiry.id, type=ANONYMISED_EVENT, at=now, data={why: True})
-    return counts
+    return len(events)
 
 
 def scrub_contact(session: Session, contact: Contact) -> None:

@@ -1,0 +1,175 @@
+"""The office figures' queries (policy clause 10): inquiries counted by the database, in total, per
+week and grouped by employee, channel, topic or kind, the period's complaints and suggestions,
+and the open inquiries due soon.
+
+What each count means is told in ingest/dashboard/figures.py, which builds the figures from these.
+Every query takes ``where``, the caller's visibility (everything when None). Counting is
+``GROUP BY`` with conditional sums, so it scales with the table, not with Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+from sqlalchemy import and_, case, func, not_, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+
+from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
+
+# What the inquiries can be grouped by, and the column each is.
+Dimension = Literal["employee", "channel", "topic", "kind"]
+_DIMENSION_COLUMNS: dict[Dimension, Any] = {
+    "employee": col(Employee.key),
+    "channel": col(Inquiry.channel),
+    "topic": col(Inquiry.topic),
+    "kind": col(Inquiry.kind),
+}
+
+
+class Tally(NamedTuple):
+    """The six counts of a set of inquiries, in the order of ingest/dashboard/figures.py's Counts."""
+
+    open: int
+    overdue: int
+    received: int
+    answered: int
+    answered_on_time: int
+    missed: int
+
+
+@dataclass(frozen=True)
+class Span:
+    """Inquiries received in [start, end) (aware moments); open and overdue are counted at ``now``."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Conditions:
+    is_open: ColumnElement[bool]
+    overdue: ColumnElement[bool]
+    received: ColumnElement[bool]
+    answered: ColumnElement[bool]
+    on_time: ColumnElement[bool]
+    missed: ColumnElement[bool]
+
+    def all(self) -> tuple[ColumnElement[bool], ...]:
+        """In the order of :class:`Tally`."""
+        return (self.is_open, self.overdue, self.received, self.answered, self.on_time, self.missed)
+
+
+def _conditions(span: Span) -> _Conditions:
+    received = and_(col(Inquiry.received_at) >= span.start, col(Inquiry.received_at) < span.end)
+    # Overdue as the staff API's filter has it: the clock runs and the due time has passed.
+    overdue = and_(
+        col(Inquiry.status) == InquiryStatus.OPEN.value,
+        col(Inquiry.due_at).is_not(None),
+        col(Inquiry.due_at) < span.now,
+    )
+    answered = and_(received, col(Inquiry.answered_at).is_not(None))
+    in_time = or_(col(Inquiry.due_at).is_(None), col(Inquiry.answered_at) <= col(Inquiry.due_at))
+    return _Conditions(
+        is_open=col(Inquiry.status).in_(OPEN_STATUSES),
+        overdue=overdue,
+        received=received,
+        answered=answered,
+        on_time=and_(answered, in_time),
+        missed=and_(received, or_(and_(col(Inquiry.answered_at).is_not(None), not_(in_time)), overdue)),
+    )
+
+
+def _visible(where: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    return where if where is not None else true()
+
+
+def _sum(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _count_columns(c: _Conditions) -> list[Any]:
+    return [_sum(cond) for cond in c.all()]
+
+
+def _tally(values: Sequence[Any]) -> Tally:
+    return Tally(*(int(v or 0) for v in values))
+
+
+def total_tally(session: Session, *, span: Span, where: ColumnElement[bool] | None = None) -> Tally:
+    """The counts over the inquiries open now or received in the span."""
+    c = _conditions(span)
+    row = session.execute(
+        select(*_count_columns(c)).select_from(Inquiry).where(_visible(where), or_(c.is_open, c.received))
+    ).one()
+    return _tally(row)
+
+
+def received_tally(session: Session, *, span: Span, where: ColumnElement[bool] | None = None) -> Tally:
+    """The counts over the inquiries received in the span only (open and overdue among them too)."""
+    c = _conditions(span)
+    row = session.execute(select(*_count_columns(c)).select_from(Inquiry).where(_visible(where), c.received)).one()
+    return _tally(row)
+
+
+def tallies_by(
+    session: Session, *, dimension: Dimension, span: Span, where: ColumnElement[bool] | None = None
+) -> list[tuple[str | None, Tally]]:
+    """(value or None, counts) per value of ``dimension``, over the inquiries open now or received in the span."""
+    key = _DIMENSION_COLUMNS[dimension]
+    c = _conditions(span)
+    rows = session.execute(
+        select(key.label("k"), *_count_columns(c))
+        .select_from(Inquiry)
+        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
+        # Only rows that count somewhere: open now, or received in the period.
+        .where(_visible(where), or_(c.is_open, c.received))
+        .group_by(key)
+    ).all()
+    return [(str(r[0]) if r[0] is not None else None, _tally(r[1:])) for r in rows]
+
+
+def received_of_kinds(
+    session: Session,
+    *,
+    span: Span,
+    kinds: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+    limit: int | None = None,
+) -> list[tuple[Inquiry, str | None, Tally]]:
+    """The inquiries of these kinds received in the span, oldest first, each with its employee's key
+    and its own counts (each 0 or 1)."""
+    c = _conditions(span)
+    flags = [case((cond, 1), else_=0) for cond in c.all()]
+    query = (
+        select(Inquiry, col(Employee.key), *flags)
+        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
+        .where(_visible(where), c.received, col(Inquiry.kind).in_(kinds))
+        .order_by(col(Inquiry.received_at), col(Inquiry.id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [(inquiry, key, _tally(values)) for inquiry, key, *values in session.execute(query).all()]
+
+
+def open_due_before(
+    session: Session, *, end: datetime, where: ColumnElement[bool] | None = None, limit: int
+) -> list[tuple[Inquiry, str | None]]:
+    """Open inquiries (the clock running) due before ``end``, oldest due first, with their employee's key."""
+    rows = session.execute(
+        select(Inquiry, col(Employee.key))
+        .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
+        .where(
+            _visible(where),
+            col(Inquiry.status) == InquiryStatus.OPEN.value,
+            col(Inquiry.due_at).is_not(None),
+            col(Inquiry.due_at) < end,
+        )
+        .order_by(col(Inquiry.due_at), col(Inquiry.id))
+        .limit(limit)
+    ).all()
+    return [(inquiry, key) for inquiry, key in rows]
