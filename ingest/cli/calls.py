@@ -45,12 +45,10 @@ def cmd_import_calls(args: argparse.Namespace) -> int:
             sync_employees(sessions, settings)
             pipeline = build_pipeline(settings, sessions, utcnow)
             started = time.perf_counter()
-            for receipt_id in report.new_receipt_ids:
-                outcome = pipeline.process(receipt_id)
-                report.processed[outcome.value] = report.processed.get(outcome.value, 0) + 1
-                if outcome == Outcome.NEW_INQUIRY:
-                    report.inquiries_opened += 1
+            outcomes = pipeline.process_all(report.new_receipt_ids)
             report.process_seconds = time.perf_counter() - started
+            report.processed = {outcome.value: n for outcome, n in outcomes.items()}
+            report.inquiries_opened = outcomes[Outcome.NEW_INQUIRY]
     print("\n".join(report.lines()))
     return 1 if report.rejected else 0
 
