@@ -192,6 +192,7 @@ def import_calls(
     )
 
 
+@pytest.mark.slow  # real `ingest` processes
 def test_asterisk_master_csv_import(
     tmp_path: Path, database_url: str, make_settings: Any, relay: Any, service_factory: Any
 ) -> None:

@@ -19,6 +19,7 @@ from tests.support import ROOT, wait_until, write_config
 INGEST = [sys.executable, "-m", "ingest.cli"]
 
 
+@pytest.mark.slow  # a real `ingest` process
 def test_inspect_email_explains_routing_without_storing(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     mail = EmailMessage()
@@ -50,6 +51,7 @@ def test_inspect_email_explains_routing_without_storing(tmp_path: Path) -> None:
     assert not (tmp_path / "var" / "ingest.sqlite3").exists()  # nothing stored
 
 
+@pytest.mark.slow  # a real `ingest` process
 def test_inspect_email_recognises_an_auto_reply(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     eml = tmp_path / "ooo.eml"
@@ -130,6 +132,7 @@ def test_serve_with_bad_config_exits_with_message(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # a real `ingest serve` process
 def test_serve_reports_a_port_in_use(tmp_path: Path) -> None:
     import socket
 

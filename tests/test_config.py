@@ -80,6 +80,7 @@ def test_unknown_employee_in_topic_is_reported() -> None:
         parse_config(doc, base_dir=ROOT, env={})
 
 
+@pytest.mark.slow  # three real `ingest` processes
 def test_check_config_command_reports_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[http]\nport = "x"\n', encoding="utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from ingest.api.auth import Principal
@@ -203,6 +204,7 @@ def test_dashboard_and_report_agree(make_settings: Any) -> None:
 # -- roles ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every page for every role
 def test_permissions_per_role(make_settings: Any) -> None:
     clock = Clock(NOW)
     with _office(make_settings, clock) as (service, refs):
@@ -384,6 +386,7 @@ def test_client_text_is_escaped_and_headers_are_set(make_settings: Any) -> None:
         assert "<svg" in overview and "W11" in overview and 'class="overdue"' in overview
 
 
+@pytest.mark.slow  # a running service and several logins
 def test_audit_rows_for_dashboard_reads_and_reassign(make_settings: Any) -> None:
     clock = Clock(NOW)
     with _office(make_settings, clock) as (service, refs):

@@ -288,6 +288,7 @@ class _Quiet(Progress):
         pass
 
 
+@pytest.mark.slow  # Hypothesis against a database
 def test_import_into_the_database_is_idempotent(make_settings: Any, tmp_path: Path) -> None:
     settings = make_settings()
     engine = make_engine(settings.database_url())

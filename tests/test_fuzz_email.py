@@ -322,6 +322,7 @@ UU_BEGINS = b"From: a@b.lv\r\n\r\n" + b"begin 644 x\n" * 20000
 EIGHT_BIT_IDS = b"From: a@b.lv\r\nMessage-ID: <caf\xc3\xa9@x>\r\nIn-Reply-To: <\xff\xfe@x>\r\n\r\nhi"
 
 
+@pytest.mark.slow  # Hypothesis, many examples
 @fuzz_settings(300)
 @given(any_message)
 @example(QUADRATIC_FROM)
@@ -345,6 +346,7 @@ def test_mutated_corpus_messages(raw: bytes) -> None:
 # --- regressions from the fuzzing ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # large inputs, timed
 @pytest.mark.parametrize("raw", [QUADRATIC_FROM, QUADRATIC_TO, UU_BEGINS], ids=["encoded-words", "quotes", "uu-begins"])
 def test_pathological_inputs_stay_linear(raw: bytes) -> None:
     """Were quadratic (20-50 s for a few hundred kB); a 30 MB message could stall the pipeline for hours."""

@@ -192,6 +192,7 @@ def test_kill_9_mid_backlog_loses_and_doubles_nothing(tmp_path: Path, database_u
 # --- (c) IDLE: a new message is noticed at once ------------------------------------------------------
 
 
+@pytest.mark.slow  # several rounds of IDLE
 def test_idle_notices_new_mail_at_once(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
@@ -231,6 +232,7 @@ def test_polling_without_idle(
 # --- (d) a refused login stops only the IMAP receiver -----------------------------------------------
 
 
+@pytest.mark.slow  # waits for the poller to give up
 def test_bad_password_is_reported_and_smtp_still_works(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
@@ -251,6 +253,7 @@ def test_bad_password_is_reported_and_smtp_still_works(
         assert service.imap_poller.connections == 0
 
 
+@pytest.mark.slow  # waits through reconnect backoff
 def test_server_down_at_start_is_retried(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:
@@ -354,6 +357,7 @@ def test_processed_action_seen(
     assert len(flags) == 5 and not any(FLAG in f for f in flags.values())
 
 
+@pytest.mark.slow  # a Dovecot folder move per message
 def test_processed_action_move(
     make_settings: Any, relay: Any, relay_settings: dict[str, Any], imap_user: ImapUser
 ) -> None:

@@ -142,6 +142,7 @@ def test_explain_and_reassign_commands(stored: Stored, tmp_path: Path) -> None:
     assert run.returncode == 1 and "no inquiry" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # a real `ingest` process
 def test_inspect_email_names_the_inquiry_a_reply_would_join(stored: Stored, tmp_path: Path) -> None:
     config = write_config(tmp_path, stored.settings.database_url())
     eml = tmp_path / "reply.eml"

@@ -153,6 +153,7 @@ def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
     assert health["components"]["smtp_listener"] == "listening"
 
 
+@pytest.mark.slow  # waits through the outbox backoff
 def test_notifications_wait_while_relay_is_down_and_all_arrive_once(
     make_settings: Any, relay: Any, service_factory: Any
 ) -> None:

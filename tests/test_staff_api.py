@@ -82,6 +82,7 @@ def _matrix(o: Office, absence_id: dict[str, int], token_id: int) -> list[tuple[
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # a seeded office per role and database, ~25 requests each
 @pytest.mark.parametrize("role", ROLES)
 def test_permission_matrix(make_settings: Any, role: str) -> None:
     from tests.staff_api_helpers import ROLE_KEYS
@@ -118,6 +119,7 @@ def test_permission_matrix(make_settings: Any, role: str) -> None:
 # -- the complaint rule ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a seeded office
 def test_a_complaint_is_hidden_from_the_employee_it_names_even_when_assigned(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["complaint"]
@@ -158,6 +160,7 @@ def test_a_complaint_is_hidden_from_the_employee_it_names_even_when_assigned(mak
 # -- the audit log -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a seeded office
 def test_reads_and_changes_are_audited_with_identifiers_only(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste"]
@@ -207,6 +210,7 @@ def test_reads_and_changes_are_audited_with_identifiers_only(make_settings: Any)
 # -- tokens ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a seeded office
 def test_tokens_from_the_cli_work_until_revoked_or_the_employee_leaves(
     make_settings: Any, tmp_path: Any, database_url: str, capsys: Any
 ) -> None:
@@ -282,6 +286,7 @@ def test_answer_reaches_the_client_and_marks_the_inquiry_answered(make_settings:
         _error(o.call("POST", f"/api/v1/inquiries/{ref}/waiting", "employee", json={"waiting": True}), 409, "conflict")
 
 
+@pytest.mark.slow  # a seeded office
 def test_attachments_download_safely(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste"]
@@ -300,6 +305,7 @@ def test_attachments_download_safely(make_settings: Any) -> None:
         _error(o.call("GET", f"/api/v1/inquiries/{o.refs['waste2']}/attachments/{png}", "employee"), 404)
 
 
+@pytest.mark.slow  # a seeded office
 def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_write(
     make_settings: Any, relay: Any
 ) -> None:
@@ -361,6 +367,7 @@ def test_a_logged_visit_with_written_form_suggested_tells_the_client_how_to_writ
 # -- lists, filters, errors --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a seeded office and more inquiries through SMTP
 def test_list_filters_pagination_and_error_shape(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
 
@@ -429,6 +436,7 @@ def test_list_filters_pagination_and_error_shape(make_settings: Any) -> None:
         assert o.call("GET", "/health").json()["status"] in ("ok", "degraded")
 
 
+@pytest.mark.slow  # a seeded office
 def test_complexity_moves_the_due_date_and_waiting_stops_the_clock(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste2"]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import Session, select
 
 from ingest.outgoing.mail_transport import PermanentFailure, TemporaryFailure
@@ -58,6 +59,7 @@ def callback(service: Any, sid: str, status: str, error_code: str | None = None)
     return response.status_code
 
 
+@pytest.mark.slow  # a running service and a fake Twilio API
 def test_outbox_sends_through_twilio_client_and_status_callbacks_update_the_row(
     make_settings: Any, service_factory: Any
 ) -> None:

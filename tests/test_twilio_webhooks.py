@@ -118,6 +118,7 @@ def _encode(fields: list[tuple[str, str]]) -> bytes:
 # --- over HTTP ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a running service per vector set
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_signature_vectors_over_http_behind_a_proxy(make_settings: Any, service_factory: Any) -> None:
     """The form vectors, POSTed to the running service as a proxy passes them on.
@@ -232,6 +233,7 @@ def test_forwarded_headers_are_ignored_unless_trusted(make_settings: Any, servic
         assert post(service, INBOUND, **signed_post(INBOUND, fields)).status_code == 200
 
 
+@pytest.mark.slow  # a conversation through a running service
 def test_whatsapp_conversation_becomes_one_routed_inquiry(make_settings: Any, relay: Any, service_factory: Any) -> None:
     api = FakeMessagesApi().__enter__()
     settings = make_settings(

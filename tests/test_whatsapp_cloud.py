@@ -268,6 +268,7 @@ def two_messages() -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow  # every upstream payload over HTTP
 def test_signed_updates_over_http_end_in_the_right_records(
     make_settings: Any, service_factory: Any, database_url: str
 ) -> None:
