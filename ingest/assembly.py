@@ -10,9 +10,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
-from sqlmodel import col, select
-
 from channels.base import Channel
 from channels.calls import CallChannel
 from channels.email import EmailChannel
@@ -28,6 +25,7 @@ from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.pipeline.runner import Pipeline
 from ingest.routing import router_from_settings
 from router.deadlines import DeadlinePolicy
+from storage import repo, staff_repo
 from storage.db import SessionFactory, transaction
 from storage.models import Absence, Employee
 
@@ -65,7 +63,7 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
     """Make employee and absence rows match the config; employees no longer configured become inactive."""
     with transaction(sessions) as session:
-        existing = {e.key: e for e in session.exec(select(Employee)).all()}
+        existing = repo.employees_by_key(session)
         for conf in settings.employees:
             row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
             row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
@@ -79,7 +77,7 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
             gone.active = False
             session.add(gone)
         # Absences from the config are replaced as a whole; those entered through the API stay.
-        session.execute(delete(Absence).where(col(Absence.source) == "config"))
+        staff_repo.drop_config_absences(session)
         for absence in settings.absences:
             session.add(
                 Absence(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from storage.models import Absence, Employee
@@ -39,3 +40,8 @@ def live_token(session: Session, *, token_hash: str) -> tuple[ApiToken, Employee
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def drop_config_absences(session: Session) -> None:
+    """Remove the absences read from the configuration (those entered through the API stay)."""
+    session.execute(delete(Absence).where(col(Absence.source) == "config"))
