@@ -20,7 +20,7 @@ from ingest.privacy.scrub import Identifiers, safe_event_data
 from storage import repo
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import Outbox, Receipt, ReceiptStatus
-from tests.test_pipeline import T0
+from tests.pipeline_office import T0
 
 
 def test_erasure_matches_whole_addresses_and_numbers_only() -> None:
