@@ -254,6 +254,7 @@ def test_asterisk_master_csv_import(
         )
 
 
+@pytest.mark.slow  # two real `ingest` processes
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_generic_csv_with_a_column_mapping(tmp_path: Path, database_url: str) -> None:
     export = tmp_path / "zvani.csv"

@@ -121,6 +121,7 @@ def test_serve_runs_everything_and_stops_cleanly_on_sigterm(tmp_path: Path, data
     assert "client@client.example" not in log_text and "notīrīts" not in log_text
 
 
+@pytest.mark.slow  # a real `ingest serve` process
 def test_serve_with_bad_config_exits_with_message(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

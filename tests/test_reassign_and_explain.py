@@ -107,6 +107,7 @@ def test_explain_shows_rule_facts_and_due_date(stored: Stored) -> None:
     assert "-> 2026-11-26T17:00:00+02:00" in lines
 
 
+@pytest.mark.slow  # real `ingest` processes
 def test_explain_and_reassign_commands(stored: Stored, tmp_path: Path) -> None:
     config = write_config(tmp_path, stored.settings.database_url())
     run = subprocess.run(

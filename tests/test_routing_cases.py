@@ -191,7 +191,9 @@ def case_params() -> Iterator[Any]:
         yield pytest.param(case["id"], id=case["id"], marks=marks)
 
 
+# The same table on PostgreSQL is the slow half: it runs in the full suite, not in the fast loop.
 @pytest.mark.parametrize("case_id", list(case_params()))
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True)
 def test_routing_case(office: Office, case_id: str) -> None:
     case = BY_ID[case_id]
     for earlier in earlier_in_sequence(case):
