@@ -235,7 +235,7 @@ def test_permissions_per_role(make_settings: Any) -> None:
         overview = {
             role: clients[role].get("/dashboard", params={"from": PERIOD[0], "to": PERIOD[1]}).text for role in KEYS
         }
-        assert refs["E"] in overview["board"] and "Complaints and suggestions" in overview["board"]
+        assert refs["E"] in overview["board"] and "Perioda sūdzības un ierosinājumi" in overview["board"]
         assert refs["E"] not in overview["supervisor"] and refs["F"] in overview["supervisor"]
         assert 'data-figure="employee:siltums:open"' not in overview["employee"]
         assert 'data-figure="employee:atkritumi-1:open"' in overview["employee"]
@@ -324,7 +324,7 @@ def test_login_rate_limit_is_audited_without_the_password(make_settings: Any) ->
         base = _base(service)
         for i in range(5):
             _, response = login(base, "valde", f"wrong password {i}")
-            assert response.status_code == 401 and "Wrong employee key or password" in response.text
+            assert response.status_code == 401 and "Nepareizs lietotājvārds vai parole" in response.text
         _, response = login(base, "valde", PASSWORD)
         assert response.status_code == 429, "the 6th attempt within 15 minutes is refused, even with the right password"
         _, unknown = login(base, "typed-a-password-here", "whatever")
@@ -381,7 +381,7 @@ def test_client_text_is_escaped_and_headers_are_set(make_settings: Any) -> None:
             assert "<script" not in text.lower(), name
         inquiry = pages["inquiry"].text
         assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in inquiry  # the client's name, as text
-        assert 'id="timeline"' in inquiry and "routed" in inquiry and "overdue" in inquiry
+        assert 'id="timeline"' in inquiry and "piešķirts" in inquiry and "nokavēts" in inquiry
         overview = pages["overview"].text
         assert "<svg" in overview and "W11" in overview and 'class="overdue"' in overview
 

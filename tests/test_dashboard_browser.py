@@ -70,7 +70,7 @@ def test_log_in_see_overdue_and_reassign_in_chromium(make_settings: Any, tmp_pat
 
                 row = page.locator(f'#due tr.overdue[data-reference="{overdue}"]')
                 expect(row).to_be_visible()
-                expect(row).to_contain_text("overdue")
+                expect(row).to_contain_text("nokavēts")
                 expect(row).to_contain_text("<script>alert(1)</script>")  # shown as text
                 expect(page.locator("svg.chart rect")).to_have_count(8)  # the default period: 8 ISO weeks
                 shot = tmp_path / "dashboard.png"
@@ -87,7 +87,7 @@ def test_log_in_see_overdue_and_reassign_in_chromium(make_settings: Any, tmp_pat
                 page.click("#reassign")
                 expect(page.locator("#done")).to_be_visible()
                 expect(page.locator("#employee")).to_have_text("atkritumi-2")
-                expect(page.locator("#timeline")).to_contain_text("from atkritumi-1 to atkritumi-2: Aizvieto kolēģi")
+                expect(page.locator("#timeline")).to_contain_text("atkritumi-1 → atkritumi-2: Aizvieto kolēģi")
                 inquiry_shot = tmp_path / "inquiry.png"
                 page.screenshot(path=str(inquiry_shot), full_page=True)
 

@@ -8,7 +8,8 @@ several services in one process each count their own failed logins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,8 +21,10 @@ from sqlmodel import Session
 
 from ingest.api.auth import Principal
 from ingest.api.context import ApiContext
+from ingest.dashboard.labels import N_
 from ingest.dashboard.sessions import LiveSession, LoginLimiter, resolve_session
-from ingest.dashboard.web import SESSION_COOKIE, html, read_form, same_token
+from ingest.dashboard.web import LANGUAGE_COOKIE, SESSION_COOKIE, html, read_form, same_token
+from ingest.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogs, language_of
 from storage.models import Employee
 from storage.staff_models import Role
 
@@ -38,21 +41,35 @@ class DashboardOptions:
 
 @dataclass(frozen=True, eq=False)
 class DashboardContext:
-    """One app's dashboard: the service's context, the options, its login limiter and templates."""
+    """One app's dashboard: the service's context, the options, its login limiter and templates,
+    seen in the language of the request (``language``)."""
 
     ctx: ApiContext
     options: DashboardOptions
     limiter: LoginLimiter
-    env: Environment  # the page renderer (templates with the office's time zone)
+    envs: Mapping[str, Environment]  # the page renderer per language (catalog, time zone)
+    catalogs: Catalogs
     decoy: str  # checked when the key is unknown, so a wrong key costs the same time as a wrong password
+    language: str = DEFAULT_LANGUAGE
+    path: str = "/dashboard"  # the page asked for: where a language switch comes back to
+
+    @property
+    def env(self) -> Environment:
+        return self.envs[self.language]
+
+    def gettext(self, message: str) -> str:
+        """``message`` in the page's language."""
+        return self.catalogs.get(self.language).gettext(message)
 
 
 def dashboard_context(request: Request) -> DashboardContext:
-    """The dashboard of the app serving this request (``app.state.dashboard``)."""
+    """The dashboard of the app serving this request (``app.state.dashboard``), in the language
+    the browser chose (the ``gk_lang`` cookie; Latvian by default)."""
     found = getattr(request.app.state, "dashboard", None)
     if not isinstance(found, DashboardContext):
         raise RuntimeError("the dashboard is mounted on an app without its context (mount_dashboard)")
-    return found
+    language = language_of(request.cookies.get(LANGUAGE_COOKIE))
+    return replace(found, language=language, path=request.url.path)
 
 
 Dashboard = Annotated[DashboardContext, Depends(dashboard_context)]
@@ -88,11 +105,23 @@ def sees_inquiries(user: User) -> bool:
 
 
 def page(dash: DashboardContext, name: str, status: int = 200, user: User | None = None, **values: Any) -> Response:
-    return html(dash.env, name, status, office=dash.ctx.notices.office, user=user, **values)
+    return html(
+        dash.env,
+        name,
+        status,
+        office=dash.ctx.notices.office,
+        user=user,
+        language=dash.language,
+        languages=LANGUAGES,
+        here=dash.path,
+        **values,
+    )
 
 
-def problem(dash: DashboardContext, status: int, message: str, user: User | None = None) -> Response:
-    return page(dash, "error.html", status, user=user, code=status, message=message)
+def problem(dash: DashboardContext, status: int, message: str, user: User | None = None, **values: object) -> Response:
+    """An error page; ``message`` is a catalog text (marked with ``N_``), ``values`` fill its placeholders."""
+    text = dash.gettext(message) % values if values else dash.gettext(message)
+    return page(dash, "error.html", status, user=user, code=status, message=text)
 
 
 def to_login(request: Request) -> Response:
@@ -126,5 +155,5 @@ def form_sender(dash: DashboardContext, request: Request, session: Session, form
     if user is None:
         return to_login(request)
     if not same_token(form.get("csrf"), user.session.csrf_token):
-        return problem(dash, 403, "The form had expired. Reload the page and try again.", user)
+        return problem(dash, 403, N_("The form had expired. Reload the page and try again."), user)
     return user

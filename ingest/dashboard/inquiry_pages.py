@@ -32,6 +32,7 @@ from ingest.dashboard.deps import (
     sees_inquiries,
     to_login,
 )
+from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act, can_see
@@ -75,10 +76,10 @@ def inquiry_page(
         if user is None:
             return to_login(request)
         if not sees_inquiries(user):
-            return problem(dash, 403, "Your role has no access to inquiries.", user)
+            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
         inquiry = load(session, user, reference)
         if inquiry is None:
-            return problem(dash, 404, "No such inquiry that you may see.", user)
+            return problem(dash, 404, N_("No such inquiry that you may see."), user)
         shown = inquiry_detail(session, inquiry, now)
         may_reassign = inquiry.status in OPEN_STATUSES and can_act(session, user.principal, inquiry, Action.REASSIGN)
         others = inquiry_repo.assignable_employees(session) if may_reassign else []
@@ -101,12 +102,14 @@ def reassign_inquiry(request: Request, dash: Dashboard, reference: str, form: Fo
         if isinstance(user, Response):
             return user
         if not sees_inquiries(user):
-            return problem(dash, 403, "Your role has no access to inquiries.", user)
+            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
         inquiry = load(session, user, reference)
         if inquiry is None:
-            return problem(dash, 404, "No such inquiry that you may see.", user)
+            return problem(dash, 404, N_("No such inquiry that you may see."), user)
         if not can_act(session, user.principal, inquiry, Action.REASSIGN):
-            return problem(dash, 403, "Only the responsible employee, a supervisor or the board may reassign it.", user)
+            return problem(
+                dash, 403, N_("Only the responsible employee, a supervisor or the board may reassign it."), user
+            )
         answer = give_to(dash, session, user, inquiry, target_key=target_key, reason=reason, now=now)
         if answer is not None:
             return answer
@@ -131,7 +134,7 @@ def give_to(
         target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=user.principal.key, reason=reason,
                           notices=dash.ctx.notices, now=now)  # fmt: skip
     except UnknownEmployee:
-        return problem(dash, 422, "Choose an active employee.", user)
+        return problem(dash, 422, N_("Choose an active employee."), user)
     except InquiryError as exc:
         return problem(dash, 409, str(exc), user)
     audit.record(session, principal=user.principal, action="inquiry.reassign", now=now, inquiry_id=inquiry.id,

@@ -17,9 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from ingest.dashboard.deps import VIA, Dashboard, DashboardContext, Form, current_user, form_sender, page, remote
+from ingest.dashboard.labels import N_
 from ingest.dashboard.passwords import verify_password
 from ingest.dashboard.sessions import end_session, start_session
 from ingest.dashboard.web import (
+    LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     TEMPLATES,
@@ -28,10 +30,13 @@ from ingest.dashboard.web import (
     same_token,
     set_cookie,
 )
+from ingest.i18n import language_of
 from ingest.inquiries import audit
 from storage import inquiry_repo
 from storage.db import transaction
 from storage.models import Employee
+
+LANGUAGE_MAX_AGE = 365 * 24 * 3600
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -67,6 +72,25 @@ def login_audit(
     )
 
 
+@router.get("/language/{code}")
+def choose_language(
+    dash: Dashboard,
+    code: str,
+    next: str = Query(default="/dashboard", max_length=500),  # noqa: A002
+) -> Response:
+    """The pages in another language (a preference, kept in a cookie for a year); back to ``next``."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(
+        response,
+        LANGUAGE_COOKIE,
+        language_of(code),
+        secure_cookie=dash.options.secure_cookies,
+        max_age=LANGUAGE_MAX_AGE,
+        path="/dashboard",
+    )
+    return response
+
+
 @router.get("/login")
 def login_form(
     request: Request,
@@ -86,7 +110,9 @@ def login(request: Request, form: Form, dash: Dashboard) -> Response:
     next_path = safe_next(form.get("next"))
     now = dash.ctx.clock()
     if not same_token(form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return login_page(dash, 403, next_path=next_path, message="The form had expired. Please try again.", key=key)
+        return login_page(
+            dash, 403, next_path=next_path, message=dash.gettext(N_("The form had expired. Please try again.")), key=key
+        )
     # Read, then check the password with no transaction open: scrypt takes tens of milliseconds,
     # and a write transaction would hold SQLite's write lock meanwhile.
     with dash.ctx.sessions() as session:
@@ -98,14 +124,18 @@ def login(request: Request, form: Form, dash: Dashboard) -> Response:
             login_audit(
                 dash, session, request, actor=known, action="dashboard.login_refused", detail={"reason": "rate_limited"}
             )
-        message = f"Too many failed attempts. Try again in {_minutes(wait)} min."
+        message = dash.gettext(N_("Too many failed attempts. Try again in %(minutes)s min.")) % {
+            "minutes": _minutes(wait)
+        }
         return login_page(dash, 429, next_path=next_path, message=message, key=key)
     reason = refusal(dash, employee, password)
     if employee is None or reason is not None:
         dash.limiter.failed(key, now)
         with transaction(dash.ctx.sessions) as session:
             login_audit(dash, session, request, actor=known, action="dashboard.login_failed", detail={"reason": reason})
-        return login_page(dash, 401, next_path=next_path, message="Wrong employee key or password.", key=key)
+        return login_page(
+            dash, 401, next_path=next_path, message=dash.gettext(N_("Wrong employee key or password.")), key=key
+        )
     dash.limiter.succeeded(key)
     return logged_in(dash, request, employee, now=now, next_path=next_path)
 

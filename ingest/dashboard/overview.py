@@ -24,6 +24,7 @@ from ingest.dashboard.deps import (
     to_login,
 )
 from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
+from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from ingest.inquiries.access import visible
@@ -57,11 +58,13 @@ def overview(
         if user is None:
             return to_login(request)
         if not sees_inquiries(user):
-            return problem(dash, 403, "Your role has no access to inquiries.", user)
+            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
         try:
             period = period_of(first, last, today=today, options=dash.options)
         except ValueError as exc:
-            return problem(dash, 400, f"The period is not valid: {exc}. Use from=YYYY-MM-DD&to=YYYY-MM-DD.", user)
+            return problem(
+                dash, 400, N_("The period is not valid: %(error)s. Use from=YYYY-MM-DD&to=YYYY-MM-DD."), user, error=exc
+            )
         where = visible(user.principal, session.get_bind().dialect.name)
         figures = office_figures(
             session, period=period, now=now, tz=ctx.tz, where=where, topic_names=dict(ctx.notices.topic_names),

@@ -14,6 +14,7 @@ from ingest.dashboard.deps import DashboardContext, DashboardOptions
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
 from ingest.dashboard.web import template_environment
+from ingest.i18n import LANGUAGES, load_catalogs
 
 
 def dashboard_routers() -> list[APIRouter]:
@@ -25,11 +26,13 @@ def mount_dashboard(
 ) -> None:
     """The dashboard's routes on ``app``, answering with the service's ``ctx``; failed logins are
     counted by ``limiter``, by default one of this app's own."""
+    catalogs = load_catalogs()
     app.state.dashboard = DashboardContext(
         ctx=ctx,
         options=options,
         limiter=limiter or LoginLimiter(),
-        env=template_environment(ctx.tz),
+        envs={language: template_environment(ctx.tz, catalogs.get(language)) for language in LANGUAGES},
+        catalogs=catalogs,
         decoy=dummy_hash(),
     )
     for router in dashboard_routers():

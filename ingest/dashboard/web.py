@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
+from babel.support import Translations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -23,8 +24,12 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
+from ingest.dashboard.labels import LABELS
+
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "gk_session"
+# The language the browser chose (lv, ru, en); not a secret, so readable by the page.
+LANGUAGE_COOKIE = "gk_lang"
 LOGIN_CSRF_COOKIE = "gk_login_csrf"
 MAX_FORM_BYTES = 64 * 1024
 
@@ -66,23 +71,31 @@ class DashboardRoute(APIRoute):
         return handler
 
 
-def template_environment(tz: ZoneInfo) -> Environment:
+def template_environment(tz: ZoneInfo, translations: Translations) -> Environment:
+    """The page renderer of one language: its catalog, the office's time zone and date format."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template, whatever its name: client text is always escaped
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
 
-    def local(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    def local(at: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
         return at.astimezone(tz).strftime(fmt) if at else "—"
 
     def percent(share: float | None) -> str:
         return "—" if share is None else f"{share * 100:.0f} %"
 
+    def label(value: str | None) -> str:
+        """A stored code (status, kind, channel, event type) in the page's language."""
+        return translations.gettext(LABELS[value]) if value in LABELS else (value or "—")
+
     env.filters["local"] = local
     env.filters["percent"] = percent
+    env.filters["label"] = label
     return env
 
 

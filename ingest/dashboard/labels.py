@@ -1,0 +1,75 @@
+"""The stored codes the pages show (statuses, kinds, channels, event types), as texts to translate.
+
+``N_`` only marks a text for the catalog; the ``label`` filter (ingest/dashboard/web.py)
+translates it into the page's language when the page is rendered. A code missing here is
+shown as it is stored.
+"""
+
+from __future__ import annotations
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction into the catalogs; translated later, where it is shown."""
+    return text
+
+
+LABELS: dict[str, str] = {
+    # roles
+    "employee": N_("employee"),
+    "supervisor": N_("supervisor"),
+    "board": N_("board"),
+    "admin": N_("administrator"),
+    # statuses
+    "open": N_("open"),
+    "waiting_client": N_("waiting for the client"),
+    "answered": N_("answered"),
+    "closed": N_("closed"),
+    # kinds
+    "question": N_("question"),
+    "request": N_("request"),
+    "complaint": N_("complaint"),
+    "suggestion": N_("suggestion"),
+    # complexity
+    "simple": N_("simple"),
+    "complex": N_("complex"),
+    # channels and directions
+    "email": N_("e-mail"),
+    "whatsapp": N_("WhatsApp"),
+    "sms": N_("SMS"),
+    "phone": N_("phone"),
+    "visit": N_("visit"),
+    "in": N_("from the client"),
+    "out": N_("to the client"),
+    "note": N_("internal note"),
+    # events
+    "received": N_("received"),
+    "routed": N_("assigned"),
+    "notified": N_("sent"),
+    "reassigned": N_("reassigned"),
+    "note_added": N_("note added"),
+    "message_received": N_("new message"),
+    "reopened": N_("reopened"),
+    "waiting_for_client": N_("waiting for the client"),
+    "clock_resumed": N_("clock restarted"),
+    "complexity_changed": N_("complexity changed"),
+    "escalated": N_("escalated"),
+    "notification_failed": N_("could not be sent"),
+    "client_ack_suppressed": N_("no acknowledgement sent"),
+    "client_unreachable": N_("the client cannot be reached in writing"),
+    "answer_channel_changed": N_("answered on another channel"),
+    "written_form_not_sent": N_("written-form instructions not sent"),
+    "automatic_bounce": N_("bounce"),
+    "automatic_auto-reply": N_("automatic reply"),
+    "media_fetched": N_("attachment downloaded"),
+    "media_failed": N_("attachment could not be downloaded"),
+    "anonymised": N_("anonymised"),
+    "staff_notification_queued": N_("employee notified"),
+    "staff_followup_queued": N_("employee told of a new message"),
+    "client_ack_queued": N_("acknowledgement to the client"),
+    "client_redirect_queued": N_("redirect notice to the client"),
+    "client_answer_queued": N_("answer to the client"),
+    "written_form_queued": N_("written-form instructions to the client"),
+    "staff_call_client_queued": N_("employee asked to call the client"),
+    "staff_reply_not_relayed_queued": N_("employee told the reply was not relayed"),
+    "deadline_digest_queued": N_("morning digest"),
+}
