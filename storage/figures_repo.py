@@ -173,3 +173,16 @@ def open_due_before(
         .limit(limit)
     ).all()
     return [(inquiry, key) for inquiry, key in rows]
+
+
+FIGURES = ("open", "overdue", "received", "answered", "on_time", "missed")
+
+
+def figure_condition(figure: str, span: Span) -> ColumnElement[bool]:
+    """The inquiries a figure of the office counts, as a filter: the list a figure links to shows
+    exactly the inquiries it counted. ValueError for an unknown figure."""
+    c = _conditions(span)
+    by_name = dict(zip(FIGURES, c.all(), strict=True))
+    if figure not in by_name:
+        raise ValueError(f"no figure {figure!r}")
+    return by_name[figure]

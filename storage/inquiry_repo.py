@@ -88,16 +88,22 @@ def assignable_employees(session: Session) -> list[Employee]:
 
 
 def inquiry_page(
-    session: Session, *, where: Sequence[ColumnElement[bool]], limit: int, offset: int
+    session: Session, *, where: Sequence[ColumnElement[bool]], limit: int, offset: int, by_due: bool = False
 ) -> tuple[int, list[tuple[Inquiry, Contact, str | None]]]:
-    """The total matching ``where`` and one page of them, newest first, with contact and employee key."""
+    """The total matching ``where`` and one page of them, with contact and employee key: newest
+    first, or (``by_due``) the earliest due first, those without a due date last."""
     total = session.exec(select(func.count(col(Inquiry.id))).where(*where)).one()
+    order = (
+        (col(Inquiry.due_at).is_(None), col(Inquiry.due_at), col(Inquiry.id))
+        if by_due
+        else (col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
+    )
     rows: Any = session.exec(
         select(Inquiry, Contact, Employee.key)
         .join(Contact, col(Contact.id) == col(Inquiry.contact_id))
         .outerjoin(Employee, col(Employee.id) == col(Inquiry.employee_id))
         .where(*where)
-        .order_by(col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
+        .order_by(*order)
         .limit(limit)
         .offset(offset)
     ).all()

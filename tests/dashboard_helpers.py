@@ -151,7 +151,8 @@ def login(base: str, key: str, password: str = PASSWORD) -> tuple[httpx.Client, 
 def figures_on_page(page: str) -> dict[str, str]:
     """``section:key:figure`` -> the value the dashboard shows (share as 0.750 or empty)."""
     out: dict[str, str] = {}
-    for match in re.finditer(r'<td[^>]*data-figure="([^"]+)"(?: data-value="([^"]*)")?[^>]*>([^<]*)</td>', page):
+    cell = r'<td[^>]*data-figure="([^"]+)"(?: data-value="([^"]*)")?[^>]*>(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</td>'
+    for match in re.finditer(cell, page):
         name, value, text = match.groups()
         out[name] = value if value is not None else text.strip()
     return out

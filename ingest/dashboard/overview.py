@@ -7,7 +7,8 @@ read of personal data: it writes an audit row with the references shown.
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
 
-from datetime import date
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -23,17 +24,34 @@ from ingest.dashboard.deps import (
     sees_inquiries,
     to_login,
 )
-from ingest.dashboard.figures import Period, due_today, last_weeks, office_figures
+from ingest.dashboard.figures import NOBODY, Period, due_today, last_weeks, office_figures
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from ingest.inquiries.access import visible
+from storage import figures_repo
 from storage.db import transaction
 from storage.staff_models import Role
 
 FEEDBACK_LIMIT = 200
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+
+def figure_link(period: Period, section: str, key: str, figure: str) -> str | None:
+    """The inquiry list that a figure of the overview counts; None where the list cannot say it."""
+    if key == NOBODY or figure not in figures_repo.FIGURES:
+        return None
+    first, last = period.first, period.last
+    params = {"figure": figure, "from": first.isoformat(), "to": last.isoformat(), "employee": ""}
+    if section == "week":
+        year, week = key.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        params["from"] = max(first, monday).isoformat()
+        params["to"] = min(last, monday + timedelta(days=6)).isoformat()
+    elif section in ("employee", "channel", "topic", "kind"):
+        params[section] = key
+    return "/dashboard/inquiries?" + urlencode(params)
 
 
 def period_of(first: str | None, last: str | None, *, today: date, options: DashboardOptions) -> Period:
@@ -77,6 +95,7 @@ def overview(
                      detail={**VIA, "period": period.label, "references": shown})  # fmt: skip
     return page(
         dash, "overview.html", user=user, figures=figures, due=due, chart=on_time_chart(figures.weeks),
+        figure_link=lambda section, key, figure: figure_link(period, section, key, figure),
         today=today, working_day=ctx.calendar.is_working_day(today), csrf=user.session.csrf_token,
         sees_complaints=user.principal.role == Role.BOARD, feedback_limit=FEEDBACK_LIMIT,
     )  # fmt: skip
