@@ -40,7 +40,7 @@ from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
 from storage import inquiry_repo, repo
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, Employee, Inquiry
+from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
 
 REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -55,6 +55,22 @@ def load(session: Session, user: User, reference: str) -> Inquiry | None:
     if inquiry is None or not can_see(session, user.principal, inquiry):
         return None  # the same answer as for one that does not exist
     return inquiry
+
+
+# What the page says after a change (its ?done= parameter).
+DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity")
+
+
+def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:
+    """Which of the page's forms this user may use on this inquiry now (the API's rules)."""
+    principal, status = user.principal, inquiry.status
+    return {
+        "answer": status != InquiryStatus.CLOSED.value and can_act(session, principal, inquiry, Action.ANSWER),
+        "note": can_act(session, principal, inquiry, Action.NOTE),
+        "waiting": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.WAITING),
+        "complexity": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.COMPLEXITY),
+        "reassign": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.REASSIGN),
+    }
 
 
 def timeline(shown: InquiryDetail) -> list[tuple[str, datetime, int, Any]]:
@@ -81,14 +97,15 @@ def inquiry_page(
         if inquiry is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         shown = inquiry_detail(session, inquiry, now)
-        may_reassign = inquiry.status in OPEN_STATUSES and can_act(session, user.principal, inquiry, Action.REASSIGN)
+        may = allowed(session, user, inquiry)
+        may_reassign = may["reassign"]
         others = inquiry_repo.assignable_employees(session) if may_reassign else []
         audit.record(session, principal=user.principal, action="inquiry.read", now=now, inquiry_id=inquiry.id,
                      detail={**VIA, "reference": inquiry.reference})  # fmt: skip
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
-        done=done == "reassigned",
+        done=done if done in DONE else None, may=may,
     )  # fmt: skip
 
 

@@ -1,0 +1,141 @@
+"""What staff do to an inquiry from its page: answer the client, add a note, stop or restart the
+clock, change the complexity (issue 12, item 3).
+
+Each is a POST form with the session's CSRF token, allowed by the same rule as in the staff API
+(ingest/inquiries/access.py), done by the same service function (ingest/inquiries/), written to
+the audit log, and answered with a redirect back to the inquiry saying what was done.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
+
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from ingest.dashboard.deps import (
+    VIA,
+    Dashboard,
+    DashboardContext,
+    Form,
+    User,
+    form_sender,
+    problem,
+    sees_inquiries,
+)
+from ingest.dashboard.inquiry_pages import load
+from ingest.dashboard.labels import N_
+from ingest.dashboard.web import DashboardRoute
+from ingest.inquiries import audit
+from ingest.inquiries.access import Action, can_act
+from ingest.inquiries.answering import answer as answer_client
+from ingest.inquiries.complexity import change_complexity
+from ingest.inquiries.errors import InquiryError
+from ingest.inquiries.notes import add_note
+from ingest.inquiries.waiting import set_waiting
+from storage.db import transaction
+from storage.models import Employee, Inquiry
+
+MAX_TEXT = 20_000
+COMPLEXITIES = ("simple", "complex")
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+# What a change does, given the session, the acting employee, the inquiry and the time; it returns
+# the word for the page's "done" notice, and raises InquiryError when the state forbids it.
+Change = Callable[[Session, Employee, Inquiry, datetime], str]
+
+
+def act(dash: DashboardContext, request: Request, reference: str, form: dict[str, str], action: Action,
+        change: Change, *, invalid: str | None = None) -> Response:  # fmt: skip
+    """Check the sender, the inquiry and the role, make the change, audit it, go back to the page.
+    ``invalid`` is why the form cannot be taken (told only to a sender who may act)."""
+    now = dash.ctx.clock()
+    with transaction(dash.ctx.sessions) as session:
+        user = form_sender(dash, request, session, form)
+        if isinstance(user, Response):
+            return user
+        inquiry = load(session, user, reference) if sees_inquiries(user) else None
+        if inquiry is None:
+            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        if not can_act(session, user.principal, inquiry, action):
+            return _refused(dash, action, user)
+        if invalid is not None:
+            return problem(dash, 422, invalid, user)
+        author = session.get(Employee, user.principal.employee_id)
+        assert author is not None
+        try:
+            done = change(session, author, inquiry, now)
+        except InquiryError as exc:
+            return problem(dash, 409, str(exc), user)
+        audit.record(session, principal=user.principal, action=f"inquiry.{action.value}", now=now,
+                     inquiry_id=inquiry.id, detail={**VIA, "reference": inquiry.reference, "done": done})  # fmt: skip
+        ref = inquiry.reference
+    dash.ctx.wake_outbox()
+    return RedirectResponse(f"/dashboard/inquiries/{quote(ref)}?done={done}", status_code=303)
+
+
+def _refused(dash: DashboardContext, action: Action, user: User) -> Response:
+    if action == Action.ANSWER:
+        return problem(dash, 403, N_("Only the responsible employee answers the client."), user)
+    return problem(dash, 403, N_("Only the responsible employee, a supervisor or the board may do this."), user)
+
+
+def _text(form: dict[str, str]) -> str | None:
+    text = form.get("text", "").replace("\x00", "").strip()
+    return text[:MAX_TEXT] if text else None
+
+
+@router.post("/inquiries/{reference}/answer")
+def answer(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    text = _text(form)
+
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        answer_client(session, inquiry=inquiry, author=author, text=text or "", notices=dash.ctx.notices,
+                      via="dashboard", now=now)  # fmt: skip
+        return "answered"
+
+    invalid = N_("Write the answer first.") if text is None else None
+    return act(dash, request, reference, form, Action.ANSWER, change, invalid=invalid)
+
+
+@router.post("/inquiries/{reference}/notes")
+def note(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    text = _text(form)
+
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        add_note(session, inquiry=inquiry, author=author, text=text or "", via="dashboard", now=now)
+        return "noted"
+
+    invalid = N_("Write the note first.") if text is None else None
+    return act(dash, request, reference, form, Action.NOTE, change, invalid=invalid)
+
+
+@router.post("/inquiries/{reference}/waiting")
+def waiting(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    wait = form.get("waiting") == "1"
+    ctx = dash.ctx
+
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        set_waiting(session, inquiry=inquiry, waiting=wait, actor=author.key, calendar=ctx.calendar,
+                    policy=ctx.policy, now=now)  # fmt: skip
+        return "waiting" if wait else "resumed"
+
+    return act(dash, request, reference, form, Action.WAITING, change)
+
+
+@router.post("/inquiries/{reference}/complexity")
+def complexity(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    chosen = form.get("complexity", "")
+    ctx = dash.ctx
+
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        change_complexity(session, inquiry=inquiry, complexity=chosen, working_days=ctx.working_days(chosen),
+                          actor=author.key, calendar=ctx.calendar, policy=ctx.policy, now=now)  # fmt: skip
+        return "complexity"
+
+    invalid = None if chosen in COMPLEXITIES else N_("Choose simple or complex.")
+    return act(dash, request, reference, form, Action.COMPLEXITY, change, invalid=invalid)

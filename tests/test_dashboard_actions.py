@@ -1,0 +1,79 @@
+"""Answering, noting, waiting and changing the complexity from the inquiry's page (issue 12, item 3):
+the same rules, services and audit rows as the staff API, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlmodel import col, select
+
+from storage.models import Inquiry, Message, Outbox
+from storage.staff_models import AuditLog
+from tests.dashboard_helpers import NOW, PASSWORD, Clock, csrf_of, give_passwords, login, seed
+from tests.staff_api_helpers import settings_with_admin
+from tests.support import running_service
+
+
+@contextmanager
+def office(make_settings: Any) -> Iterator[tuple[Any, str, dict[str, str]]]:
+    with running_service(settings_with_admin(make_settings), clock=Clock(NOW)) as service:
+        give_passwords(service.sessions, "atkritumi-1", "koordinatore", "siltums")
+        refs = seed(service.sessions)
+        yield service, f"http://127.0.0.1:{service.http_port}", refs
+
+
+def post(client: httpx.Client, reference: str, action: str, **fields: str) -> httpx.Response:
+    page = client.get(f"/dashboard/inquiries/{reference}")
+    return client.post(f"/dashboard/inquiries/{reference}/{action}", data={"csrf": csrf_of(page.text), **fields})
+
+
+def inquiry(service: Any, reference: str) -> Inquiry:
+    with service.sessions() as session:
+        found = session.exec(select(Inquiry).where(Inquiry.reference == reference)).one()
+        session.expunge(found)
+        return found
+
+
+def test_the_responsible_employee_answers_notes_and_waits(make_settings: Any) -> None:
+    with office(make_settings) as (service, base, refs):
+        client, _ = login(base, "atkritumi-1", PASSWORD)
+        ref = refs["C"]
+        page = client.get(f"/dashboard/inquiries/{ref}").text
+        assert 'id="answer"' in page and 'id="note"' in page and 'id="wait"' in page
+        assert post(client, ref, "notes", text="Zvanīju, neatbild.").headers["location"].endswith("?done=noted")
+        waited = post(client, ref, "waiting", waiting="1")
+        assert waited.status_code == 303 and inquiry(service, ref).status == "waiting_client"
+        assert "Pieprasījums gaida klientu" in client.get(waited.headers["location"]).text
+        post(client, ref, "waiting", waiting="0")
+        assert inquiry(service, ref).status == "open"
+        answered = post(client, ref, "answer", text="Konteiners tiks iztukšots rīt.")
+        assert answered.headers["location"].endswith("?done=answered")
+        assert inquiry(service, ref).status == "answered"
+        with service.sessions() as session:
+            sent = session.exec(select(Outbox).where(Outbox.kind == "client_answer")).all()
+            kinds = [m.direction for m in session.exec(select(Message).order_by(col(Message.id))).all()]
+            actions = {a.action for a in session.exec(select(AuditLog)).all()}
+        assert len(sent) == 1 and "Konteiners tiks iztukšots rīt." in str(sent[0].payload)
+        assert "note" in kinds and "out" in kinds
+        assert {"inquiry.note", "inquiry.waiting", "inquiry.answer"} <= actions
+
+
+def test_refusals_follow_the_api_rules(make_settings: Any) -> None:
+    with office(make_settings) as (service, base, refs):
+        ref = refs["C"]
+        supervisor, _ = login(base, "koordinatore", PASSWORD)
+        assert 'id="answer"' not in supervisor.get(f"/dashboard/inquiries/{ref}").text
+        assert post(supervisor, ref, "answer", text="Nē").status_code == 403, "only the responsible employee answers"
+        assert post(supervisor, ref, "complexity", complexity="complex").status_code == 303
+        assert inquiry(service, ref).complexity == "complex"
+        other, _ = login(base, "siltums", PASSWORD)
+        assert post(other, refs["C"], "notes", text="x").status_code == 404, "not theirs: as if it did not exist"
+        employee, _ = login(base, "atkritumi-1", PASSWORD)
+        no_csrf = employee.post(f"/dashboard/inquiries/{ref}/answer", data={"text": "Sveiki"})
+        assert no_csrf.status_code == 403
+        assert post(employee, ref, "answer", text="   ").status_code == 422
+        assert post(employee, ref, "complexity", complexity="huge").status_code == 422
+        assert inquiry(service, ref).status == "open", "nothing of the refused answers was done"
