@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
@@ -14,6 +16,23 @@ from ingest.api.errors import install_error_handlers
 from storage import repo
 from storage.db import SessionFactory
 from storage.models import Outbox, Receipt
+
+# The API's documentation pages (/docs: Swagger UI, /redoc: ReDoc) load their scripts, stylesheet and
+# icon from here: the fastapi-offline package ships them (Swagger UI: Apache-2.0, ReDoc: MIT). FastAPI's
+# own pages load them from a CDN and stay blank on a closed network.
+DOCS_ASSETS = "/docs-assets"
+# Nothing from elsewhere, whatever the scripts try: ReDoc shows Redocly's logo from their CDN (refused
+# here, it hides itself), Swagger UI would ask validator.swagger.io about the schema (also turned off).
+# The pages' own start-up scripts are inline, and both libraries set inline styles.
+DOCS_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(
@@ -24,7 +43,8 @@ def create_app(
     metrics: CollectorRegistry | None = None,
     leadership: Callable[[], dict[str, str]] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="Inquiry service", version="0.1.0")
+    app = FastAPI(title="Inquiry service", version="0.1.0", docs_url=None, redoc_url=None)
+    mount_docs(app)
     # The staff API's errors share one JSON shape; other paths keep FastAPI's answers.
     install_error_handlers(app)
     # Receivers with HTTP endpoints (webhooks) bring their own routers.
@@ -59,3 +79,47 @@ def create_app(
             return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def mount_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
+    """/docs and /redoc as FastAPI makes them, but with every script, stylesheet and icon from
+    :data:`DOCS_ASSETS` on this service (``/openapi.json`` stays where it is)."""
+    assert app.openapi_url is not None and app.swagger_ui_oauth2_redirect_url is not None
+    openapi_url, oauth2_redirect_url = app.openapi_url, app.swagger_ui_oauth2_redirect_url
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+
+    def secured(page: HTMLResponse) -> HTMLResponse:
+        page.headers.update(DOCS_SECURITY_HEADERS)
+        return page
+
+    @app.get(docs_url, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return secured(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=oauth2_redirect_url,
+                swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+                swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+            )
+        )
+
+    @app.get(oauth2_redirect_url, include_in_schema=False)
+    async def swagger_ui_oauth2_redirect() -> HTMLResponse:
+        return secured(get_swagger_ui_oauth2_redirect_html())
+
+    @app.get(redoc_url, include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return secured(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
