@@ -77,3 +77,22 @@ def test_refusals_follow_the_api_rules(make_settings: Any) -> None:
         assert post(employee, ref, "answer", text="   ").status_code == 422
         assert post(employee, ref, "complexity", complexity="huge").status_code == 422
         assert inquiry(service, ref).status == "open", "nothing of the refused answers was done"
+
+
+def test_close_with_a_reason_and_reopen(make_settings: Any) -> None:
+    with office(make_settings) as (service, base, refs):
+        ref = refs["C"]
+        employee, _ = login(base, "atkritumi-1", PASSWORD)
+        assert post(employee, ref, "close", reason="whatever").status_code == 422
+        closed = post(employee, ref, "close", reason="answered_by_phone")
+        assert closed.headers["location"].endswith("?done=closed")
+        assert inquiry(service, ref).status == "closed"
+        page = employee.get(closed.headers["location"]).text
+        assert "atbildēts pa tālruni" in page and 'id="reopen"' in page and 'id="answer"' not in page
+        with service.sessions() as session:
+            assert session.exec(select(Outbox).where(Outbox.kind == "client_answer")).first() is None
+        assert post(employee, ref, "close", reason="spam").status_code == 409, "closed already"
+        assert post(employee, ref, "reopen").headers["location"].endswith("?done=reopened")
+        assert inquiry(service, ref).status == "open"
+        other, _ = login(base, "siltums", PASSWORD)
+        assert post(other, ref, "close", reason="spam").status_code == 404

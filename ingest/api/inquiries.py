@@ -20,6 +20,7 @@ from ingest.api.schemas import (
     KEY_PATTERN,
     MAX_ID,
     AnswerOut,
+    CloseIn,
     ComplexityIn,
     InquiryDetail,
     InquiryList,
@@ -33,6 +34,7 @@ from ingest.api.shapes import detail, disposition, served_type, summary, summary
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act, can_see, visible
 from ingest.inquiries.answering import answer as answer_client
+from ingest.inquiries.closing import close, reopen
 from ingest.inquiries.complexity import change_complexity
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.notes import add_note as note_on
@@ -269,3 +271,35 @@ def add_note(principal: Caller, ctx: Context, reference: Reference, body: TextIn
         audit.record(session, principal=principal, action="inquiry.note", now=now, inquiry_id=inquiry.id,
                      detail={"reference": inquiry.reference, "message_id": message.id})  # fmt: skip
         return NoteOut(inquiry=summary_of(session, inquiry, now), message_id=message.id)
+
+
+@router.post(
+    "/{reference}/close", response_model=InquirySummary, summary="Close without writing to the client, with a reason"
+)
+def close_inquiry(principal: Caller, ctx: Context, reference: Reference, body: CloseIn) -> InquirySummary:
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        inquiry = visible_inquiry(session, principal, reference)
+        require_action(session, principal, inquiry, Action.CLOSE)
+        try:
+            close(session, inquiry=inquiry, reason=body.reason, actor=principal.key, now=now)
+        except InquiryError as exc:
+            raise conflict(exc) from None
+        audit.record(session, principal=principal, action="inquiry.close", now=now, inquiry_id=inquiry.id,
+                     detail={"reference": inquiry.reference, "reason": body.reason})  # fmt: skip
+        return summary_of(session, inquiry, now)
+
+
+@router.post("/{reference}/reopen", response_model=InquirySummary, summary="Open an answered or closed inquiry again")
+def reopen_inquiry(principal: Caller, ctx: Context, reference: Reference) -> InquirySummary:
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        inquiry = visible_inquiry(session, principal, reference)
+        require_action(session, principal, inquiry, Action.REOPEN)
+        try:
+            reopen(session, inquiry=inquiry, actor=principal.key, now=now)
+        except InquiryError as exc:
+            raise conflict(exc) from None
+        audit.record(session, principal=principal, action="inquiry.reopen", now=now, inquiry_id=inquiry.id,
+                     detail={"reference": inquiry.reference})  # fmt: skip
+        return summary_of(session, inquiry, now)

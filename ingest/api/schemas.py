@@ -125,6 +125,12 @@ class WaitingIn(_In):
     waiting: bool
 
 
+class CloseIn(_In):
+    reason: Literal["answered_by_phone", "duplicate", "no_answer_needed", "spam"] = Field(
+        description="why it is closed without an answer to the client"
+    )
+
+
 class TextIn(_In):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 

@@ -1,5 +1,5 @@
 """What staff do to an inquiry from its page: answer the client, add a note, stop or restart the
-clock, change the complexity (issue 12, item 3).
+clock, change the complexity, close it with a reason or reopen it (issue 12, item 3).
 
 Each is a POST form with the session's CSRF token, allowed by the same rule as in the staff API
 (ingest/inquiries/access.py), done by the same service function (ingest/inquiries/), written to
@@ -32,6 +32,7 @@ from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act
 from ingest.inquiries.answering import answer as answer_client
+from ingest.inquiries.closing import CLOSE_REASONS, close, reopen
 from ingest.inquiries.complexity import change_complexity
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.notes import add_note
@@ -139,3 +140,24 @@ def complexity(request: Request, dash: Dashboard, reference: str, form: Form) ->
 
     invalid = None if chosen in COMPLEXITIES else N_("Choose simple or complex.")
     return act(dash, request, reference, form, Action.COMPLEXITY, change, invalid=invalid)
+
+
+@router.post("/inquiries/{reference}/close")
+def close_inquiry(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    reason = form.get("reason", "")
+
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        close(session, inquiry=inquiry, reason=reason, actor=author.key, now=now)
+        return "closed"
+
+    invalid = None if reason in CLOSE_REASONS else N_("Choose why it is closed.")
+    return act(dash, request, reference, form, Action.CLOSE, change, invalid=invalid)
+
+
+@router.post("/inquiries/{reference}/reopen")
+def reopen_inquiry(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
+        reopen(session, inquiry=inquiry, actor=author.key, now=now)
+        return "reopened"
+
+    return act(dash, request, reference, form, Action.REOPEN, change)

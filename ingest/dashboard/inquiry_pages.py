@@ -36,6 +36,7 @@ from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act, can_see
+from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
 from storage import inquiry_repo, repo
@@ -58,7 +59,7 @@ def load(session: Session, user: User, reference: str) -> Inquiry | None:
 
 
 # What the page says after a change (its ?done= parameter).
-DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity")
+DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened")
 
 
 def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:
@@ -70,6 +71,8 @@ def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:
         "waiting": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.WAITING),
         "complexity": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.COMPLEXITY),
         "reassign": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.REASSIGN),
+        "close": status != InquiryStatus.CLOSED.value and can_act(session, principal, inquiry, Action.CLOSE),
+        "reopen": status in REOPENABLE and can_act(session, principal, inquiry, Action.REOPEN),
     }
 
 
@@ -105,7 +108,7 @@ def inquiry_page(
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
-        done=done if done in DONE else None, may=may,
+        done=done if done in DONE else None, may=may, close_reasons=CLOSE_REASONS,
     )  # fmt: skip
 
 

@@ -49,6 +49,11 @@ LABELS: dict[str, str] = {
     "note_added": N_("note added"),
     "message_received": N_("new message"),
     "reopened": N_("reopened"),
+    # why an inquiry was closed without an answer
+    "answered_by_phone": N_("answered by phone"),
+    "duplicate": N_("duplicate"),
+    "no_answer_needed": N_("no answer needed"),
+    "spam": N_("spam"),
     "waiting_for_client": N_("waiting for the client"),
     "clock_resumed": N_("clock restarted"),
     "complexity_changed": N_("complexity changed"),

@@ -36,6 +36,8 @@ class Action(StrEnum):
     REASSIGN = "reassign"
     COMPLEXITY = "complexity"
     WAITING = "waiting"
+    CLOSE = "close"
+    REOPEN = "reopen"
 
 
 def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
@@ -101,5 +103,6 @@ def can_act(session: Session, principal: Principal, inquiry: Inquiry, action: Ac
         return assigned
     if action == Action.NOTE:
         return True
-    # Reassigning, complexity and the client clock: the assignee, or a supervisor or the board.
+    # Reassigning, complexity, the client clock, closing and reopening: the assignee, or a
+    # supervisor or the board.
     return assigned or principal.role in (Role.SUPERVISOR, Role.BOARD)

@@ -1,0 +1,51 @@
+"""Closing an inquiry without writing to the client (with a reason), and reopening it.
+
+An inquiry answered by phone, a duplicate, a client's "thank you" that needs no answer, or spam
+is closed with its reason: nothing is sent to the client, the reminders stop, and the figures
+count it apart (closed, not answered). A closed or answered inquiry can be reopened; its due
+date stands as it was (policy 10.1: the deadline does not restart).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from ingest.inquiries.clock import cancel_alarms
+from ingest.inquiries.errors import InquiryError
+from storage import repo
+from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus
+
+CLOSE_REASONS = ("answered_by_phone", "duplicate", "no_answer_needed", "spam")
+REOPENABLE = (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value)
+
+
+def close(session: Session, *, inquiry: Inquiry, reason: str, actor: str, now: datetime) -> None:
+    """Close the inquiry for ``reason``; nothing is sent to the client."""
+    if reason not in CLOSE_REASONS:
+        raise InquiryError(f"the reason must be one of {', '.join(CLOSE_REASONS)}")
+    if inquiry.status not in (*OPEN_STATUSES, InquiryStatus.ANSWERED.value):
+        raise InquiryError(f"{inquiry.reference} is {inquiry.status}")
+    assert inquiry.id is not None
+    was = inquiry.status
+    inquiry.status = InquiryStatus.CLOSED.value
+    inquiry.clock_paused_at = None
+    inquiry.updated_at = now
+    session.add(inquiry)
+    cancel_alarms(session, inquiry_id=inquiry.id)
+    repo.add_event(
+        session, inquiry_id=inquiry.id, type="closed", at=now, actor=actor, data={"reason": reason, "was": was}
+    )
+
+
+def reopen(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:
+    """Open an answered or closed inquiry again, with the due date it had."""
+    if inquiry.status not in REOPENABLE:
+        raise InquiryError(f"{inquiry.reference} is {inquiry.status}; only an answered or closed one is reopened")
+    assert inquiry.id is not None
+    was = inquiry.status
+    inquiry.status = InquiryStatus.OPEN.value
+    inquiry.updated_at = now
+    session.add(inquiry)
+    repo.add_event(session, inquiry_id=inquiry.id, type="reopened", at=now, actor=actor, data={"was": was})
