@@ -145,3 +145,16 @@ def recent_acknowledgements(session: Session, *, recipient: str, since: datetime
         Outbox.kind == "client_ack", Outbox.recipient == recipient, col(Outbox.created_at) > since
     )
     return int(session.exec(stmt).one())
+
+
+def inquiries_of_contact(
+    session: Session, *, contact_id: int, where: Sequence[ColumnElement[bool]], limit: int = 50
+) -> list[Inquiry]:
+    """The contact's inquiries matching ``where`` (who may see them), newest first."""
+    stmt = (
+        select(Inquiry)
+        .where(col(Inquiry.contact_id) == contact_id, *where)
+        .order_by(col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt).all())

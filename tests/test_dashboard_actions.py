@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from storage.models import Inquiry, Message, Outbox
+from storage.db import transaction
+from storage.models import Attachment, Inquiry, Message, Outbox
 from storage.staff_models import AuditLog
 from tests.dashboard_helpers import NOW, PASSWORD, Clock, csrf_of, give_passwords, login, seed
 from tests.staff_api_helpers import settings_with_admin
@@ -96,3 +97,40 @@ def test_close_with_a_reason_and_reopen(make_settings: Any) -> None:
         assert inquiry(service, ref).status == "open"
         other, _ = login(base, "siltums", PASSWORD)
         assert post(other, ref, "close", reason="spam").status_code == 404
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000005000118dd8db40000000049454e44ae426082"
+)
+
+
+def test_attachments_download_safely_and_the_clients_history_shows(make_settings: Any) -> None:
+    with office(make_settings) as (service, base, refs):
+        with transaction(service.sessions) as session:
+            c = session.exec(select(Inquiry).where(Inquiry.reference == refs["C"])).one()
+            g = session.exec(select(Inquiry).where(Inquiry.reference == refs["G"])).one()
+            g.contact_id = c.contact_id  # the same client wrote twice
+            session.add(g)
+            message = session.exec(select(Message).where(Message.inquiry_id == c.id)).one()
+            photo = Attachment(message_id=message.id, filename="konteiners.png", content_type="image/png",
+                               size=len(PNG), sha256="x", data=PNG)  # fmt: skip
+            trap = Attachment(message_id=message.id, filename="x.svg", content_type="image/svg+xml", size=5,
+                              sha256="y", data=b"<svg/>")  # fmt: skip
+            session.add_all([photo, trap])
+            session.flush()
+            photo_id, trap_id = photo.id, trap.id
+        employee, _ = login(base, "atkritumi-1", PASSWORD)
+        page = employee.get(f"/dashboard/inquiries/{refs['C']}").text
+        link = f"/dashboard/inquiries/{refs['C']}/attachments/{photo_id}"
+        assert f'<img class="thumbnail" src="{link}"' in page and f'href="/dashboard/inquiries/{refs["G"]}"' in page
+        got = employee.get(link)
+        assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
+        assert got.headers["content-disposition"].startswith("attachment;")
+        svg = employee.get(f"/dashboard/inquiries/{refs['C']}/attachments/{trap_id}")
+        assert svg.headers["content-type"] == "application/octet-stream", "what could run is served as bytes"
+        other, _ = login(base, "siltums", PASSWORD)
+        assert other.get(link).status_code == 404
+        with service.sessions() as session:
+            downloads = session.exec(select(AuditLog).where(AuditLog.action == "attachment.download")).all()
+        assert len(downloads) == 2

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from ingest.api.schemas import InquiryDetail
 from ingest.api.shapes import detail as inquiry_detail
+from ingest.api.shapes import disposition, served_type
 from ingest.dashboard.deps import (
     VIA,
     Dashboard,
@@ -35,13 +36,16 @@ from ingest.dashboard.deps import (
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act, can_see
+from ingest.inquiries.access import Action, can_act, can_see, visible
 from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
 from storage import inquiry_repo, repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
+
+# Shown as thumbnails on the inquiry's page; anything else is a link to download.
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -100,6 +104,12 @@ def inquiry_page(
         if inquiry is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         shown = inquiry_detail(session, inquiry, now)
+        visible_here = visible(user.principal, session.get_bind().dialect.name)
+        history = [
+            other
+            for other in inquiry_repo.inquiries_of_contact(session, contact_id=inquiry.contact_id, where=[visible_here])
+            if other.id != inquiry.id
+        ]
         may = allowed(session, user, inquiry)
         may_reassign = may["reassign"]
         others = inquiry_repo.assignable_employees(session) if may_reassign else []
@@ -108,7 +118,8 @@ def inquiry_page(
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
-        done=done if done in DONE else None, may=may, close_reasons=CLOSE_REASONS,
+        done=done if done in DONE else None, may=may, close_reasons=CLOSE_REASONS, history=history,
+        images=IMAGE_TYPES,
     )  # fmt: skip
 
 
@@ -161,3 +172,31 @@ def give_to(
                  detail={**VIA, "reference": inquiry.reference, "from": previous.key if previous else None,
                          "to": target.key})  # fmt: skip
     return None
+
+
+@router.get("/inquiries/{reference}/attachments/{attachment_id}")
+def attachment(request: Request, dash: Dashboard, reference: str, attachment_id: int) -> Response:
+    """An attachment as the API serves it: always a download, types that could run as bytes."""
+    now = dash.ctx.clock()
+    with transaction(dash.ctx.sessions) as session:
+        user = current_user(dash, request, session)
+        if user is None:
+            return to_login(request)
+        inquiry = load(session, user, reference) if sees_inquiries(user) else None
+        row = None
+        if inquiry is not None and inquiry.id is not None:
+            row = inquiry_repo.attachment_on(session, inquiry_id=inquiry.id, attachment_id=attachment_id)
+        if inquiry is None or row is None or row.data is None:
+            return problem(dash, 404, N_("No such attachment that you may see."), user)
+        audit.record(session, principal=user.principal, action="attachment.download", now=now, inquiry_id=inquiry.id,
+                     detail={**VIA, "reference": inquiry.reference, "attachment_id": attachment_id})  # fmt: skip
+        data, ctype, filename = row.data, row.content_type, row.filename
+    return Response(
+        content=data,
+        media_type=served_type(ctype),
+        headers={
+            "Content-Disposition": disposition(filename, attachment_id),
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
