@@ -101,7 +101,7 @@ def test_dashboard_fits_a_phone_screen(make_settings: Any) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     with running_service(make_settings(), clock=Clock(NOW)) as service:
-        give_passwords(service.sessions, "koordinatore")
+        give_passwords(service.sessions, "atkritumi-1")
         long = seed(service.sessions, (*SEEDS, LONG))["L"]  # overdue: due 09:30, now 10:00
         base = f"http://127.0.0.1:{service.http_port}"
         csp_violations: list[str] = []
@@ -116,7 +116,7 @@ def test_dashboard_fits_a_phone_screen(make_settings: Any) -> None:
 
                 page.goto(base + "/dashboard/login")
                 check_fits(page, "login")
-                page.fill("#employee", "koordinatore")
+                page.fill("#employee", "atkritumi-1")  # the responsible one: every form of the inquiry
                 page.fill("#password", PASSWORD)
                 page.click("#login")
                 expect(page).to_have_url(f"{base}/dashboard")
