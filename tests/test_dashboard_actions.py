@@ -19,10 +19,11 @@ from tests.support import running_service
 
 
 @contextmanager
-def office(make_settings: Any) -> Iterator[tuple[Any, str, dict[str, str]]]:
+def office(make_settings: Any, *, seeded: bool = True) -> Iterator[tuple[Any, str, dict[str, str]]]:
     with running_service(settings_with_admin(make_settings), clock=Clock(NOW)) as service:
         give_passwords(service.sessions, "atkritumi-1", "koordinatore", "siltums")
-        refs = seed(service.sessions)
+        # The seeds take references directly, past the counter: a test that opens inquiries has none.
+        refs = seed(service.sessions) if seeded else {}
         yield service, f"http://127.0.0.1:{service.http_port}", refs
 
 
@@ -134,3 +135,24 @@ def test_attachments_download_safely_and_the_clients_history_shows(make_settings
         with service.sessions() as session:
             downloads = session.exec(select(AuditLog).where(AuditLog.action == "attachment.download")).all()
         assert len(downloads) == 2
+
+
+def test_log_a_visit_with_the_written_form_suggested(make_settings: Any) -> None:
+    with office(make_settings, seeded=False) as (service, base, _refs):
+        employee, _ = login(base, "atkritumi-1", PASSWORD)
+        form = employee.get("/dashboard/interactions")
+        assert form.status_code == 200 and 'id="log-interaction"' in form.text
+        fields = {"channel": "visit", "client_name": "Anna Liepa", "email": "anna@client.example",
+                  "text": "Vēlas mainīt konteineru izvešanas grafiku.", "suggested_written": "1"}  # fmt: skip
+        assert employee.post("/dashboard/interactions", data=fields).status_code == 403, "no CSRF token"
+        logged = employee.post("/dashboard/interactions", data={**fields, "csrf": csrf_of(form.text)})
+        assert logged.status_code == 303 and logged.headers["location"].endswith("?done=logged")
+        reference = logged.headers["location"].split("/")[-1].split("?")[0]
+        shown = inquiry(service, reference)
+        assert shown.channel == "visit" and shown.status == "open"
+        with service.sessions() as session:
+            written = session.exec(select(Outbox).where(Outbox.kind == "client_written_form")).all()
+            logs = session.exec(select(AuditLog).where(AuditLog.action == "interaction.log")).all()
+        assert [w.recipient for w in written] == ["anna@client.example"] and len(logs) == 1
+        nobody = employee.post("/dashboard/interactions", data={**fields, "email": "", "csrf": csrf_of(form.text)})
+        assert nobody.status_code == 422

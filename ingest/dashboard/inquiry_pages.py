@@ -63,7 +63,7 @@ def load(session: Session, user: User, reference: str) -> Inquiry | None:
 
 
 # What the page says after a change (its ?done= parameter).
-DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened")
+DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened", "logged")
 
 
 def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:

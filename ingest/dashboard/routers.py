@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from ingest.api.context import ApiContext
-from ingest.dashboard import inquiry_actions, inquiry_list, inquiry_pages, login, overview
+from ingest.dashboard import inquiry_actions, inquiry_list, inquiry_pages, interactions, login, overview
 from ingest.dashboard.deps import DashboardContext, DashboardOptions
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
@@ -18,7 +18,14 @@ from ingest.i18n import LANGUAGES, load_catalogs
 
 
 def dashboard_routers() -> list[APIRouter]:
-    return [login.router, overview.router, inquiry_list.router, inquiry_pages.router, inquiry_actions.router]
+    return [
+        login.router,
+        overview.router,
+        inquiry_list.router,
+        inquiry_pages.router,
+        inquiry_actions.router,
+        interactions.router,
+    ]
 
 
 def mount_dashboard(
