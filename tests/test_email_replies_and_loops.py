@@ -174,3 +174,23 @@ def test_our_own_mail_read_back_is_not_an_inquiry(settings: Any, relay: Any, ser
         wait_until(lambda: rows(service, Receipt) and rows(service, Receipt)[0].status == "processed", what="processed")
         assert rows(service, Inquiry) == []
         assert rows(service, Receipt)[0].meta["outcome"]["automatic"] == "own"
+
+
+def test_note_and_close_commands_by_reply(settings: Any, relay: Any, service_factory: Any) -> None:
+    with service_factory(settings) as service:
+        text = "Netiek izvesti atkritumi no Brīvības ielas 12."
+        send(service.smtp_port, client_mail("Neizvesti atkritumi", text, message_id="c9@client.example"))
+        (notice,) = wait_until(lambda: relay.staff(), what="the staff notification")
+        assert "#piezīme" in notice.get_content(), "the notification says how"
+        note = reply_to(notice, sender="janis.kalnins@example.lv", body="#piezīme Zvanīju klientam, viss skaidrs.")
+        send(service.smtp_port, note, rcpt=note["To"].addresses[0].addr_spec, sender="janis.kalnins@example.lv")
+        wait_until(lambda: [m for m in rows(service, Message) if m.direction == "note"], what="the note")
+        closing = reply_to(notice, sender="janis.kalnins@example.lv", body="#slēgt\nKlients tikai pateicās.")
+        send(service.smtp_port, closing, rcpt=closing["To"].addresses[0].addr_spec, sender="janis.kalnins@example.lv")
+        wait_until(lambda: rows(service, Inquiry)[0].status == "closed", what="the inquiry closed")
+        notes = sorted(m.text for m in rows(service, Message) if m.direction == "note")
+        assert notes == ["Klients tikai pateicās.", "Zvanīju klientam, viss skaidrs."]
+        closed = [e for e in rows(service, Event) if e.type == "closed"]
+        assert [e.data["reason"] for e in closed] == ["no_answer_needed"]
+        to_client = [m for m in relay.clients() if "Zvanīju" in m.get_content() or "pateicās" in m.get_content()]
+        assert to_client == [], "nothing of a command reaches the client"

@@ -89,6 +89,7 @@ def staff_notice(
         "Lai atbildētu klientam, atbildiet uz šo vēstuli (no savas darba adreses): atbilde tiks nosūtīta",
         "klientam no klientu apkalpošanas adreses, un pieprasījums tiks atzīmēts kā atbildēts.",
         "Citātu un parakstu klients nesaņems.",
+        "Pirmajā rindā #piezīme — iekšēja piezīme (klientam netiek sūtīta); #slēgt — slēgt bez atbildes klientam.",
     ]
     return StaffNotice(subject=subject, text="\n".join(lines) + "\n")
 

@@ -2,20 +2,56 @@
 
 From the responsible employee, the reply is the answer: sent on to the client without the
 quoted history, and the inquiry is marked answered. From anyone else it is kept as an internal
-note, never shown to the client, and its author is told why.
+note, never shown to the client, and its author is told why. A first line ``#piezīme`` (also
+``#note``, ``#заметка``) makes any staff reply an internal note; ``#slēgt`` (``#close``,
+``#закрыть``) closes the inquiry without an answer to the client.
 """
 
 from __future__ import annotations
 
 from channels.email_quote import split_reply
 from ingest.inquiries.answering import mark_answered
+from ingest.inquiries.closing import close
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
 from storage import repo
-from storage.models import Contact, Employee, Inquiry
+from storage.models import Contact, Employee, Inquiry, InquiryStatus
 
 # Outbox kinds that went to staff: a reply to one of them is a staff reply.
 STAFF_KINDS = ("staff_", "deadline_")
+
+# A first line that is one of these makes a reply a command instead of an answer to the client.
+COMMANDS = {
+    "#piezīme": "note", "#piezime": "note", "#note": "note", "#заметка": "note",
+    "#slēgt": "close", "#slegt": "close", "#close": "close", "#закрыть": "close",
+}  # fmt: skip
+
+
+def email_command(text: str) -> tuple[str | None, str]:
+    """The command on the reply's first non-empty line (``#piezīme``, ``#slēgt`` …) and the rest
+    of the text; (None, text) when the reply is an answer."""
+    lines = text.strip().splitlines()
+    parts = lines[0].split(maxsplit=1) if lines else []
+    word = parts[0].lower() if parts else ""
+    if word not in COMMANDS:
+        return None, text
+    rest = parts[1].strip() if len(parts) > 1 else ""
+    body = "\n".join(([rest] if rest else []) + lines[1:]).strip()
+    return COMMANDS[word], body
+
+
+def _command(arrival: Arrival, inquiry: Inquiry, author: Employee, command: str, text: str) -> Outcome:
+    """``#piezīme``: kept as an internal note. ``#slēgt``: closed without an answer to the client
+    (by whom the API would let close it), the rest of the text kept as a note."""
+    session, now = arrival.session, arrival.now
+    assert inquiry.id is not None
+    message = add_message(session, inquiry, arrival.inbound, arrival.receipt, direction="note", text=text)
+    repo.add_event(session, inquiry_id=inquiry.id, type="note_added", at=now, actor=author.key,
+                   data={"message_id": message.id, "via": "email", "command": command})  # fmt: skip
+    may_close = author.id == inquiry.employee_id or author.role in ("supervisor", "board")
+    if command == "close" and may_close and inquiry.status != InquiryStatus.CLOSED.value:
+        close(session, inquiry=inquiry, reason="no_answer_needed", actor=author.key, now=now)
+    return Outcome.NOTE
 
 
 def run(arrival: Arrival) -> Outcome | None:
@@ -26,6 +62,9 @@ def run(arrival: Arrival) -> Outcome | None:
     session, now = arrival.session, arrival.now
     author = repo.employee_by_email(session, email=arrival.inbound.sender_address)
     new_text, _quoted = split_reply(arrival.inbound.text)
+    command, new_text = email_command(new_text)
+    if command is not None and author is not None:
+        return _command(arrival, inquiry, author, command, new_text)
     responsible = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     is_answer = author is not None and responsible is not None and author.id == responsible.id
     message = add_message(
