@@ -118,6 +118,7 @@ def post(service: Any, path: str, **kwargs: Any) -> httpx.Response:
     return httpx.post(f"http://127.0.0.1:{service.http_port}{path}", timeout=30, **kwargs)
 
 
+@pytest.mark.slow  # a running service and a Twilio Voice callback
 def test_missed_twilio_call_becomes_a_call_back_inquiry(voice_settings: Any, relay: Any, service_factory: Any) -> None:
     missed = voice_fields("CA" + "a" * 32, status="no-answer", sender="+37120000001")
     answered = voice_fields("CA" + "b" * 32, status="completed", sender="+37120000002")

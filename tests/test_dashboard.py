@@ -265,6 +265,7 @@ def test_permissions_per_role(make_settings: Any) -> None:
 # -- sessions, CSRF, the login limit ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # a running service, several logins
 def test_csrf_logout_and_session_expiry(make_settings: Any) -> None:
     clock = Clock(NOW)
     with _office(make_settings, clock) as (service, refs):
@@ -318,6 +319,7 @@ def test_csrf_logout_and_session_expiry(make_settings: Any) -> None:
         assert status == 303
 
 
+@pytest.mark.slow  # a running service, six logins
 def test_login_rate_limit_is_audited_without_the_password(make_settings: Any) -> None:
     clock = Clock(NOW)
     with _office(make_settings, clock, http={"secure_cookies": True}) as (service, _refs):

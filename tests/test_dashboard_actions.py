@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from storage.db import transaction
@@ -81,6 +82,7 @@ def test_refusals_follow_the_api_rules(make_settings: Any) -> None:
         assert inquiry(service, ref).status == "open", "nothing of the refused answers was done"
 
 
+@pytest.mark.slow  # a running service
 def test_close_with_a_reason_and_reopen(make_settings: Any) -> None:
     with office(make_settings) as (service, base, refs):
         ref = refs["C"]
@@ -106,6 +108,7 @@ PNG = bytes.fromhex(
 )
 
 
+@pytest.mark.slow  # a running service
 def test_attachments_download_safely_and_the_clients_history_shows(make_settings: Any) -> None:
     with office(make_settings) as (service, base, refs):
         with transaction(service.sessions) as session:
@@ -137,6 +140,7 @@ def test_attachments_download_safely_and_the_clients_history_shows(make_settings
         assert len(downloads) == 2
 
 
+@pytest.mark.slow  # a running service
 def test_log_a_visit_with_the_written_form_suggested(make_settings: Any) -> None:
     with office(make_settings, seeded=False) as (service, base, _refs):
         employee, _ = login(base, "atkritumi-1", PASSWORD)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from storage.staff_models import AuditLog
@@ -73,6 +74,7 @@ def test_filters_of_a_supervisor(make_settings: Any) -> None:
         assert client.get("/dashboard/inquiries", params={"from": "2026-02-30", "to": "x"}).status_code == 400
 
 
+@pytest.mark.slow  # every figure of three roles fetched
 def test_every_figure_links_to_the_inquiries_it_counts(make_settings: Any) -> None:
     with office(make_settings) as (base, _refs):
         for key in ("koordinatore", "valde", "atkritumi-1"):

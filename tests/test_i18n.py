@@ -62,6 +62,7 @@ def test_plural_forms_follow_each_language() -> None:
     assert catalogs.get("xx").gettext("Log out") == "Iziet", "an unknown language is Latvian"
 
 
+@pytest.mark.slow  # a running service
 def test_pages_are_latvian_by_default_and_switch_per_browser(make_settings: Any) -> None:
     with running_service(settings_with_admin(make_settings), clock=Clock(NOW)) as service:
         give_passwords(service.sessions, "valde")

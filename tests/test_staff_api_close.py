@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from storage.models import Event, Inquiry, Outbox
 from tests.staff_api_helpers import office, settings_with_admin
 
 
+@pytest.mark.slow  # a running service
 def test_close_and_reopen_over_the_api(make_settings: Any) -> None:
     with office(settings_with_admin(make_settings)) as o:
         ref = o.refs["waste"]
