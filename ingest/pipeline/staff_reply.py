@@ -9,13 +9,18 @@ note, never shown to the client, and its author is told why. A first line ``#pie
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from channels.email_quote import split_reply
+from ingest.api.auth import Principal
+from ingest.inquiries.access import Action, can_act
 from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.closing import close
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
 from storage import repo
 from storage.models import Contact, Employee, Inquiry, InquiryStatus
+from storage.staff_models import Role
 
 # Outbox kinds that went to staff: a reply to one of them is a staff reply.
 STAFF_KINDS = ("staff_", "deadline_")
@@ -48,10 +53,20 @@ def _command(arrival: Arrival, inquiry: Inquiry, author: Employee, command: str,
     message = add_message(session, inquiry, arrival.inbound, arrival.receipt, direction="note", text=text)
     repo.add_event(session, inquiry_id=inquiry.id, type="note_added", at=now, actor=author.key,
                    data={"message_id": message.id, "via": "email", "command": command})  # fmt: skip
-    may_close = author.id == inquiry.employee_id or author.role in ("supervisor", "board")
-    if command == "close" and may_close and inquiry.status != InquiryStatus.CLOSED.value:
+    if command == "close" and inquiry.status != InquiryStatus.CLOSED.value and _may_close(session, author, inquiry):
         close(session, inquiry=inquiry, reason="no_answer_needed", actor=author.key, now=now)
     return Outcome.NOTE
+
+
+def _may_close(session: Session, author: Employee, inquiry: Inquiry) -> bool:
+    """The rule of the API and the dashboard (ingest/inquiries/access.py), for the reply's author."""
+    try:
+        role = Role(author.role)
+    except ValueError:
+        role = Role.EMPLOYEE  # an unknown value grants the least
+    assert author.id is not None
+    principal = Principal(employee_id=author.id, key=author.key, role=role, token_id=0, remote_addr=None)
+    return can_act(session, principal, inquiry, Action.CLOSE)
 
 
 def run(arrival: Arrival) -> Outcome | None:
