@@ -30,7 +30,7 @@ from ingest.api.schemas import (
     TextIn,
     WaitingIn,
 )
-from ingest.api.shapes import detail, disposition, served_type, summary, summary_of
+from ingest.api.shapes import attachment_response, detail, summary, summary_of
 from ingest.inquiries import audit
 from ingest.inquiries.access import Action, can_act, can_see, visible
 from ingest.inquiries.answering import answer as answer_client
@@ -160,16 +160,7 @@ def download(principal: Caller, ctx: Context, reference: Reference, attachment_i
         audit.record(session, principal=principal, action="attachment.download", now=now, inquiry_id=inquiry.id,
                      detail={"reference": inquiry.reference, "attachment_id": attachment_id})  # fmt: skip
         data, ctype, filename = row.data, row.content_type, row.filename
-    return Response(
-        content=data,
-        media_type=served_type(ctype),
-        headers={
-            "Content-Disposition": disposition(filename, attachment_id),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return attachment_response(data, content_type=ctype, filename=filename, attachment_id=attachment_id)
 
 
 @router.post("/{reference}/reassign", response_model=InquirySummary, summary="Give the inquiry to another employee")

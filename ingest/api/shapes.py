@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote
 
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from ingest.api.schemas import (
@@ -139,3 +140,18 @@ def served_type(content_type: str) -> str:
         # let a browser pick the last type.
         return f"{main}; charset=utf-8"
     return main
+
+
+def attachment_response(data: bytes, *, content_type: str, filename: str | None, attachment_id: int) -> Response:
+    """An attachment as staff get it, from the API and the dashboard alike: always a download, and
+    types that could run in a browser as bytes."""
+    return Response(
+        content=data,
+        media_type=served_type(content_type),
+        headers={
+            "Content-Disposition": disposition(filename, attachment_id),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )

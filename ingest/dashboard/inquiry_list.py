@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy import ColumnElement
 from sqlmodel import col
 
+from ingest.api.shapes import summary
 from ingest.dashboard.deps import VIA, Dashboard, User, current_user, page, problem, sees_inquiries, to_login
 from ingest.dashboard.figures import Period
 from ingest.dashboard.labels import N_
@@ -164,9 +165,9 @@ def inquiry_list(
         ]
         offset = (query.page - 1) * PAGE_SIZE
         total, rows = inquiry_repo.inquiry_page(session, where=where, limit=PAGE_SIZE, offset=offset, by_due=True)
-        items = [_item(inquiry, contact, key, now) for inquiry, contact, key in rows]
+        items = [summary(inquiry, contact, key, now) for inquiry, contact, key in rows]
         audit.record(session, principal=user.principal, action="dashboard.list", now=now,
-                     detail={**VIA, "filters": filters.used(), "references": [i["reference"] for i in items],
+                     detail={**VIA, "filters": filters.used(), "references": [i.reference for i in items],
                              "total": total})  # fmt: skip
     return page(
         dash, "inquiry_list.html", user=user, items=items, total=total, query=query, filters=filters,
@@ -174,20 +175,3 @@ def inquiry_list(
         mine=query.employee is None and user.principal.role == Role.EMPLOYEE, figures=figures_repo.FIGURES,
         statuses=(*STATUSES, UNANSWERED),
     )  # fmt: skip
-
-
-def _item(inquiry: Inquiry, contact: Any, employee_key: str | None, now: datetime) -> dict[str, Any]:
-    overdue = inquiry.status == InquiryStatus.OPEN.value and inquiry.due_at is not None and inquiry.due_at < now
-    return {
-        "reference": inquiry.reference,
-        "due_at": inquiry.due_at,
-        "received_at": inquiry.received_at,
-        "status": inquiry.status,
-        "overdue": overdue,
-        "employee": employee_key,
-        "channel": inquiry.channel,
-        "topic": inquiry.topic,
-        "kind": inquiry.kind,
-        "subject": inquiry.subject,
-        "client": contact.name or contact.email or contact.phone or "",
-    }

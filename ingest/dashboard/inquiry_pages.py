@@ -18,8 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from ingest.api.schemas import InquiryDetail
+from ingest.api.shapes import attachment_response
 from ingest.api.shapes import detail as inquiry_detail
-from ingest.api.shapes import disposition, served_type
 from ingest.dashboard.deps import (
     VIA,
     Dashboard,
@@ -191,12 +191,4 @@ def attachment(request: Request, dash: Dashboard, reference: str, attachment_id:
         audit.record(session, principal=user.principal, action="attachment.download", now=now, inquiry_id=inquiry.id,
                      detail={**VIA, "reference": inquiry.reference, "attachment_id": attachment_id})  # fmt: skip
         data, ctype, filename = row.data, row.content_type, row.filename
-    return Response(
-        content=data,
-        media_type=served_type(ctype),
-        headers={
-            "Content-Disposition": disposition(filename, attachment_id),
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return attachment_response(data, content_type=ctype, filename=filename, attachment_id=attachment_id)
