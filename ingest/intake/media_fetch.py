@@ -20,7 +20,7 @@ import hashlib
 import logging
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -61,10 +61,17 @@ class MediaFetcher:
     max_bytes: int
     api_base_url: str = DEFAULT_API_BASE
     timeout_seconds: float = 30
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def fetch_due(self) -> int:
-        """Download one batch of due media; returns how many were tried."""
-        return run_batch(self)
+        """Download one batch of due media; returns how many were tried. One HTTP client serves
+        the batch (made at its first item, so an idle wake-up makes none)."""
+        try:
+            return run_batch(self)
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def claim(self) -> list[MediaFetch]:
         with transaction(self.sessions) as session:
@@ -76,15 +83,16 @@ class MediaFetcher:
             )
 
     def attempt(self, row: MediaFetch) -> None:
-        with httpx.Client(
-            auth=httpx.BasicAuth(self.account_sid, self.auth_token),
-            follow_redirects=True,
-            timeout=self.timeout_seconds,
-        ) as client:
-            try:
-                result: Downloaded | Exception = self._download(client, row.url)
-            except Exception as exc:  # noqa: BLE001 - recorded on the row, retried or given up
-                result = exc
+        if self._client is None:
+            self._client = httpx.Client(
+                auth=httpx.BasicAuth(self.account_sid, self.auth_token),
+                follow_redirects=True,
+                timeout=self.timeout_seconds,
+            )
+        try:
+            result: Downloaded | Exception = self._download(self._client, row.url)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, retried or given up
+            result = exc
         self._record(row, result)
 
     def _download(self, client: httpx.Client, url: str) -> Downloaded:

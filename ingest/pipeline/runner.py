@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -55,8 +56,9 @@ class Pipeline:
     # Called after a commit that queued media to download.
     on_media: Callable[[], None] = lambda: None
 
-    @property
+    @cached_property
     def office(self) -> Office:
+        """What the steps need, made once: none of it changes while the service runs."""
         return Office(
             router=self.router,
             notices=self.notices,
