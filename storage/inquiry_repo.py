@@ -158,3 +158,13 @@ def inquiries_of_contact(
         .limit(limit)
     )
     return list(session.exec(stmt).all())
+
+
+def client_outbox_of(session: Session, *, inquiry_id: int) -> list[Outbox]:
+    """What was queued for the client on this inquiry (acknowledgements, notices, answers), oldest first."""
+    query = (
+        select(Outbox)
+        .where(col(Outbox.inquiry_id) == inquiry_id, col(Outbox.kind).startswith("client_", autoescape=True))
+        .order_by(col(Outbox.created_at), col(Outbox.id))
+    )
+    return list(session.exec(query).all())
