@@ -17,6 +17,22 @@ def drop_pending_alarms(session: Session, *, inquiry_id: int) -> None:
     )
 
 
+def move_pending_alarms(session: Session, *, from_id: int, to_id: int) -> int:
+    """Give the alarms of one inquiry that have not fired to another; returns how many moved."""
+    result = session.execute(
+        update(DeadlineAlarm)
+        .where(col(DeadlineAlarm.inquiry_id) == from_id, col(DeadlineAlarm.fired_at).is_(None))
+        .values(inquiry_id=to_id)
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def has_pending_alarms(session: Session, *, inquiry_id: int) -> bool:
+    stmt = select(DeadlineAlarm.id).where(DeadlineAlarm.inquiry_id == inquiry_id, col(DeadlineAlarm.fired_at).is_(None))
+    return session.exec(stmt.limit(1)).first() is not None
+
+
 def due_alarm_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
     stmt = (
         select(DeadlineAlarm.id)

@@ -65,7 +65,13 @@ class _Conditions:
 
 
 def _conditions(span: Span) -> _Conditions:
-    received = and_(col(Inquiry.received_at) >= span.start, col(Inquiry.received_at) < span.end)
+    # An inquiry merged into another is counted there: as received it would count the client's
+    # one request twice. Closed, it is neither open, overdue, answered nor missed either.
+    received = and_(
+        col(Inquiry.received_at) >= span.start,
+        col(Inquiry.received_at) < span.end,
+        col(Inquiry.merged_into_id).is_(None),
+    )
     # Overdue as the staff API's filter has it: the clock runs and the due time has passed.
     overdue = and_(
         col(Inquiry.status) == InquiryStatus.OPEN.value,

@@ -179,6 +179,9 @@ class Inquiry(SQLModel, table=True):
     answered_at: datetime | None = _ts()
     # Set while the inquiry waits for the client: the deadline clock is stopped.
     clock_paused_at: datetime | None = _ts()
+    # Set when the inquiry was merged into another of the same client (ingest/inquiries/merging.py):
+    # it is closed, and whatever refers to it (a reply, a reference) is taken to that one.
+    merged_into_id: int | None = Field(default=None, foreign_key="inquiry.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -25,18 +25,20 @@ from ingest.api.schemas import (
     InquiryDetail,
     InquiryList,
     InquirySummary,
+    MergeIn,
     NoteOut,
     ReassignIn,
     TextIn,
     WaitingIn,
 )
-from ingest.api.shapes import attachment_response, detail, summary, summary_of
+from ingest.api.shapes import attachment_response, detail, summaries, summary_of
 from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act, can_see, visible
+from ingest.inquiries.access import Action, can_act, can_merge, can_see, visible
 from ingest.inquiries.answering import answer as answer_client
 from ingest.inquiries.closing import close, reopen
 from ingest.inquiries.complexity import change_complexity
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
+from ingest.inquiries.merging import merge
 from ingest.inquiries.notes import add_note as note_on
 from ingest.inquiries.reassign import reassign
 from ingest.inquiries.search import InquiryFilters, conditions, prepare
@@ -118,7 +120,7 @@ def list_inquiries(
         dialect = prepare(session)
         where = [visible(principal, dialect), *conditions(filters, dialect=dialect, now=now, tz=ctx.tz)]
         total, rows = inquiry_repo.inquiry_page(session, where=where, limit=limit, offset=offset)
-        items = [summary(inquiry, contact, key, now) for inquiry, contact, key in rows]
+        items = summaries(session, rows, now)
         # The list shows clients' names and addresses: a read of personal data, logged with
         # the references shown and the names (not the values) of the filters.
         audit.record(
@@ -294,3 +296,28 @@ def reopen_inquiry(principal: Caller, ctx: Context, reference: Reference) -> Inq
         audit.record(session, principal=principal, action="inquiry.reopen", now=now, inquiry_id=inquiry.id,
                      detail={"reference": inquiry.reference})  # fmt: skip
         return summary_of(session, inquiry, now)
+
+
+@router.post(
+    "/{reference}/merge",
+    response_model=InquirySummary,
+    summary="Merge into another inquiry of the same client; answers with that inquiry",
+)
+def merge_inquiry(principal: Caller, ctx: Context, reference: Reference, body: MergeIn) -> InquirySummary:
+    now = ctx.clock()
+    with transaction(ctx.sessions) as session:
+        source = visible_inquiry(session, principal, reference)
+        target = visible_inquiry(session, principal, body.into)
+        if not can_merge(session, principal, source, target):
+            raise ApiError(
+                403, "forbidden",
+                f"only the responsible employee, a supervisor or the board of both {source.reference} and "
+                f"{target.reference} may merge them",
+            )  # fmt: skip
+        try:
+            merge(session, source=source, target=target, actor=principal.key, now=now)
+        except InquiryError as exc:
+            raise conflict(exc) from None
+        audit.record(session, principal=principal, action="inquiry.merge", now=now, inquiry_id=source.id,
+                     detail={"reference": source.reference, "into": target.reference})  # fmt: skip
+        return summary_of(session, target, now)

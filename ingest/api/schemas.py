@@ -69,6 +69,9 @@ class InquirySummary(BaseModel):
     clock_paused_at: datetime | None
     overdue: bool
     contact: ContactOut
+    merged_into: str | None = Field(
+        default=None, description="the reference this inquiry was merged into (it is then closed); null: not merged"
+    )
 
 
 class InquiryList(BaseModel):
@@ -129,6 +132,13 @@ class CloseIn(_In):
     reason: Literal["answered_by_phone", "duplicate", "no_answer_needed", "spam"] = Field(
         description="why it is closed without an answer to the client"
     )
+
+
+class MergeIn(_In):
+    into: str = Field(
+        min_length=1, max_length=40, pattern=KEY_PATTERN,
+        description="the reference of the same client's inquiry that takes this one's messages",
+    )  # fmt: skip
 
 
 class TextIn(_In):

@@ -17,7 +17,7 @@ from ingest.api.schemas import (
     InquirySummary,
     MessageOut,
 )
-from storage import inquiry_repo
+from storage import inquiry_repo, merge_repo
 from storage.models import Contact, Employee, Inquiry, InquiryStatus
 
 # Served with their own type; anything else (HTML, SVG, XML, scripts, unknown) as a download of
@@ -62,7 +62,10 @@ def contact_out(contact: Contact) -> ContactOut:
     )
 
 
-def summary(inquiry: Inquiry, contact: Contact, employee_key: str | None, now: datetime) -> InquirySummary:
+def summary(
+    inquiry: Inquiry, contact: Contact, employee_key: str | None, now: datetime, *, merged_into: str | None = None
+) -> InquirySummary:
+    """``merged_into``: the reference of the inquiry ``inquiry.merged_into_id`` names, if any."""
     overdue = inquiry.status == InquiryStatus.OPEN.value and inquiry.due_at is not None and inquiry.due_at < now
     return InquirySummary(
         reference=inquiry.reference,
@@ -81,14 +84,27 @@ def summary(inquiry: Inquiry, contact: Contact, employee_key: str | None, now: d
         clock_paused_at=inquiry.clock_paused_at,
         overdue=overdue,
         contact=contact_out(contact),
+        merged_into=merged_into,
     )
+
+
+def summaries(session: Session, rows: list[tuple[Inquiry, Contact, str | None]], now: datetime) -> list[InquirySummary]:
+    """A page of a list, each with the reference it was merged into (one query for the page)."""
+    merged = merge_repo.references_by_id(session, ids=[inquiry.merged_into_id for inquiry, _, _ in rows])
+    return [
+        summary(inquiry, contact, key, now, merged_into=merged.get(inquiry.merged_into_id or 0))
+        for inquiry, contact, key in rows
+    ]
 
 
 def summary_of(session: Session, inquiry: Inquiry, now: datetime) -> InquirySummary:
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
     employee = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
-    return summary(inquiry, contact, employee.key if employee else None, now)
+    into = session.get(Inquiry, inquiry.merged_into_id) if inquiry.merged_into_id else None
+    return summary(
+        inquiry, contact, employee.key if employee else None, now, merged_into=into.reference if into else None
+    )
 
 
 def detail(session: Session, inquiry: Inquiry, now: datetime) -> InquiryDetail:

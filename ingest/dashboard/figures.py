@@ -12,6 +12,8 @@ figures mean:
 - ``share_on_time`` = answered_on_time / (answered_on_time + missed): of the deadlines
   already decided, the share kept. Inquiries still within their time, waiting for the
   client, or closed without an answer are in neither part.
+- An inquiry merged into another (ingest/inquiries/merging.py) is closed and counted in none of
+  them: the inquiry it was merged into counts the client's request once.
 
 Each row is restricted by ``where``: the caller's visibility (ingest/access.py) on the
 dashboard, everything for the board's report. Counting is done by the database

@@ -1,5 +1,6 @@
 """What staff do to an inquiry from its page: answer the client, add a note, stop or restart the
-clock, change the complexity, close it with a reason or reopen it (issue 12, item 3).
+clock, change the complexity, close it with a reason, reopen it, or merge it into another inquiry
+of the same client (issue 12, item 3).
 
 Each is a POST form with the session's CSRF token, allowed by the same rule as in the staff API
 (ingest/inquiries/access.py), done by the same service function (ingest/inquiries/), written to
@@ -30,11 +31,12 @@ from ingest.dashboard.inquiry_pages import load
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act
+from ingest.inquiries.access import Action, can_act, can_merge
 from ingest.inquiries.answering import answer as answer_client
 from ingest.inquiries.closing import CLOSE_REASONS, close, reopen
 from ingest.inquiries.complexity import change_complexity
 from ingest.inquiries.errors import InquiryError
+from ingest.inquiries.merging import merge
 from ingest.inquiries.notes import add_note
 from ingest.inquiries.waiting import set_waiting
 from storage.db import transaction
@@ -161,3 +163,32 @@ def reopen_inquiry(request: Request, dash: Dashboard, reference: str, form: Form
         return "reopened"
 
     return act(dash, request, reference, form, Action.REOPEN, change)
+
+
+@router.post("/inquiries/{reference}/merge")
+def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
+    """Merge this inquiry into the one chosen (``into``) and show that one: the messages are there."""
+    now = dash.ctx.clock()
+    into = form.get("into", "").strip()[:40]
+    with transaction(dash.ctx.sessions) as session:
+        user = form_sender(dash, request, session, form)
+        if isinstance(user, Response):
+            return user
+        source = load(session, user, reference) if sees_inquiries(user) else None
+        if source is None:
+            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        if not into:
+            return problem(dash, 422, N_("Choose the inquiry to merge into."), user)
+        target = load(session, user, into)
+        if target is None:
+            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        if not can_merge(session, user.principal, source, target):
+            return _refused(dash, Action.MERGE, user)
+        try:
+            merge(session, source=source, target=target, actor=user.principal.key, now=now)
+        except InquiryError as exc:
+            return problem(dash, 409, str(exc), user)
+        audit.record(session, principal=user.principal, action="inquiry.merge", now=now, inquiry_id=source.id,
+                     detail={**VIA, "reference": source.reference, "into": target.reference})  # fmt: skip
+        ref = target.reference
+    return RedirectResponse(f"/dashboard/inquiries/{quote(ref)}?done=merged", status_code=303)

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy import ColumnElement
 from sqlmodel import col
 
-from ingest.api.shapes import summary
+from ingest.api.shapes import summaries
 from ingest.dashboard.deps import VIA, Dashboard, User, current_user, page, problem, sees_inquiries, to_login
 from ingest.dashboard.figures import Period
 from ingest.dashboard.labels import N_
@@ -165,7 +165,7 @@ def inquiry_list(
         ]
         offset = (query.page - 1) * PAGE_SIZE
         total, rows = inquiry_repo.inquiry_page(session, where=where, limit=PAGE_SIZE, offset=offset, by_due=True)
-        items = [summary(inquiry, contact, key, now) for inquiry, contact, key in rows]
+        items = summaries(session, rows, now)
         audit.record(session, principal=user.principal, action="dashboard.list", now=now,
                      detail={**VIA, "filters": filters.used(), "references": [i.reference for i in items],
                              "total": total})  # fmt: skip

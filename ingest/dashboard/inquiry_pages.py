@@ -35,8 +35,8 @@ from ingest.dashboard.deps import (
 )
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
-from ingest.inquiries import audit
-from ingest.inquiries.access import Action, can_act, can_see, visible
+from ingest.inquiries import audit, merging
+from ingest.inquiries.access import Action, can_act, can_merge, can_see, visible
 from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
@@ -63,7 +63,10 @@ def load(session: Session, user: User, reference: str) -> Inquiry | None:
 
 
 # What the page says after a change (its ?done= parameter).
-DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened", "logged")
+DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened", "logged", "merged")
+
+# What an inquiry may be merged into: the client's inquiries still in work or answered.
+MERGE_INTO_STATUSES = (*OPEN_STATUSES, InquiryStatus.ANSWERED.value)
 
 
 def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:
@@ -77,7 +80,19 @@ def allowed(session: Session, user: User, inquiry: Inquiry) -> dict[str, bool]:
         "reassign": status in OPEN_STATUSES and can_act(session, principal, inquiry, Action.REASSIGN),
         "close": status != InquiryStatus.CLOSED.value and can_act(session, principal, inquiry, Action.CLOSE),
         "reopen": status in REOPENABLE and can_act(session, principal, inquiry, Action.REOPEN),
+        "merge": inquiry.merged_into_id is None and can_act(session, principal, inquiry, Action.MERGE),
     }
+
+
+def merge_candidates(session: Session, user: User, inquiry: Inquiry, history: list[Inquiry]) -> list[Inquiry]:
+    """The client's other inquiries this one may be merged into by this user (the service's rules)."""
+    return [
+        other
+        for other in history
+        if other.status in MERGE_INTO_STATUSES
+        and merging.refusal(inquiry, other) is None
+        and can_merge(session, user.principal, inquiry, other)
+    ]
 
 
 def timeline(shown: InquiryDetail) -> list[tuple[str, datetime, int, Any]]:
@@ -111,6 +126,7 @@ def inquiry_page(
             if other.id != inquiry.id
         ]
         may = allowed(session, user, inquiry)
+        merge_into = merge_candidates(session, user, inquiry, history) if may["merge"] else []
         may_reassign = may["reassign"]
         others = inquiry_repo.assignable_employees(session) if may_reassign else []
         audit.record(session, principal=user.principal, action="inquiry.read", now=now, inquiry_id=inquiry.id,
@@ -118,7 +134,8 @@ def inquiry_page(
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
-        done=done if done in DONE else None, may=may, close_reasons=CLOSE_REASONS, history=history,
+        done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
+        history=history,
         images=IMAGE_TYPES,
     )  # fmt: skip
 

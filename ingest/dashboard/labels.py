@@ -49,6 +49,8 @@ LABELS: dict[str, str] = {
     "note_added": N_("note added"),
     "message_received": N_("new message"),
     "reopened": N_("reopened"),
+    "merged": N_("merged"),
+    "merged_into": N_("merged into another inquiry"),
     # why an inquiry was closed without an answer
     "answered_by_phone": N_("answered by phone"),
     "duplicate": N_("duplicate"),

@@ -38,6 +38,7 @@ class Action(StrEnum):
     WAITING = "waiting"
     CLOSE = "close"
     REOPEN = "reopen"
+    MERGE = "merge"
 
 
 def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
@@ -103,6 +104,12 @@ def can_act(session: Session, principal: Principal, inquiry: Inquiry, action: Ac
         return assigned
     if action == Action.NOTE:
         return True
-    # Reassigning, complexity, the client clock, closing and reopening: the assignee, or a
-    # supervisor or the board.
+    # Reassigning, complexity, the client clock, closing, reopening and merging: the assignee, or
+    # a supervisor or the board.
     return assigned or principal.role in (Role.SUPERVISOR, Role.BOARD)
+
+
+def can_merge(session: Session, principal: Principal, source: Inquiry, target: Inquiry) -> bool:
+    """Merging changes both inquiries (one is closed, the other takes its messages): the caller
+    must be allowed to act on each, as for closing."""
+    return can_act(session, principal, source, Action.MERGE) and can_act(session, principal, target, Action.MERGE)

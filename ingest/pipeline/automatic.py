@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
-from storage import repo
+from storage import merge_repo, repo
 
 
 def run(arrival: Arrival) -> Outcome | None:
@@ -13,6 +13,8 @@ def run(arrival: Arrival) -> Outcome | None:
     if not inbound.automatic:
         return None
     inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
+    if inquiry is not None:
+        inquiry = merge_repo.final_inquiry(session, inquiry)  # kept where the conversation went on
     outcome = {"automatic": inbound.automatic, "why": inbound.automatic_why}
     receipt.meta = {**receipt.meta, "outcome": outcome}
     session.add(receipt)

@@ -18,7 +18,7 @@ from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.closing import close
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
-from storage import repo
+from storage import merge_repo, repo
 from storage.models import Contact, Employee, Inquiry, InquiryStatus
 from storage.staff_models import Role
 
@@ -70,7 +70,9 @@ def _may_close(session: Session, author: Employee, inquiry: Inquiry) -> bool:
 
 
 def run(arrival: Arrival) -> Outcome | None:
-    inquiry = _replied_inquiry(arrival)
+    replied = _replied_inquiry(arrival)
+    # A reply about an inquiry that was merged since goes to the one it was merged into.
+    inquiry = merge_repo.final_inquiry(arrival.session, replied) if replied is not None else None
     if inquiry is None:
         return None
     assert inquiry.id is not None

@@ -3,19 +3,23 @@
 By In-Reply-To / References first; SMS, WhatsApp and calls have neither, so a client's next
 message (or a repeated missed call) on the same channel joins their open inquiry there; a
 ``[GK-2026-000123]`` tag in the subject joins only an inquiry of the same client, because
-references are sequential and easy to guess.
+references are sequential and easy to guess. An inquiry merged into another one hands the
+message on to that one.
 """
 
 from __future__ import annotations
 
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.contact import PHONE_CHANNELS
-from storage import repo
+from storage import merge_repo, repo
 from storage.models import Inquiry
 
 
 def run(arrival: Arrival) -> Outcome | None:
-    arrival.inquiry = _thread_target(arrival)
+    found = _thread_target(arrival)
+    # A merged inquiry's reference and our messages about it still lead to it: the message
+    # goes on to the inquiry it was merged into.
+    arrival.inquiry = merge_repo.final_inquiry(arrival.session, found) if found is not None else None
     arrival.follow_up = arrival.inquiry is not None
     return None
 
