@@ -22,6 +22,7 @@ from ingest.inquiries.interactions import WrittenRequestInfo
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outgoing.notices import ClientTemplates, Notices
+from ingest.outgoing.reply_templates import ReplyTemplates
 from ingest.pipeline.runner import Pipeline
 from ingest.routing import router_from_settings
 from router.deadlines import DeadlinePolicy
@@ -163,7 +164,14 @@ def staff_api_context(settings: Settings, *, pipeline: Pipeline, wake_outbox: Ca
     )
 
 
+def reply_templates(settings: Settings) -> ReplyTemplates:
+    """The reply templates of the configured folder, checked (ReplyTemplateError names a broken file)."""
+    return ReplyTemplates.load(settings.client_messages.reply_templates_dir, topics={t.key for t in settings.topics})
+
+
 def dashboard_options(settings: Settings) -> DashboardOptions:
     return DashboardOptions(
-        secure_cookies=settings.http.secure_cookies, idle=timedelta(minutes=settings.http.dashboard_idle_minutes)
+        secure_cookies=settings.http.secure_cookies,
+        idle=timedelta(minutes=settings.http.dashboard_idle_minutes),
+        replies=reply_templates(settings),
     )

@@ -58,16 +58,15 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
 
     notices = notices_from_settings(world.settings)
     with transaction(world.sessions) as session:
-        inquiry = session.exec(select(Inquiry)).one()
-        contact = session.get(Contact, inquiry.contact_id)
-        within = notices.client_answer(
-            session, inquiry=inquiry, contact=contact, text="Izvedīsim rīt.", now=world.clock() + timedelta(hours=2)
-        )
-        late = notices.client_answer(
-            session, inquiry=inquiry, contact=contact, text="Vēl viena ziņa.", now=world.clock() + timedelta(hours=30)
-        )
         from storage.models import Employee
 
+        inquiry = session.exec(select(Inquiry)).one()
+        contact = session.get(Contact, inquiry.contact_id)
+        janis = session.exec(select(Employee).where(Employee.key == "atkritumi-1")).one()
+        within = notices.client_answer(session, inquiry=inquiry, contact=contact, employee=janis,
+                                       text="Izvedīsim rīt.", now=world.clock() + timedelta(hours=2))  # fmt: skip
+        late = notices.client_answer(session, inquiry=inquiry, contact=contact, employee=janis,
+                                     text="Vēl viena ziņa.", now=world.clock() + timedelta(hours=30))  # fmt: skip
         dace = session.exec(select(Employee).where(Employee.key == "nami")).one()
         redirect = notices.client_redirect(
             session, inquiry=inquiry, contact=contact, employee=dace, reason="", now=world.clock() + timedelta(hours=30)
@@ -77,6 +76,12 @@ def test_whatsapp_client_is_acknowledged_and_answered_on_whatsapp_then_sms(world
         assert detail in redirect.payload["text"], detail
     assert within is not None and within.channel == "whatsapp"
     assert late is not None and late.channel == "sms" and late.payload["to"] == "+37129111222"
+    # Signed in one line in the client's language (Latvian here), the reference kept (policy 8).
+    assert within.payload["text"] == (
+        "Izvedīsim rīt.\n\nAr cieņu, Jānis Kalniņš, Atkritumu apsaimniekošanas speciālists · GK-2026-000001 · "
+        "Klientu apkalpošana"
+    )
+    assert late.payload["text"].startswith("Vēl viena ziņa.\n\nAr cieņu, Jānis Kalniņš, ")
     with Session(world.engine) as session:
         changed = session.exec(select(Event).where(Event.type == "answer_channel_changed")).one()
     assert changed.data["to"] == "sms" and "24-hour" in changed.data["why"]
@@ -121,7 +126,7 @@ def test_client_without_any_channel_is_called(world: PipelineOffice) -> None:
         session.flush()
         assert (
             notices_from_settings(world.settings).client_answer(
-                session, inquiry=inquiry, contact=contact, text="x", now=T0
+                session, inquiry=inquiry, contact=contact, employee=olga, text="x", now=T0
             )
             is None
         )

@@ -72,6 +72,10 @@ def test_staff_answer_by_reply_reaches_the_client(settings: Any, relay: Any, ser
     assert inquiry.status == "answered" and inquiry.answered_at is not None
     assert events[0].data["on_time"] is True and events[0].actor == "atkritumi-1"
     assert [m.direction for m in messages] == ["in", "out"]
+    # Signed by the employee in the client's language (policy 8); the timeline keeps what the client got.
+    signed = "Ar cieņu,\nJānis Kalniņš, Atkritumu apsaimniekošanas speciālists\nKlientu apkalpošana"
+    assert signed in out.get_content().replace("\r\n", "\n")
+    assert messages[1].text.startswith("Labdien! Atkritumi tiks izvesti") and signed in messages[1].text
 
 
 def test_reply_from_someone_else_is_a_note_and_they_are_told_why(

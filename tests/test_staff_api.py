@@ -282,6 +282,9 @@ def test_answer_reaches_the_client_and_marks_the_inquiry_answered(make_settings:
                 select(Message).where(Message.inquiry_id == inquiry.id, Message.direction == "out")
             ).one()
         assert inquiry.answered_at is not None and "answered" in events and out.text.startswith("Atkritumus")
+        # Signed by the employee in the client's language (policy 8), and kept as the client received it.
+        signed = "Ar cieņu,\nJānis Kalniņš, Atkritumu apsaimniekošanas speciālists\nKlientu apkalpošana"
+        assert signed in sent.get_body().get_content().replace("\r\n", "\n") and signed in out.text
         # The answered inquiry cannot wait for the client any more.
         _error(o.call("POST", f"/api/v1/inquiries/{ref}/waiting", "employee", json={"waiting": True}), 409, "conflict")
 

@@ -27,11 +27,13 @@ def parse_roles(value: str) -> list[str]:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from jinja2 import TemplateError
 
+    from ingest.assembly import reply_templates
     from ingest.outgoing.notices import ClientTemplates
 
     settings = load_settings(args.file)
     try:
         ClientTemplates(settings.client_messages.templates_dir).check()
+        reply_templates(settings)
     except TemplateError as exc:
         print(f"ingest: template error: {exc}", file=sys.stderr)
         return 2
@@ -43,6 +45,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from jinja2 import TemplateError
+
     from ingest.logs import setup_logging
     from ingest.service import Service
 
@@ -60,6 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         asyncio.run(Service(settings).run())
+    except TemplateError as exc:  # a client message or reply template that cannot be used
+        print(f"ingest: template error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"ingest: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -118,9 +118,11 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     data_dir = settings.service.data_dir
     if not data_dir.is_absolute():
         settings.service.data_dir = (base / data_dir).resolve()
-    templates = settings.client_messages.templates_dir
-    if templates is not None and not templates.is_absolute():
-        settings.client_messages.templates_dir = (base / templates).resolve()
+    cm = settings.client_messages
+    if cm.templates_dir is not None and not cm.templates_dir.is_absolute():
+        cm.templates_dir = (base / cm.templates_dir).resolve()
+    if cm.reply_templates_dir is not None and not cm.reply_templates_dir.is_absolute():
+        cm.reply_templates_dir = (base / cm.reply_templates_dir).resolve()
     return settings
 
 

@@ -127,6 +127,9 @@ class ClientMessageSettings(Section):
     ack_window_minutes: int = Field(default=15, ge=0)
     # A folder with edited copies of the templates in ingest/outgoing/templates; looked in first.
     templates_dir: Path | None = None
+    # The reply templates (canned answers) offered in the dashboard's answer form, one file per
+    # template and language (ingest/outgoing/reply_templates.py); by default ingest/outgoing/replies.
+    reply_templates_dir: Path | None = None
 
 
 class RoutingSettings(Section):

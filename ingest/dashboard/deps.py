@@ -9,7 +9,7 @@ several services in one process each count their own failed logins.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from ingest.dashboard.labels import N_
 from ingest.dashboard.sessions import LiveSession, LoginLimiter, resolve_session
 from ingest.dashboard.web import LANGUAGE_COOKIE, SESSION_COOKIE, html, read_form, same_token
 from ingest.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogs, language_of
+from ingest.outgoing.reply_templates import ReplyTemplates
 from storage.models import Employee
 from storage.staff_models import Role
 
@@ -37,6 +38,8 @@ class DashboardOptions:
     idle: timedelta = timedelta(hours=8)
     lifetime: timedelta = timedelta(hours=12)
     weeks: int = 8  # the overview's default period: this many ISO weeks up to today
+    # The canned answers offered in the answer form (policy 16; ingest/assembly.py reads the folder).
+    replies: ReplyTemplates = field(default_factory=ReplyTemplates)
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,7 @@ from ingest.dashboard.deps import (
     to_login,
 )
 from ingest.dashboard.labels import N_
+from ingest.dashboard.reply_choice import answer_form
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit, merging
 from ingest.inquiries.access import Action, can_act, can_merge, can_see, visible
@@ -106,7 +107,11 @@ def timeline(shown: InquiryDetail) -> list[tuple[str, datetime, int, Any]]:
 
 @router.get("/inquiries/{reference}")
 def inquiry_page(
-    request: Request, dash: Dashboard, reference: str, done: str | None = Query(default=None, max_length=20)
+    request: Request,
+    dash: Dashboard,
+    reference: str,
+    done: str | None = Query(default=None, max_length=20),
+    template: str | None = Query(default=None, max_length=80),  # a reply template to start the answer with
 ) -> Response:
     now = dash.ctx.clock()
     with transaction(dash.ctx.sessions) as session:
@@ -128,6 +133,8 @@ def inquiry_page(
         may = allowed(session, user, inquiry)
         merge_into = merge_candidates(session, user, inquiry, history) if may["merge"] else []
         may_reassign = may["reassign"]
+        reply = (answer_form(dash.options.replies, session, inquiry, user.session.employee, template, dash.ctx.tz)
+                 if may["answer"] else None)  # fmt: skip
         others = inquiry_repo.assignable_employees(session) if may_reassign else []
         audit.record(session, principal=user.principal, action="inquiry.read", now=now, inquiry_id=inquiry.id,
                      detail={**VIA, "reference": inquiry.reference})  # fmt: skip
@@ -136,7 +143,7 @@ def inquiry_page(
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
         done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
         history=history,
-        images=IMAGE_TYPES,
+        images=IMAGE_TYPES, reply=reply,
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.staff_messages import add_staff_message
-from ingest.outgoing.notices import Notices
+from ingest.outgoing.notices import Notices, sent_text
 from storage import repo
 from storage.models import Contact, Direction, Employee, Inquiry, InquiryStatus, Message, Outbox
 
@@ -53,7 +53,7 @@ def mark_answered(
 def answer(
     session: Session, *, inquiry: Inquiry, author: Employee, text: str, notices: Notices, via: str, now: datetime
 ) -> tuple[Message, Outbox | None]:
-    """Send ``text`` to the client on their channel and mark the inquiry answered.
+    """Send ``text`` to the client on their channel, signed by ``author``, and mark the inquiry answered.
 
     Returns the stored answer and the queued outgoing message (None when nothing reaches the
     client; the employee is then told to call).
@@ -62,14 +62,14 @@ def answer(
         raise InquiryError(f"{inquiry.reference} is closed")
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
-    sent = notices.client_answer(session, inquiry=inquiry, contact=contact, text=text, now=now)
+    sent = notices.client_answer(session, inquiry=inquiry, contact=contact, employee=author, text=text, now=now)
     message = add_staff_message(
         session,
         inquiry=inquiry,
         author=author,
         direction=Direction.OUT,
         channel=sent.channel if sent else inquiry.channel,
-        text=text,
+        text=sent_text(sent, text),  # what the client received, signature and all
         via=via,
         now=now,
     )

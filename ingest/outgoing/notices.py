@@ -61,7 +61,8 @@ class ClientTemplates:
             "email": "klienti@example.lv", "postal_address": "Iela 1, Rīga", "visiting_address": "Iela 1, Rīga",
             "visiting_hours": "P.-Pk. 8:00-17:00",
         }  # fmt: skip
-        names = ("ack", "redirect", "ack_short", "redirect_short", "written_form", "written_form_short")
+        letters = ("ack", "redirect", "written_form", "answer")
+        names = (*letters, *(f"{name}_short" for name in letters))
         for name in names:
             for lang in LANGUAGES:
                 self.render(
@@ -74,6 +75,7 @@ class ClientTemplates:
                     office="Birojs",
                     reason="",
                     written=written,
+                    text="Atbilde.",
                 )
 
 
@@ -363,7 +365,7 @@ class Notices:
     ) -> Rendered:
         return self.templates.render(
             name,
-            inquiry.language or contact.preferred_language,
+            client_language(inquiry, contact),
             reference=inquiry.reference,
             client_name=contact.name or "",
             employee=employee,
@@ -385,9 +387,11 @@ class Notices:
         )
 
     def client_answer(
-        self, session: Session, *, inquiry: Inquiry, contact: Contact, text: str, now: datetime
+        self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, text: str, now: datetime
     ) -> Outbox | None:
-        """The employee's answer, sent to the client from the public address (never the employee's)."""
+        """The employee's answer, signed with their name, surname and position under closing words in
+        the client's language (the ``answer`` templates; policy 8), sent to the client from the public
+        address (never the employee's)."""
         route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
         if route is None:
             self._unreachable(session, inquiry=inquiry, what="client_answer", now=now)
@@ -408,16 +412,16 @@ class Notices:
                 },
             )
         if channel != "email":
-            body = f"{text.strip()}\n\n{inquiry.reference} · {self.office}"
-            return self._queue_short(
-                session, kind="client_answer", inquiry=inquiry, channel=channel, phone=address, text=body, now=now
-            )
+            short = self._render_for_client("answer_short", inquiry, contact, employee, text=text.strip())
+            return self._queue_short(session, kind="client_answer", inquiry=inquiry, channel=channel, phone=address,
+                                     text=short.text.strip(), now=now)  # fmt: skip
         assert inquiry.id is not None
         last_in = inquiry_repo.last_incoming(session, inquiry_id=inquiry.id)
         in_reply_to = email_message_id(last_in.external_id) if last_in else None
+        letter = self._render_for_client("answer", inquiry, contact, employee, text=text.strip())
         subject = inquiry.subject or ""
         if not subject.lower().startswith(("re:", "atb:", "ответ:")):
-            subject = f"Re: {subject}" if subject else self.office
+            subject = f"Re: {subject}" if subject else letter.subject
         return self._queue(
             session,
             kind="client_answer",
@@ -425,12 +429,24 @@ class Notices:
             to_address=address,
             to_name=contact.name,
             subject=_with_reference(subject, inquiry.reference),
-            text=text.rstrip() + f"\n\n--\n{self.office}\n",
+            text=letter.text,
             now=now,
             in_reply_to=in_reply_to,
             # A person's answer, not an automatic message: the client may reply to it.
             extra_headers={"Auto-Submitted": "no"},
         )
+
+
+def client_language(inquiry: Inquiry, contact: Contact | None) -> str:
+    """The language the client is written to: the inquiry's, else the contact's preference; Latvian."""
+    language = inquiry.language or (contact.preferred_language if contact is not None else None)
+    return language if language in LANGUAGES else "lv"
+
+
+def sent_text(sent: Outbox | None, written: str) -> str:
+    """What the client received (the text of the queued message), else what the employee wrote."""
+    text = sent.payload.get("text") if sent is not None else None
+    return text if isinstance(text, str) else written
 
 
 def _can_text(phone: str | None) -> bool:

@@ -16,6 +16,7 @@ from ingest.api.auth import Principal
 from ingest.inquiries.access import Action, can_act
 from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.closing import close
+from ingest.outgoing.notices import sent_text
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
 from storage import merge_repo, repo
@@ -84,17 +85,21 @@ def run(arrival: Arrival) -> Outcome | None:
         return _command(arrival, inquiry, author, command, new_text)
     responsible = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     is_answer = author is not None and responsible is not None and author.id == responsible.id
-    message = add_message(
-        session, inquiry, arrival.inbound, arrival.receipt, direction="out" if is_answer else "note", text=new_text
-    )
     arrival.queued = True
     if not is_answer:
-        _keep_as_note(arrival, inquiry, author, responsible, message_id=message.id)
+        note = add_message(session, inquiry, arrival.inbound, arrival.receipt, direction="note", text=new_text)
+        _keep_as_note(arrival, inquiry, author, responsible, message_id=note.id)
         return Outcome.NOTE
     assert author is not None
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
-    sent = arrival.office.notices.client_answer(session, inquiry=inquiry, contact=contact, text=new_text, now=now)
+    sent = arrival.office.notices.client_answer(
+        session, inquiry=inquiry, contact=contact, employee=author, text=new_text, now=now
+    )
+    # Kept as the client received it (signed), so the timeline shows what they saw.
+    message = add_message(
+        session, inquiry, arrival.inbound, arrival.receipt, direction="out", text=sent_text(sent, new_text)
+    )
     mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email")
     return Outcome.ANSWERED
 
