@@ -206,9 +206,12 @@ def use_a_template(day: Day, page: Any) -> str | None:
 
 
 def signed(day: Day, text: str, where: str) -> None:
-    """Policy 8: the answer carries the employee's name, surname and position."""
-    if EMPLOYEE_NAME not in text or EMPLOYEE_POSITION not in text:
-        day.pending.append(f"the answer {where} is not signed '{EMPLOYEE_NAME}, {EMPLOYEE_POSITION}': {text!r}")
+    """Policy 8: the answer carries the employee's name, surname and position, closing in the
+    client's language (Latvian here)."""
+    if any(part not in text for part in (EMPLOYEE_NAME, EMPLOYEE_POSITION, "Ar cieņu")):
+        day.pending.append(
+            f"the answer {where} is not signed 'Ar cieņu, {EMPLOYEE_NAME}, {EMPLOYEE_POSITION}': {text!r}"
+        )
 
 
 def answers_whatsapp_with_a_template(day: Day, page: Any) -> None:
