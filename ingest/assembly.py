@@ -69,7 +69,7 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
             row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
             row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
             row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
-            row.languages = list(conf.languages)
+            row.languages, row.language = list(conf.languages), conf.language
             row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
             # Policy clause 13: the board member reviews complaints, whatever role the entry names.
             row.role = "board" if conf.key == settings.routing.board_member else conf.role

@@ -84,6 +84,8 @@ class Employee(SQLModel, table=True):
     active: bool = True
     # employee, supervisor, board or admin (storage/staff_models.py Role); what the staff API allows.
     role: str = Field(default="employee", sa_column=Column(String(16), nullable=False, server_default="employee"))
+    # The language they work in: the workspace's default for them and the e-mails written to them.
+    language: str = Field(default="lv", sa_column=Column(String(8), nullable=False, server_default="lv"))
     # The dashboard password (`ingest password set`): scrypt$n$r$p$salt$hash (ingest/passwords.py); None: no login.
     password_hash: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
 

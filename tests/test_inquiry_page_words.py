@@ -27,8 +27,6 @@ CATALOGS = load_catalogs()
 
 def said(line: Line, language: str) -> str:
     catalog = CATALOGS.get(language)
-    if line.plural:
-        return catalog.ngettext(line.text, line.plural, line.num) % {"num": line.num, **line.values}
     return catalog.gettext(line.text) % line.values if line.values else catalog.gettext(line.text)
 
 

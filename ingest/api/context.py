@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,11 @@ class ApiContext:
     written: WrittenRequestInfo
     # Called after a commit that queued outgoing messages, so the sender wakes at once.
     wake_outbox: Callable[[], None] = lambda: None
-    topic_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def topic_names(self) -> Mapping[str, str]:
+        """Topic key -> the name the office gives it (the configuration's topics)."""
+        return self.notices.topic_names
 
     @property
     def calendar(self) -> WorkingCalendar:

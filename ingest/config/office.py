@@ -57,6 +57,9 @@ class EmployeeSettings(Section):
     location: str | None = None
     reception_hours: str | None = None
     languages: list[str] = Field(default_factory=lambda: ["lv"])
+    # The language they work in (not the ones they speak with clients, above): the workspace
+    # opens in it after they log in, and the e-mails the service writes to them use it.
+    language: Literal["lv", "ru", "en"] = "lv"
     supervisor: str | None = None
     deputy: str | None = None
     active: bool = True

@@ -21,12 +21,10 @@ from storage.models import OPEN_STATUSES, Event, Inquiry, InquiryStatus
 
 @dataclass(frozen=True)
 class Line:
-    """One sentence: a catalog text and its values; ``plural`` and ``num`` when it has plural forms."""
+    """One sentence: a catalog text and the values of its placeholders (none has plural forms)."""
 
     text: str
     values: dict[str, Any] = field(default_factory=dict)
-    plural: str | None = None
-    num: int = 0
 
 
 Names = Callable[[Sequence[str]], str]  # employees' keys -> "Ilze Bērziņa, Jānis Ozols"
@@ -119,9 +117,7 @@ def _complexity(reasons: Sequence[str], topic_names: Mapping[str, str]) -> list[
             lines.append(Line(N_("Complex: the text is longer than %(chars)s characters."), {"chars": found.group(1)}))
         elif found := re.fullmatch(r"(\d+) attachment\(s\)", reason):
             count = int(found.group(1))
-            lines.append(
-                Line(N_("Complex: %(num)s attachment."), {}, plural=N_("Complex: %(num)s attachments."), num=count)
-            )
+            lines.append(Line(N_("Complex: attachments (%(count)s)."), {"count": count}))
         elif found := re.fullmatch(r"several topics: (.+)", reason):
             topics = ", ".join(topic_names.get(t.strip(), t.strip()) for t in found.group(1).split(","))
             lines.append(Line(N_("Complex: several topics (%(topics)s)."), {"topics": topics}))
@@ -137,10 +133,8 @@ def _due(due: Mapping[str, Any], day: Callable[[date], str]) -> list[Line]:
     days = int(due.get("working_days") or 0)
     lines = [
         Line(
-            N_("Due after %(num)s working day, counted from %(start)s."),
-            {"start": counted.strftime("%d.%m.%Y %H:%M")},
-            plural=N_("Due after %(num)s working days, counted from %(start)s."),
-            num=days,
+            N_("Working days to answer: %(days)s, counted from %(start)s."),
+            {"days": days, "start": counted.strftime("%d.%m.%Y %H:%M")},
         )
     ]
     for skipped in due.get("skipped") or []:

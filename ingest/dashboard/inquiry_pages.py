@@ -17,9 +17,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from ingest.api.schemas import InquiryDetail
+from ingest.api.schemas import InquiryDetail, MessageOut
 from ingest.api.shapes import attachment_response
 from ingest.api.shapes import detail as inquiry_detail
+from ingest.dashboard.conversation import sent_of, timeline
 from ingest.dashboard.deps import (
     VIA,
     Dashboard,
@@ -33,6 +34,7 @@ from ingest.dashboard.deps import (
     sees_inquiries,
     to_login,
 )
+from ingest.dashboard.explanation import routing_lines, time_left
 from ingest.dashboard.labels import N_
 from ingest.dashboard.reply_choice import answer_form
 from ingest.dashboard.web import DashboardRoute
@@ -41,6 +43,7 @@ from ingest.inquiries.access import Action, can_act, can_merge, can_see, visible
 from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
+from ingest.inquiries.thanks import looks_like_thanks
 from storage import inquiry_repo, repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
@@ -96,13 +99,31 @@ def merge_candidates(session: Session, user: User, inquiry: Inquiry, history: li
     ]
 
 
-def timeline(shown: InquiryDetail) -> list[tuple[str, datetime, int, Any]]:
-    """Messages and events in the order they happened; at the same time a message comes first."""
-    return sorted(
-        [("message", m.received_at, m.id, m) for m in shown.messages]
-        + [("event", e.at, e.id, e) for e in shown.events],
-        key=lambda item: (item[1], item[0] == "event", item[2]),
-    )
+def thanked(shown: InquiryDetail) -> MessageOut | None:
+    """The client's last message when it came after an answer and only thanks (ingest/inquiries/thanks.py)."""
+    answered = [e.at for e in shown.events if e.type == "answered"]
+    written = [m for m in shown.messages if m.direction != "note"]
+    if not answered or not written or shown.status not in OPEN_STATUSES:
+        return None
+    last = written[-1]
+    if last.direction != "in" or last.received_at < answered[-1] or not looks_like_thanks(last.text):
+        return None
+    return last
+
+
+def explained(dash: DashboardContext, session: Session, inquiry: Inquiry, now: datetime) -> dict[str, Any]:
+    """The page's words on why the inquiry went to whom, and its remaining working time."""
+    assert inquiry.id is not None
+    by_key = {e.key: f"{e.name} {e.surname}" for e in inquiry_repo.employees_by_id(session).values()}
+    return {
+        "why": routing_lines(
+            inquiry_repo.events_of(session, inquiry_id=inquiry.id),
+            names=lambda keys: ", ".join(by_key.get(k, k) for k in keys),
+            topic_names=dash.ctx.topic_names,
+            day=lambda d: d.strftime("%d.%m.%Y"),
+        ),
+        "left": time_left(inquiry, dash.ctx.calendar, now),
+    }
 
 
 @router.get("/inquiries/{reference}")
@@ -124,6 +145,9 @@ def inquiry_page(
         if inquiry is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         shown = inquiry_detail(session, inquiry, now)
+        assert inquiry.id is not None
+        sent = sent_of(inquiry_repo.client_outbox_of(session, inquiry_id=inquiry.id))
+        words = explained(dash, session, inquiry, now)
         visible_here = visible(user.principal, session.get_bind().dialect.name)
         history = [
             other
@@ -139,7 +163,8 @@ def inquiry_page(
         audit.record(session, principal=user.principal, action="inquiry.read", now=now, inquiry_id=inquiry.id,
                      detail={**VIA, "reference": inquiry.reference})  # fmt: skip
     return page(
-        dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown), may_reassign=may_reassign,
+        dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown, sent), may_reassign=may_reassign,
+        thanks=thanked(shown), **words,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
         done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
         history=history,

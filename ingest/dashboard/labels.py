@@ -7,10 +7,9 @@ shown as it is stored.
 
 from __future__ import annotations
 
+from ingest.i18n import N_
 
-def N_(text: str) -> str:
-    """Mark ``text`` for extraction into the catalogs; translated later, where it is shown."""
-    return text
+__all__ = ["LABELS", "N_"]
 
 
 LABELS: dict[str, str] = {
@@ -79,4 +78,15 @@ LABELS: dict[str, str] = {
     "staff_call_client_queued": N_("employee asked to call the client"),
     "staff_reply_not_relayed_queued": N_("employee told the reply was not relayed"),
     "deadline_digest_queued": N_("morning digest"),
+    "client_written_form_queued": N_("written-form instructions to the client"),
+    # what was sent to the client (the timeline), and how far it got
+    "client_ack": N_("acknowledgement"),
+    "client_redirect": N_("redirect notice"),
+    "client_written_form": N_("how to write to us"),
+    "client_answer": N_("answer"),
+    "pending": N_("waiting to be sent"),
+    "sending": N_("being sent"),
+    "sent": N_("sent"),
+    "failed": N_("could not be sent"),
+    "withdrawn": N_("withdrawn"),
 }

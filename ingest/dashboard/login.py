@@ -170,6 +170,11 @@ def logged_in(
         response, SESSION_COOKIE, new.token, secure_cookie=options.secure_cookies, max_age=None, path="/dashboard"
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/dashboard/login")
+    # The pages open in the language the employee works in (config); the switch changes it until the next login.
+    set_cookie(
+        response, LANGUAGE_COOKIE, language_of(employee.language), secure_cookie=options.secure_cookies,
+        max_age=LANGUAGE_MAX_AGE, path="/dashboard",
+    )  # fmt: skip
     return response
 
 

@@ -27,6 +27,11 @@ DEFAULT_LANGUAGE = "lv"
 DOMAIN = "messages"
 
 
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction into the catalogs; translated later, where it is shown."""
+    return text
+
+
 @dataclass(frozen=True)
 class Catalogs:
     """The compiled catalog of every language."""

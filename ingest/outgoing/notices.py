@@ -10,7 +10,7 @@ transaction as the change it reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from sqlmodel import Session
 
+from ingest.i18n import Catalogs, load_catalogs
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
 from storage import inquiry_repo, repo
 from storage.models import Contact, Employee, Inquiry, Message, Outbox
@@ -91,6 +92,8 @@ class Notices:
     ack_window: timedelta = timedelta(minutes=15)
     # Whether SMS and WhatsApp can be sent at all (Twilio configured).
     texting: bool = False
+    # The staff e-mails' texts, in each employee's language (ingest/i18n).
+    catalogs: Catalogs = field(default_factory=load_catalogs)
 
     @property
     def domain(self) -> str:
@@ -203,6 +206,7 @@ class Notices:
             topic_name=self.topic_names.get(inquiry.topic or ""),
             tz=self.tz,
             follow_up=follow_up,
+            translations=self.catalogs.get(employee.language),
         )
         return self._queue(
             session,

@@ -13,21 +13,23 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from channels.email_quote import split_reply
-from storage.models import Contact, Inquiry, Message
+from babel.support import Translations
 
-CHANNEL_NAMES_LV = {
-    "email": "e-pasts",
-    "whatsapp": "WhatsApp",
-    "sms": "īsziņa",
-    "phone": "tālrunis",
-    "visit": "klātiene",
-}
+from channels.email_quote import split_reply
+from ingest.i18n import N_
+from storage.models import Contact, Inquiry, Message
 
 MAX_QUOTED_CHARS = 20_000
 
 
-COMPLEXITY_LV = {"complex": "sarežģīts (2 darba dienas)", "simple": "vienkāršs (1 darba diena)"}
+CHANNEL_NAMES = {
+    "email": N_("e-mail"),
+    "whatsapp": N_("WhatsApp"),
+    "sms": N_("SMS"),
+    "phone": N_("phone"),
+    "visit": N_("visit"),
+}
+COMPLEXITY = {"complex": N_("complex (2 working days)"), "simple": N_("simple (1 working day)")}
 
 
 def one_line(value: str | None) -> str:
@@ -57,41 +59,49 @@ def staff_notice(
     topic_name: str | None,
     tz: ZoneInfo,
     follow_up: bool,
+    translations: Translations,
 ) -> StaffNotice:
+    """The notification in the employee's language (``translations``: their catalog)."""
+    _ = translations.gettext
     due = local_time(inquiry.due_at, tz) if inquiry.due_at else "—"
-    headline = "Klienta papildu ziņa" if follow_up else "Jauns klienta pieprasījums"
-    subject = one_line(f"[{inquiry.reference}] {headline}: {topic_name or 'bez tēmas'} — atbildēt līdz {due}")
-    client = contact.name or contact.email or contact.phone or contact.whatsapp_id or "nezināms"
+    headline = _("Follow-up message from the client") if follow_up else _("New client inquiry")
+    subject = _("[%(reference)s] %(headline)s: %(topic)s — answer by %(due)s") % {
+        "reference": inquiry.reference, "headline": headline, "topic": topic_name or _("no topic"), "due": due,
+    }  # fmt: skip
+    client = contact.name or contact.email or contact.phone or contact.whatsapp_id or _("unknown")
     address = contact.email or contact.phone or contact.whatsapp_id or ""
     text, quoted = split_reply(message.text)
     if quoted:
-        text += "\n\n[… klienta citētā vēsture izlaista; pilnā ziņa ir pieprasījumā]"
+        text += "\n\n" + _("[… the client's quoted history is left out; the whole message is in the inquiry]")
     if len(text) > MAX_QUOTED_CHARS:
-        text = text[:MAX_QUOTED_CHARS] + "\n[… saīsināts; pilns teksts pieprasījumā]"
+        text = text[:MAX_QUOTED_CHARS] + "\n" + _("[… shortened; the whole text is in the inquiry]")
+    facts = [
+        (_("Reference:"), inquiry.reference),
+        (_("Client:"), one_line(client) + (f" <{address}>" if address and address != client else "")),
+        (_("Channel:"), _(CHANNEL_NAMES.get(inquiry.channel, inquiry.channel))),
+        (_("Topic:"), topic_name or _("not determined")),
+        (_("Complexity:"), _(COMPLEXITY["complex" if inquiry.complexity == "complex" else "simple"])),
+        (_("Received:"), local_time(inquiry.received_at, tz)),
+        (_("Answer by:"), due),
+        (_("Subject:"), one_line(message.subject) or "—"),
+    ]
+    width = max(len(label) for label, _value in facts) + 1
     lines = [
         f"{headline}.",
         "",
-        f"Numurs:      {inquiry.reference}",
-        f"Klients:     {one_line(client)}" + (f" <{address}>" if address and address != client else ""),
-        f"Kanāls:      {CHANNEL_NAMES_LV.get(inquiry.channel, inquiry.channel)}",
-        f"Tēma:        {topic_name or 'nav noteikta'}",
-        f"Sarežģītība: {COMPLEXITY_LV['complex' if inquiry.complexity == 'complex' else 'simple']}",
-        f"Saņemts:     {local_time(inquiry.received_at, tz)}",
-        f"Atbildēt līdz: {due}",
+        *(f"{label:<{width}}{value}" for label, value in facts),
         "",
-        f"Temats: {one_line(message.subject) or '—'}",
-        "",
-        "Klienta ziņa:",
+        _("The client's message:"),
         "-" * 60,
         text,
         "-" * 60,
         "",
-        "Lai atbildētu klientam, atbildiet uz šo vēstuli (no savas darba adreses): atbilde tiks nosūtīta",
-        "klientam no klientu apkalpošanas adreses, un pieprasījums tiks atzīmēts kā atbildēts.",
-        "Citātu un parakstu klients nesaņems.",
-        "Pirmajā rindā #piezīme — iekšēja piezīme (klientam netiek sūtīta); #slēgt — slēgt bez atbildes klientam.",
+        _("To answer the client, reply to this e-mail from your work address: the answer goes to the client"),
+        _("from the customer service address, and the inquiry is marked answered."),
+        _("The client does not receive the quoted text or your signature."),
+        _("A first line #note makes it an internal note (not sent to the client); #close closes it without an answer."),
     ]
-    return StaffNotice(subject=subject, text="\n".join(lines) + "\n")
+    return StaffNotice(subject=one_line(subject), text="\n".join(lines) + "\n")
 
 
 def email_payload(
