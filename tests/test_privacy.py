@@ -295,7 +295,8 @@ def test_export_holds_every_inquiry_the_attachment_and_the_raw_receipts(world: P
     assert data["contact"]["email"] == EMAIL and data["contact"]["name"] == NAME
     (inquiry,) = data["inquiries"]
     texts = [m["text"] for m in inquiry["messages"]]
-    assert any(STREET in t for t in texts) and ANSWER_TEXT in texts
+    # The answer is kept as the client received it: the employee's text, then the signature (policy 8).
+    assert any(STREET in t for t in texts) and any(t.startswith(ANSWER_TEXT + "\n\nAr cieņu,") for t in texts)
     (attachment,) = [a for m in inquiry["messages"] for a in m["attachments"]]
     assert (out / attachment["file"]).read_bytes() == ATTACHMENT
     assert any(ANSWER_TEXT in o["payload"]["text"] for o in inquiry["sent_to_client"])
