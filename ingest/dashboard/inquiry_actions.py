@@ -61,7 +61,9 @@ def act(dash: DashboardContext, request: Request, reference: str, form: dict[str
         user = form_sender(dash, request, session, form)
         if isinstance(user, Response):
             return user
-        inquiry = load(session, user, reference) if sees_inquiries(user) else None
+        if not sees_inquiries(user):
+            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        inquiry = load(session, user, reference)
         if inquiry is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         if not can_act(session, user.principal, inquiry, action):
@@ -174,7 +176,9 @@ def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
         user = form_sender(dash, request, session, form)
         if isinstance(user, Response):
             return user
-        source = load(session, user, reference) if sees_inquiries(user) else None
+        if not sees_inquiries(user):
+            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        source = load(session, user, reference)
         if source is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         if not into:
