@@ -87,7 +87,7 @@ class Day:
     refs: dict[str, str] = field(default_factory=dict)
     dialogs: list[str] = field(default_factory=list)
     csp: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)  # parts of the day the workspace cannot do yet
+    pending: list[str] = field(default_factory=list)  # what went wrong but let the day go on
     shots: list[Path] = field(default_factory=list)
     overflows: list[str] = field(default_factory=list)  # pages that scroll sideways at 390 px
 
