@@ -155,9 +155,7 @@ class Day:
             smtp.send_message(message)
 
     def whatsapp(self, sid: str, body: str, *, media: list[tuple[str, str]] | None = None) -> None:
-        fields = inbound_fields(
-            sid, sender=f"whatsapp:{WHATSAPP}", body=body, profile="Laura Zariņa", media=media or []
-        )
+        fields = inbound_fields(sid, sender=f"whatsapp:{WHATSAPP}", body=body, profile="Līga Ozola", media=media or [])
         response = httpx.post(self.base + INBOUND, timeout=30, **signed_post(INBOUND, fields))
         assert response.status_code == 200, response.text
 
