@@ -401,7 +401,7 @@ def test_audit_rows_for_dashboard_reads_and_reassign(make_settings: Any) -> None
             follow_redirects=True,
         )
         assert done.status_code == 200 and 'id="done"' in done.text
-        assert '<td id="employee">atkritumi-2</td>' in done.text
+        assert '<td id="employee">Olga Petrova (atkritumi-2)</td>' in done.text
         client.get("/dashboard")
         with service.sessions() as session:
             inquiry = session.exec(select(Inquiry).where(Inquiry.reference == refs["C"])).one()

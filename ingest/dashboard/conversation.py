@@ -68,9 +68,11 @@ def _answers_sent(events: Sequence[EventOut], sent_ids: set[int]) -> set[int]:
 
 
 def _repeats(event: EventOut, sent_ids: set[int]) -> bool:
-    return (
-        event.type.startswith("client_") and event.type.endswith("_queued") and event.data.get("outbox_id") in sent_ids
+    """Queued for the client, or sent to them: the sent entry shows both."""
+    for_client = (event.type.startswith("client_") and event.type.endswith("_queued")) or (
+        event.type == "notified" and str(event.data.get("kind", "")).startswith("client_")
     )
+    return for_client and event.data.get("outbox_id") in sent_ids
 
 
 def timeline(shown: InquiryDetail, sent: Sequence[Sent]) -> list[Entry]:

@@ -26,6 +26,7 @@ from ingest.dashboard.sessions import LiveSession, LoginLimiter, resolve_session
 from ingest.dashboard.web import LANGUAGE_COOKIE, SESSION_COOKIE, html, read_form, same_token
 from ingest.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalogs, language_of
 from ingest.outgoing.reply_templates import ReplyTemplates
+from storage import inquiry_repo
 from storage.models import Employee
 from storage.staff_models import Role
 
@@ -98,6 +99,15 @@ def role_of(employee: Employee) -> Role:
 
 def remote(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def employee_names(session: Session) -> dict[str, str]:
+    """Employee key -> "Name Surname" of everyone who handles inquiries (no admin), the active ones
+    first in name order: how pages name people."""
+    staff = [e for e in inquiry_repo.employees_by_id(session).values() if e.role != "admin"]
+    return {
+        e.key: f"{e.name} {e.surname}".strip() or e.key for e in sorted(staff, key=lambda e: (not e.active, e.name))
+    }
 
 
 def sees_inquiries(user: User) -> bool:

@@ -20,7 +20,17 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col
 
 from ingest.api.shapes import summaries
-from ingest.dashboard.deps import VIA, Dashboard, User, current_user, page, problem, sees_inquiries, to_login
+from ingest.dashboard.deps import (
+    VIA,
+    Dashboard,
+    User,
+    current_user,
+    employee_names,
+    page,
+    problem,
+    sees_inquiries,
+    to_login,
+)  # fmt: skip
 from ingest.dashboard.figures import Period
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
@@ -29,12 +39,13 @@ from ingest.inquiries.access import visible
 from ingest.inquiries.search import InquiryFilters, conditions, prepare
 from storage import figures_repo, inquiry_repo
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus
+from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus, Kind
 from storage.staff_models import Role
 
 PAGE_SIZE = 50
 STATUSES = tuple(s.value for s in InquiryStatus)
 UNANSWERED = "unanswered"  # open or waiting for the client: what the overview counts as open
+CHANNELS = ("email", "whatsapp", "sms", "phone", "visit")
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -166,6 +177,7 @@ def inquiry_list(
         offset = (query.page - 1) * PAGE_SIZE
         total, rows = inquiry_repo.inquiry_page(session, where=where, limit=PAGE_SIZE, offset=offset, by_due=True)
         items = summaries(session, rows, now)
+        names = employee_names(session)
         audit.record(session, principal=user.principal, action="dashboard.list", now=now,
                      detail={**VIA, "filters": filters.used(), "references": [i.reference for i in items],
                              "total": total})  # fmt: skip
@@ -173,5 +185,5 @@ def inquiry_list(
         dash, "inquiry_list.html", user=user, items=items, total=total, query=query, filters=filters,
         pages=max(1, -(-total // PAGE_SIZE)), page_size=PAGE_SIZE, topics=dict(ctx.notices.topic_names),
         mine=query.employee is None and user.principal.role == Role.EMPLOYEE, figures=figures_repo.FIGURES,
-        statuses=(*STATUSES, UNANSWERED),
+        statuses=(*STATUSES, UNANSWERED), names=names, channels=CHANNELS, kinds=tuple(k.value for k in Kind),
     )  # fmt: skip

@@ -28,6 +28,7 @@ from ingest.dashboard.deps import (
     Form,
     User,
     current_user,
+    employee_names,
     form_sender,
     page,
     problem,
@@ -114,8 +115,9 @@ def thanked(shown: InquiryDetail) -> MessageOut | None:
 def explained(dash: DashboardContext, session: Session, inquiry: Inquiry, now: datetime) -> dict[str, Any]:
     """The page's words on why the inquiry went to whom, and its remaining working time."""
     assert inquiry.id is not None
-    by_key = {e.key: f"{e.name} {e.surname}" for e in inquiry_repo.employees_by_id(session).values()}
+    by_key = employee_names(session)
     return {
+        "names": by_key,
         "why": routing_lines(
             inquiry_repo.events_of(session, inquiry_id=inquiry.id),
             names=lambda keys: ", ".join(by_key.get(k, k) for k in keys),

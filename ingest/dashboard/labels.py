@@ -59,6 +59,7 @@ LABELS: dict[str, str] = {
     "clock_resumed": N_("clock restarted"),
     "complexity_changed": N_("complexity changed"),
     "escalated": N_("escalated"),
+    "reminded": N_("reminder sent"),
     "notification_failed": N_("could not be sent"),
     "client_ack_suppressed": N_("no acknowledgement sent"),
     "client_unreachable": N_("the client cannot be reached in writing"),
