@@ -135,3 +135,38 @@ def test_client_without_any_channel_is_called(world: PipelineOffice) -> None:
     assert "must call" in event.data["reason"]
     (told,) = outbox(world.engine)
     assert told.kind == "staff_call_client" and told.recipient == "olga.petrova@example.lv"
+
+
+def test_a_whatsapp_thank_you_after_the_answer_reopens_it_and_a_later_message_opens_a_new_one(
+    world: PipelineOffice,
+) -> None:
+    def receive(sid: str, body: str) -> None:
+        world.store.store_sync(world.pipeline.channels["whatsapp"], source="twilio", raw=whatsapp_form(sid, body),
+                               meta={})  # fmt: skip
+        world.pipeline.process_due()
+
+    receive("SM1", "Labdien, netiek izvesti atkritumi.")
+    with transaction(world.sessions) as session:
+        from ingest.inquiries.answering import answer
+        from storage.models import Employee
+
+        inquiry = session.exec(select(Inquiry)).one()
+        janis = session.exec(select(Employee).where(Employee.key == "atkritumi-1")).one()
+        notices = notices_from_settings(world.settings)
+        answer(session, inquiry=inquiry, author=janis, text="Izvedīsim rīt.", notices=notices, via="api",
+               now=world.clock())  # fmt: skip
+    world.clock.now += timedelta(hours=3)
+    receive("SM2", "Jā, der. Paldies!")
+    with Session(world.engine) as session:
+        (only,) = session.exec(select(Inquiry)).all()
+        assert only.status == "open", "the thank-you reopened the answered inquiry, where one click closes it"
+        assert session.exec(select(Event).where(Event.type == "reopened")).one().inquiry_id == only.id
+    with transaction(world.sessions) as session:
+        from ingest.inquiries.closing import close
+
+        close(session, inquiry=session.exec(select(Inquiry)).one(), reason="no_answer_needed", actor="atkritumi-1",
+              now=world.clock())  # fmt: skip
+    world.clock.now += timedelta(days=2)
+    receive("SM3", "Labdien, atkal nav izvesti atkritumi.")
+    with Session(world.engine) as session:
+        assert len(session.exec(select(Inquiry)).all()) == 2, "days later, and after a close, a new matter is new"

@@ -75,7 +75,7 @@ def act(dash: DashboardContext, request: Request, reference: str, form: dict[str
         try:
             done = change(session, author, inquiry, now)
         except InquiryError as exc:
-            return problem(dash, 409, str(exc), user)
+            return problem(dash, 409, exc.text, user, **exc.values)
         audit.record(session, principal=user.principal, action=f"inquiry.{action.value}", now=now,
                      inquiry_id=inquiry.id, detail={**VIA, "reference": inquiry.reference, "done": done})  # fmt: skip
         ref = inquiry.reference
@@ -191,7 +191,7 @@ def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
         try:
             merge(session, source=source, target=target, actor=user.principal.key, now=now)
         except InquiryError as exc:
-            return problem(dash, 409, str(exc), user)
+            return problem(dash, 409, exc.text, user, **exc.values)
         audit.record(session, principal=user.principal, action="inquiry.merge", now=now, inquiry_id=source.id,
                      detail={**VIA, "reference": source.reference, "into": target.reference})  # fmt: skip
         ref = target.reference

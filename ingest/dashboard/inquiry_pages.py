@@ -218,7 +218,7 @@ def give_to(
     except UnknownEmployee:
         return problem(dash, 422, N_("Choose an active employee."), user)
     except InquiryError as exc:
-        return problem(dash, 409, str(exc), user)
+        return problem(dash, 409, exc.text, user, **exc.values)
     audit.record(session, principal=user.principal, action="inquiry.reassign", now=now, inquiry_id=inquiry.id,
                  detail={**VIA, "reference": inquiry.reference, "from": previous.key if previous else None,
                          "to": target.key})  # fmt: skip

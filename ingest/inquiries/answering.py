@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.staff_messages import add_staff_message
@@ -59,7 +60,7 @@ def answer(
     client; the employee is then told to call).
     """
     if inquiry.status == InquiryStatus.CLOSED.value:
-        raise InquiryError(f"{inquiry.reference} is closed")
+        raise InquiryError(N_("%(reference)s is closed."), reference=inquiry.reference)
     contact = session.get(Contact, inquiry.contact_id)
     assert contact is not None
     sent = notices.client_answer(session, inquiry=inquiry, contact=contact, employee=author, text=text, now=now)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from storage import repo
@@ -24,9 +25,9 @@ REOPENABLE = (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value)
 def close(session: Session, *, inquiry: Inquiry, reason: str, actor: str, now: datetime) -> None:
     """Close the inquiry for ``reason``; nothing is sent to the client."""
     if reason not in CLOSE_REASONS:
-        raise InquiryError(f"the reason must be one of {', '.join(CLOSE_REASONS)}")
+        raise InquiryError(N_("The reason must be one of %(reasons)s."), reasons=", ".join(CLOSE_REASONS))
     if inquiry.status not in (*OPEN_STATUSES, InquiryStatus.ANSWERED.value):
-        raise InquiryError(f"{inquiry.reference} is {inquiry.status}")
+        raise InquiryError(N_("%(reference)s is already closed."), reference=inquiry.reference)
     assert inquiry.id is not None
     was = inquiry.status
     inquiry.status = InquiryStatus.CLOSED.value
@@ -42,7 +43,8 @@ def close(session: Session, *, inquiry: Inquiry, reason: str, actor: str, now: d
 def reopen(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:
     """Open an answered or closed inquiry again, with the due date it had."""
     if inquiry.status not in REOPENABLE:
-        raise InquiryError(f"{inquiry.reference} is {inquiry.status}; only an answered or closed one is reopened")
+        raise InquiryError(N_("%(reference)s is still open; only an answered or closed inquiry is reopened."),
+                           reference=inquiry.reference)  # fmt: skip
     assert inquiry.id is not None
     was = inquiry.status
     inquiry.status = InquiryStatus.OPEN.value

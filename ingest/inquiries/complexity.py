@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.clock import schedule_alarms
 from ingest.inquiries.errors import InquiryError
 from router.calendar import WorkingCalendar
@@ -32,9 +33,9 @@ def change_complexity(
     date when the client answers.
     """
     if inquiry.status not in OPEN_STATUSES:
-        raise InquiryError(f"{inquiry.reference} is {inquiry.status}")
+        raise InquiryError(N_("%(reference)s is no longer open."), reference=inquiry.reference)
     if inquiry.complexity == complexity:
-        raise InquiryError(f"{inquiry.reference} is already {complexity}")
+        raise InquiryError(N_("%(reference)s already has this complexity."), reference=inquiry.reference)
     assert inquiry.id is not None
     old_complexity, old_due = inquiry.complexity, inquiry.due_at
     counted_from = calendar.start_of_counting(inquiry.received_at)

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from storage import alarm_repo, merge_repo, repo
@@ -35,18 +36,20 @@ from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus, Kind
 MERGED = "merged"
 
 
-def refusal(source: Inquiry, target: Inquiry) -> str | None:
+def refusal(source: Inquiry, target: Inquiry) -> InquiryError | None:
     """Why ``source`` cannot be merged into ``target``; None when it can (the page offers only those)."""
+    this, other = source.reference, target.reference
     if source.id == target.id:
-        return f"{source.reference} cannot be merged into itself"
+        return InquiryError(N_("%(reference)s cannot be merged into itself."), reference=this)
     if source.contact_id != target.contact_id:
-        return f"{source.reference} and {target.reference} are inquiries of different clients"
+        return InquiryError(N_("%(reference)s and %(other)s are inquiries of different clients."),
+                            reference=this, other=other)  # fmt: skip
     if source.merged_into_id is not None:
-        return f"{source.reference} is already merged into another inquiry"
+        return InquiryError(N_("%(reference)s is already merged into another inquiry."), reference=this)
     if target.merged_into_id is not None:
-        return f"{target.reference} is merged into another inquiry; merge into that one"
+        return InquiryError(N_("%(reference)s is merged into another inquiry; merge into that one."), reference=other)
     if source.kind == Kind.COMPLAINT.value and target.kind != Kind.COMPLAINT.value:
-        return f"{source.reference} is a complaint: it is merged only into a complaint"
+        return InquiryError(N_("%(reference)s is a complaint: it is merged only into a complaint."), reference=this)
     return None
 
 
@@ -54,7 +57,7 @@ def merge(session: Session, *, source: Inquiry, target: Inquiry, actor: str, now
     """Merge ``source`` into ``target`` (same client); InquiryError if it cannot be done."""
     why = refusal(source, target)
     if why is not None:
-        raise InquiryError(why)
+        raise why
     assert source.id is not None and target.id is not None
     source_was, target_was, old_due = source.status, target.status, target.due_at
     source_due_stands = source.due_at is not None and (old_due is None or source.due_at < old_due)

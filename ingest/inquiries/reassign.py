@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.outgoing.notices import Notices
 from storage import inquiry_repo, repo
@@ -16,9 +17,9 @@ from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, Kind
 def _employee(session: Session, key: str) -> Employee:
     employee = inquiry_repo.employee_by_key(session, key=key)
     if employee is None:
-        raise UnknownEmployee(f"no employee {key!r}")
+        raise UnknownEmployee(N_("There is no employee %(employee)s."), employee=key)
     if not employee.active:
-        raise UnknownEmployee(f"employee {key!r} is no longer active")
+        raise UnknownEmployee(N_("The employee %(employee)s is no longer active."), employee=key)
     return employee
 
 
@@ -36,7 +37,7 @@ def named_in_complaint(session: Session, inquiry: Inquiry) -> set[str]:
 def get_inquiry(session: Session, reference: str) -> Inquiry:
     inquiry = repo.inquiry_by_reference(session, reference=reference.strip().upper())
     if inquiry is None:
-        raise InquiryError(f"no inquiry {reference!r}")
+        raise InquiryError(N_("There is no inquiry %(reference)s."), reference=reference)
     return inquiry
 
 
@@ -57,15 +58,18 @@ def reassign(
     """
     new = _employee(session, to_employee)
     if inquiry.status not in OPEN_STATUSES:
-        raise InquiryError(f"{inquiry.reference} is {inquiry.status}; reopen it before reassigning")
+        raise InquiryError(N_("%(reference)s is no longer open; reopen it before reassigning it."),
+                           reference=inquiry.reference)  # fmt: skip
     if new.id == inquiry.employee_id:
-        raise InquiryError(f"{inquiry.reference} is already assigned to {to_employee}")
+        raise InquiryError(N_("%(reference)s is already assigned to %(employee)s."), reference=inquiry.reference,
+                           employee=to_employee)  # fmt: skip
     if new.role == "admin":
-        raise InquiryError(f"{to_employee} is an administrator and does not handle inquiries")
+        raise InquiryError(N_("%(employee)s is an administrator and does not handle inquiries."), employee=to_employee)
     if inquiry.kind == Kind.COMPLAINT.value and to_employee in named_in_complaint(session, inquiry):
         # Policy clause 13: the complaint would reach the very person it is about (the notice,
         # the reply address, the redirect notice to the client).
-        raise InquiryError(f"{inquiry.reference} is a complaint that names {to_employee}; it cannot go to them")
+        raise InquiryError(N_("%(reference)s is a complaint that names %(employee)s; it cannot go to them."),
+                           reference=inquiry.reference, employee=to_employee)  # fmt: skip
     old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     inquiry.employee_id = new.id
     inquiry.updated_at = now

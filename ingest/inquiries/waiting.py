@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.inquiries.clock import pause_clock, resume_clock
 from ingest.inquiries.errors import InquiryError
 from router.calendar import WorkingCalendar
@@ -25,9 +26,10 @@ def set_waiting(
 ) -> None:
     if waiting:
         if inquiry.status != InquiryStatus.OPEN.value:
-            raise InquiryError(f"{inquiry.reference} is {inquiry.status}; only an open inquiry can wait")
+            raise InquiryError(N_("%(reference)s is not open; only an open inquiry can wait for the client."),
+                               reference=inquiry.reference)  # fmt: skip
         pause_clock(session, inquiry=inquiry, actor=actor, now=now)
         return
     if inquiry.status != InquiryStatus.WAITING_CLIENT.value:
-        raise InquiryError(f"{inquiry.reference} is not waiting for the client")
+        raise InquiryError(N_("%(reference)s is not waiting for the client."), reference=inquiry.reference)
     resume_clock(session, inquiry=inquiry, calendar=calendar, policy=policy, now=now)
