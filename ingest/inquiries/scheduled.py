@@ -11,29 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from ingest.outgoing.notices import Notices
-from ingest.outgoing.staff_mail import local_time
+from ingest.outgoing.staff_texts import deadline_notice, digest_notice
 from router.calendar import WorkingCalendar
 from storage import alarm_repo, repo
 from storage.db import SessionFactory, transaction
 from storage.models import Contact, DeadlineAlarm, Employee, Inquiry, InquiryStatus
 
 log = logging.getLogger(__name__)
-
-STAFF_TEXT = {
-    "share_left": ("Atgādinājums", "Tuvojas atbildes termiņš."),
-    "due_day": ("Šodien termiņš", "Šodien beidzas atbildes termiņš."),
-    "overdue": (
-        "Nokavēts termiņš",
-        "Atbildes termiņš ir nokavēts. Jūs saņemat šo ziņu kā atbildīgā darbinieka vadītājs.",
-    ),
-    "overdue_board": (
-        "Nokavēts termiņš — valdei",
-        "Atbildes termiņš ir nokavēts, un vadītāja iesaistīšanās nav palīdzējusi.",
-    ),
-}
 
 
 @dataclass
@@ -84,31 +71,15 @@ class DeadlineKeeper:
             recipient = self._recipient(alarm.kind, responsible, employees)
             if recipient is None:
                 return 0
-            contact = session.get(Contact, inquiry.contact_id)
-            title, lead = STAFF_TEXT[alarm.kind]
-            due = local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else "—"
-            who = f"{responsible.name} {responsible.surname}" if responsible else "nav piešķirts"
-            text = "\n".join(
-                [
-                    lead,
-                    "",
-                    f"Numurs:      {inquiry.reference}",
-                    f"Atbildīgais: {who}",
-                    f"Tēma:        {self.notices.topic_names.get(inquiry.topic or '', inquiry.topic or '—')}",
-                    f"Klients:     {(contact.name or contact.email or contact.phone or '—') if contact else '—'}",
-                    f"Termiņš:     {due}",
-                    f"Temats:      {inquiry.subject or '—'}",
-                ]
-            )
+            notice = deadline_notice(
+                alarm.kind, inquiry=inquiry, responsible=responsible, contact=session.get(Contact, inquiry.contact_id),
+                topic_name=self.notices.topic_names.get(inquiry.topic or "", inquiry.topic), tz=self.calendar.tz,
+                translations=self.notices.translations_for(recipient),
+            )  # fmt: skip
             self.notices.staff_message(
-                session,
-                kind=f"deadline_{alarm.kind}",
-                inquiry=inquiry,
-                employee=recipient,
-                subject=f"[{inquiry.reference}] {title}: atbildēt līdz {due}",
-                text=text + "\n",
-                now=now,
-            )
+                session, kind=f"deadline_{alarm.kind}", inquiry=inquiry, employee=recipient, subject=notice.subject,
+                text=notice.text, now=now,
+            )  # fmt: skip
             repo.add_event(
                 session,
                 inquiry_id=inquiry.id,  # type: ignore[arg-type]
@@ -144,25 +115,16 @@ class DeadlineKeeper:
             staff[employee.key] = employee
         queued = 0
         for key, inquiries in by_employee.items():
-            queued += self._digest(staff[key], inquiries, local.date().isoformat(), now)
+            queued += self._digest(staff[key], inquiries, local.date(), now)
         return queued
 
-    def _digest(self, employee: Employee, inquiries: list[Inquiry], day: str, now: datetime) -> int:
+    def _digest(self, employee: Employee, inquiries: list[Inquiry], day: date, now: datetime) -> int:
         with transaction(self.sessions) as session:
-            if not repo.claim_marker(session, key=f"digest:{employee.key}:{day}", now=now):
+            # The marker's key keeps the ISO day it always had, so a digest is never sent twice across an upgrade.
+            if not repo.claim_marker(session, key=f"digest:{employee.key}:{day.isoformat()}", now=now):
                 return 0
-            lines = [f"Šodien ({day}) jāatbild uz {len(inquiries)} pieprasījumiem:", ""]
-            for inquiry in inquiries:
-                overdue = " (NOKAVĒTS)" if inquiry.due_at and inquiry.due_at < now else ""
-                due = local_time(inquiry.due_at, self.calendar.tz) if inquiry.due_at else "—"
-                lines.append(f"- {inquiry.reference}  līdz {due}{overdue}  {inquiry.subject or ''}".rstrip())
-            self.notices.staff_message(
-                session,
-                kind="deadline_digest",
-                inquiry=None,
-                employee=employee,
-                subject=f"Šodienas termiņi: {len(inquiries)}",
-                text="\n".join(lines) + "\n",
-                now=now,
-            )
+            notice = digest_notice(inquiries, day=day, now=now, tz=self.calendar.tz,
+                                   translations=self.notices.translations_for(employee))  # fmt: skip
+            self.notices.staff_message(session, kind="deadline_digest", inquiry=None, employee=employee,
+                                       subject=notice.subject, text=notice.text, now=now)  # fmt: skip
             return 1

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from sqlmodel import Session
 
 from ingest.i18n import Catalogs, load_catalogs
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
+from ingest.outgoing.staff_texts import call_client_notice
 from storage import inquiry_repo, repo
 from storage.models import Contact, Employee, Inquiry, Message, Outbox
 
@@ -94,6 +96,10 @@ class Notices:
     texting: bool = False
     # The staff e-mails' texts, in each employee's language (ingest/i18n).
     catalogs: Catalogs = field(default_factory=load_catalogs)
+
+    def translations_for(self, employee: Employee) -> Translations:
+        """The catalog of the language the employee works in, for what is written to them."""
+        return self.catalogs.get(employee.language)
 
     @property
     def domain(self) -> str:
@@ -206,7 +212,7 @@ class Notices:
             topic_name=self.topic_names.get(inquiry.topic or ""),
             tz=self.tz,
             follow_up=follow_up,
-            translations=self.catalogs.get(employee.language),
+            translations=self.translations_for(employee),
         )
         return self._queue(
             session,
@@ -277,18 +283,9 @@ class Notices:
         )
         employee = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
         if employee is not None:
-            self.staff_message(
-                session,
-                kind="staff_call_client",
-                inquiry=inquiry,
-                employee=employee,
-                subject=f"[{inquiry.reference}] Klientam jāpiezvana",
-                text=(
-                    f"Klientam nevar nosūtīt ziņu par pieprasījumu {inquiry.reference} (nav e-pasta, tālruņa "
-                    "vai WhatsApp, kurā drīkst rakstīt). Lūdzu, sazinieties ar klientu un pierakstiet sarunu.\n"
-                ),
-                now=now,
-            )
+            notice = call_client_notice(inquiry.reference, self.translations_for(employee))
+            self.staff_message(session, kind="staff_call_client", inquiry=inquiry, employee=employee,
+                               subject=notice.subject, text=notice.text, now=now)  # fmt: skip
 
     def client_ack(
         self,

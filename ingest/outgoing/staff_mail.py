@@ -51,6 +51,12 @@ def local_time(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%d.%m.%Y %H:%M")
 
 
+def aligned(facts: list[tuple[str, str]]) -> list[str]:
+    """``label value`` lines with the values lined up after the longest label (in any language)."""
+    width = max(len(label) for label, _value in facts) + 1
+    return [f"{label:<{width}}{value}" for label, value in facts]
+
+
 def staff_notice(
     *,
     inquiry: Inquiry,
@@ -85,11 +91,10 @@ def staff_notice(
         (_("Answer by:"), due),
         (_("Subject:"), one_line(message.subject) or "—"),
     ]
-    width = max(len(label) for label, _value in facts) + 1
     lines = [
         f"{headline}.",
         "",
-        *(f"{label:<{width}}{value}" for label, value in facts),
+        *aligned(facts),
         "",
         _("The client's message:"),
         "-" * 60,

@@ -17,6 +17,7 @@ from ingest.inquiries.access import Action, can_act
 from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.closing import close
 from ingest.outgoing.notices import sent_text
+from ingest.outgoing.staff_texts import not_relayed_notice
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
 from storage import merge_repo, repo
@@ -139,18 +140,10 @@ def _keep_as_note(
     tell = author or responsible
     if tell is None:
         return
-    arrival.office.notices.staff_message(
-        arrival.session,
-        kind="staff_reply_not_relayed",
-        inquiry=inquiry,
-        employee=tell,
-        subject=f"[{inquiry.reference}] Atbilde netika nosūtīta klientam",
-        text=(
-            f"Jūsu vēstule par pieprasījumu {inquiry.reference} netika nosūtīta klientam: {why}.\n"
-            "Tā ir saglabāta pieprasījumā kā iekšēja piezīme.\n"
-        ),
-        now=arrival.now,
-    )
+    notices = arrival.office.notices
+    notice = not_relayed_notice(inquiry.reference, responsible, notices.translations_for(tell))
+    notices.staff_message(arrival.session, kind="staff_reply_not_relayed", inquiry=inquiry, employee=tell,
+                          subject=notice.subject, text=notice.text, now=arrival.now)  # fmt: skip
 
 
 STEP = Step("staff reply", run)
