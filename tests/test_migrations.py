@@ -29,3 +29,34 @@ def test_migrations_match_the_models(database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], "\n".join(map(str, diff))
+
+
+def test_the_migrations_since_0011_keep_the_data_of_an_office(database_url: str) -> None:
+    """An office upgrading with inquiries and messages in the database, not an empty one."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.db import WRITE_OPTION, alembic_config
+
+    engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "0011")
+            connection.execute(text("INSERT INTO contact (kind, name, created_at) VALUES ('person', 'Anna', :t)"),
+                               {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+            connection.execute(text(
+                "INSERT INTO inquiry (reference, token, contact_id, channel, kind, complexity, status, received_at,"
+                " created_at, updated_at) SELECT 'GK-2026-000001', 't', id, 'email', 'question', 'simple', 'open',"
+                " :t, :t, :t FROM contact"), {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+            connection.execute(text(
+                "INSERT INTO message (inquiry_id, direction, channel, external_id, text, refers_to, received_at)"
+                " SELECT id, 'in', 'email', 'mid:x', 'Labdien', '[]', :t FROM inquiry"), {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+        migrate(engine)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT reference, merged_into_id FROM inquiry")).one()
+            messages = conn.execute(text("SELECT count(*) FROM message")).scalar_one()
+        assert tuple(row) == ("GK-2026-000001", None) and messages == 1
+    finally:
+        engine.dispose()
