@@ -44,15 +44,15 @@ def test_the_migrations_since_0011_keep_the_data_of_an_office(database_url: str)
         with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "0011")
-            connection.execute(text("INSERT INTO contact (kind, name, created_at) VALUES ('person', 'Anna', :t)"),
-                               {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+            at = {"t": "2026-03-10 10:00:00+00:00"}
+            connection.execute(text("INSERT INTO contact (kind, name, created_at) VALUES ('person', 'Anna', :t)"), at)
             connection.execute(text(
                 "INSERT INTO inquiry (reference, token, contact_id, channel, kind, complexity, status, received_at,"
                 " created_at, updated_at) SELECT 'GK-2026-000001', 't', id, 'email', 'question', 'simple', 'open',"
-                " :t, :t, :t FROM contact"), {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+                " :t, :t, :t FROM contact"), at)  # fmt: skip
             connection.execute(text(
                 "INSERT INTO message (inquiry_id, direction, channel, external_id, text, refers_to, received_at)"
-                " SELECT id, 'in', 'email', 'mid:x', 'Labdien', '[]', :t FROM inquiry"), {"t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
+                " SELECT id, 'in', 'email', 'mid:x', 'Labdien', '[]', :t FROM inquiry"), at)  # fmt: skip
         migrate(engine)
         with engine.connect() as conn:
             row = conn.execute(text("SELECT reference, merged_into_id FROM inquiry")).one()
