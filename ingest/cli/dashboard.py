@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.cli.common import config_arg, load_settings, opened
+from ingest.cli.common import config_arg, load_settings, opened, terminal_translations
 
 
 def _read_password(from_stdin: bool) -> str | None:
     if from_stdin:
         # One line; only the line break is taken off (spaces may be part of a password).
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("New password: ")
-    if getpass.getpass("Again: ") != first:
-        print("ingest: the two passwords differ; nothing changed", file=sys.stderr)
+    _ = terminal_translations().gettext
+    first = getpass.getpass(_("New password:") + " ")
+    if getpass.getpass(_("Again:") + " ") != first:
+        print("ingest: " + _("the two passwords differ; nothing changed"), file=sys.stderr)
         return None
     return first
 
@@ -53,7 +54,8 @@ def cmd_password_set(args: argparse.Namespace) -> int:
     except PasswordError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    print(f"password set for {args.employee}; log in at /dashboard/login")
+    _ = terminal_translations().gettext
+    print(_("password set for %(employee)s; log in at /dashboard/login") % {"employee": args.employee})
     return 0
 
 
@@ -82,7 +84,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     text = report_csv(figures)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
-        print(f"report {period.label} written to {args.out}", file=sys.stderr)
+        _ = terminal_translations().gettext
+        print(_("report %(period)s written to %(path)s") % {"period": period.label, "path": args.out}, file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.cli.common import config_arg, load_settings, opened
+from ingest.cli.common import config_arg, load_settings, opened, terminal_translations
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -49,7 +49,11 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     except InquiryError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    print(f"{inquiry.reference} reassigned to {new.name} {new.surname}; the client and the employee will be told")
+    _ = terminal_translations().gettext
+    print(
+        _("%(reference)s reassigned to %(employee)s; the client and the employee will be told")
+        % {"reference": inquiry.reference, "employee": f"{new.name} {new.surname}"}
+    )
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.cli.common import config_arg, load_settings
+from ingest.cli.common import config_arg, load_settings, terminal_translations
 from ingest.config import Settings
 
 
@@ -99,7 +99,11 @@ def cmd_inspect_email(args: argparse.Namespace) -> int:
     try:
         raw = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"ingest: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        _ = terminal_translations().gettext
+        print(
+            "ingest: " + _("cannot read %(path)s: %(error)s") % {"path": args.file, "error": exc.strerror},
+            file=sys.stderr,
+        )
         return 1
     try:
         result = inspect_email(raw, settings)

@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ingest.cli.common import config_arg, load_settings, opened
+from babel.support import Translations
+
+from ingest.cli.common import config_arg, load_settings, opened, terminal_translations
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
@@ -23,7 +26,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
         report = run_retention(sessions, settings.retention, now=utcnow(), dry_run=args.dry_run, actor=args.actor)
     print("\n".join(report.lines()))
     if args.dry_run:
-        print("dry run: nothing was changed")
+        _ = terminal_translations().gettext
+        print(_("dry run: nothing was changed"))
     return 0
 
 
@@ -35,8 +39,12 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     out = Path(args.out)
+    translations = terminal_translations()
+    _ = translations.gettext
     if out.exists() and (out.suffix.lower() == ".zip" or any(out.iterdir())):
-        print(f"ingest: {out} exists; choose a new file or an empty directory", file=sys.stderr)
+        print(
+            "ingest: " + _("%(path)s exists; choose a new file or an empty directory") % {"path": out}, file=sys.stderr
+        )
         return 1
     try:
         with opened(settings) as sessions, transaction(sessions) as session:
@@ -49,11 +57,8 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
     except ContactError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    counts = export.counts()
-    print(
-        f"contact {contact.id}: {counts['inquiries']} inquiries, {counts['messages']} messages, "
-        f"{counts['attachments']} attachments, {counts['receipts']} receipts written to {out}"
-    )
+    said = _("contact %(id)s: %(inquiries)s, %(messages)s, %(attachments)s, %(receipts)s written to %(path)s")
+    print(said % {"id": contact.id, "path": out, **_counted(translations, export.counts())})
     return 0
 
 
@@ -63,12 +68,15 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
     from storage.types import utcnow
 
     settings = load_settings(args.config)
+    translations = terminal_translations()
+    _ = translations.gettext
     try:
         with opened(settings) as sessions:
             with sessions() as session:
                 contact = resolve_contact(session, args.contact)
-            if not args.yes and not _confirm(f"erase everything personal about contact {contact.id}? [y/N] "):
-                print("nothing erased")
+            question = _("erase everything personal about contact %(id)s? [y/N]") % {"id": contact.id}
+            if not args.yes and not _confirm(question + " ", translations):
+                print(_("nothing erased"))
                 return 1
             with transaction(sessions) as session:
                 current = resolve_contact(session, str(contact.id))
@@ -78,20 +86,39 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
     files = remove_outgoing_files(settings.outgoing_folder(), outbox_ids)
-    c = counts.as_dict()
-    print(
-        f"contact {contact.id} erased: {c['inquiries']} inquiries, {c['messages']} messages, "
-        f"{c['attachments']} attachments, {c['receipts']} receipts, {c['outbox']} outgoing, {c['events']} events, "
-        f"{files} .eml files; the statistics keep their counts"
+    said = _(
+        "contact %(id)s erased: %(inquiries)s, %(messages)s, %(attachments)s, %(receipts)s, %(outbox)s, %(events)s,"
+        " %(files)s; the statistics keep their counts"
     )
+    print(said % {"id": contact.id, **_counted(translations, {**counts.as_dict(), "files": files})})
     return 0
 
 
-def _confirm(question: str) -> bool:
+def _counted(translations: Translations, counts: Mapping[str, int]) -> dict[str, str]:
+    """Each count with its noun (``3 inquiries``), in the terminal's language; English keeps the
+    plural noun for one too, as these lines have always read."""
+    ngettext = translations.ngettext
+    n = {
+        key: counts.get(key, 0)
+        for key in ("inquiries", "messages", "attachments", "receipts", "outbox", "events", "files")
+    }
+    phrases = {
+        "inquiries": ngettext("%(count)s inquiries", "%(count)s inquiries", n["inquiries"]),
+        "messages": ngettext("%(count)s messages", "%(count)s messages", n["messages"]),
+        "attachments": ngettext("%(count)s attachments", "%(count)s attachments", n["attachments"]),
+        "receipts": ngettext("%(count)s receipts", "%(count)s receipts", n["receipts"]),
+        "outbox": ngettext("%(count)s outgoing", "%(count)s outgoing", n["outbox"]),
+        "events": ngettext("%(count)s events", "%(count)s events", n["events"]),
+        "files": ngettext("%(count)s .eml files", "%(count)s .eml files", n["files"]),
+    }
+    return {key: phrase % {"count": n[key]} for key, phrase in phrases.items()}
+
+
+def _confirm(question: str, translations: Translations) -> bool:
     if not sys.stdin.isatty():
-        print("ingest: not a terminal; add --yes to erase", file=sys.stderr)
+        print("ingest: " + translations.gettext("not a terminal; add --yes to erase"), file=sys.stderr)
         return False
-    return input(question).strip().lower() in ("y", "yes", "j", "jā")
+    return input(question).strip().lower() in ("y", "yes", "j", "jā", "д", "да")
 
 
 def add_commands(sub: Any) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ingest.cli.common import config_arg, load_settings, opened
+from ingest.cli.common import config_arg, load_settings, opened, terminal_translations
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -23,19 +23,48 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         parked = repo.parked_receipts(session)
         failed = repo.failed_outbox(session)
         media = failed_media(session)
+    # The counts as JSON, for scripts: never translated. The lines after them are for people.
     print(f"receipts: {json.dumps(receipts, sort_keys=True)}")
     print(f"outbox:   {json.dumps(outbox, sort_keys=True)}")
+    translations = terminal_translations()
+    _, ngettext = translations.gettext, translations.ngettext
+
+    def attempts(n: int) -> str:
+        return ngettext("%(count)s attempts", "%(count)s attempts", n) % {"count": n}
+
     for r in parked:
-        retry = r.next_attempt_at.isoformat() if r.next_attempt_at else "no automatic retry"
-        print(f"parked receipt {r.id} ({r.channel} via {r.source}, {r.attempts} attempts, {retry}): {r.last_error}")
+        retry = r.next_attempt_at.isoformat() if r.next_attempt_at else _("no automatic retry")
+        print(
+            _("parked receipt %(id)s (%(channel)s via %(source)s, %(attempts)s, %(retry)s): %(error)s")
+            % {
+                "id": r.id,
+                "channel": r.channel,
+                "source": r.source,
+                "attempts": attempts(r.attempts),
+                "retry": retry,
+                "error": r.last_error,
+            }
+        )
     for o in failed:
-        print(f"failed outbox {o.id} ({o.kind} by {o.channel}, {o.attempts} attempts): {o.last_error}")
+        print(
+            _("failed outbox %(id)s (%(kind)s by %(channel)s, %(attempts)s): %(error)s")
+            % {
+                "id": o.id,
+                "kind": o.kind,
+                "channel": o.channel,
+                "attempts": attempts(o.attempts),
+                "error": o.last_error,
+            }
+        )
     for m in media:
-        print(f"media not fetched {m.id} (attachment {m.attachment_id}, {m.attempts} attempts): {m.last_error}")
+        print(
+            _("media not fetched %(id)s (attachment %(attachment)s, %(attempts)s): %(error)s")
+            % {"id": m.id, "attachment": m.attachment_id, "attempts": attempts(m.attempts), "error": m.last_error}
+        )
     if parked or failed or media:
-        print("retry with: ingest retry --all  (or --receipt ID / --outbox ID / --media ID)")
+        print(_("retry with: ingest retry --all  (or --receipt ID / --outbox ID / --media ID)"))
         return 1
-    print("nothing parked, nothing failed")
+    print(_("nothing parked, nothing failed"))
     return 0
 
 
@@ -45,8 +74,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from storage.media_repo import retry_media
     from storage.types import utcnow
 
+    translations = terminal_translations()
+    _, ngettext = translations.gettext, translations.ngettext
     if not (args.all or args.receipt or args.outbox or args.media):
-        print("ingest: say what to retry: --all, --receipt ID, --outbox ID or --media ID", file=sys.stderr)
+        print("ingest: " + _("say what to retry: --all, --receipt ID, --outbox ID or --media ID"), file=sys.stderr)
         return 2
     settings = load_settings(args.config)
     now = utcnow()
@@ -54,10 +85,13 @@ def cmd_retry(args: argparse.Namespace) -> int:
         receipts = repo.retry_receipts(session, now=now, ids=None if args.all else args.receipt or [])
         outbox = repo.retry_outbox(session, now=now, ids=None if args.all else args.outbox or [])
         media = retry_media(session, now=now, ids=None if args.all else args.media or [])
-    print(
-        f"{receipts} receipt(s), {outbox} outgoing message(s) and {media} media item(s) queued again;"
-        " a running service takes them up"
-    )
+    counted = {
+        "receipts": ngettext("%(count)s receipt(s)", "%(count)s receipt(s)", receipts) % {"count": receipts},
+        "outbox": ngettext("%(count)s outgoing message(s)", "%(count)s outgoing message(s)", outbox)
+        % {"count": outbox},
+        "media": ngettext("%(count)s media item(s)", "%(count)s media item(s)", media) % {"count": media},
+    }
+    print(_("%(receipts)s, %(outbox)s and %(media)s queued again; a running service takes them up") % counted)
     return 0
 
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from ingest.cli.common import config_arg, load_settings
+from ingest.cli.common import config_arg, load_settings, terminal_translations
 
 log = logging.getLogger("ingest")
 
@@ -31,15 +31,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from ingest.outgoing.notices import ClientTemplates
 
     settings = load_settings(args.file)
+    translations = terminal_translations()
+    _, ngettext = translations.gettext, translations.ngettext
     try:
         ClientTemplates(settings.client_messages.templates_dir).check()
         reply_templates(settings)
     except TemplateError as exc:
-        print(f"ingest: template error: {exc}", file=sys.stderr)
+        print("ingest: " + _("template error: %(error)s") % {"error": exc}, file=sys.stderr)
         return 2
+    employees, topics = len(settings.employees), len(settings.topics)
     print(
-        f"{args.file}: OK ({len(settings.employees)} employees, {len(settings.topics)} topics, "
-        f"database {settings.database_url().split('://', 1)[0]})"
+        _("%(path)s: OK (%(employees)s, %(topics)s, database %(database)s)")
+        % {
+            "path": args.file,
+            "employees": ngettext("%(count)s employees", "%(count)s employees", employees) % {"count": employees},
+            "topics": ngettext("%(count)s topics", "%(count)s topics", topics) % {"count": topics},
+            "database": settings.database_url().split("://", 1)[0],
+        }
     )
     return 0
 
@@ -62,17 +70,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    _ = terminal_translations().gettext
     try:
         asyncio.run(Service(settings).run())
     except TemplateError as exc:  # a client message or reply template that cannot be used
-        print(f"ingest: template error: {exc}", file=sys.stderr)
+        print("ingest: " + _("template error: %(error)s") % {"error": exc}, file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"ingest: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        print("ingest: " + _("cannot start: %(error)s") % {"error": exc.strerror or exc}, file=sys.stderr)
         return 1
     except SystemExit as exc:  # uvicorn exits when it cannot bind its port
         if exc.code not in (None, 0):
-            print("ingest: the HTTP server could not start (see the log above)", file=sys.stderr)
+            print("ingest: " + _("the HTTP server could not start (see the log above)"), file=sys.stderr)
             return 1
     return 0
 

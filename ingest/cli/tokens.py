@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ingest.cli.common import config_arg, load_settings, opened
+from ingest.cli.common import config_arg, load_settings, opened, terminal_translations
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -31,12 +31,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     except TokenError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
+    _ = terminal_translations().gettext
     if args.action == "create":
-        print(f"token {new.id} for {new.employee_key} (shown only now; keep it secret):", file=sys.stderr)
-        print(new.secret)
+        said = _("token %(id)s for %(employee)s (shown only now; keep it secret):")
+        print(said % {"id": new.id, "employee": new.employee_key}, file=sys.stderr)
+        print(new.secret)  # the secret itself, for a script to take: never translated
     elif args.action == "revoke":
-        print(f"token {row.id} of {row.employee_key} revoked")
-    else:
+        print(_("token %(id)s of %(employee)s revoked") % {"id": row.id, "employee": row.employee_key})
+    else:  # tab-separated lines for scripts: never translated
         for t in rows:
             state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
             used = t.last_used_at.isoformat() if t.last_used_at else "never used"
