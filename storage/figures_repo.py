@@ -86,7 +86,15 @@ def _conditions(span: Span) -> _Conditions:
         received=received,
         answered=answered,
         on_time=and_(answered, in_time),
-        missed=and_(received, or_(and_(col(Inquiry.answered_at).is_not(None), not_(in_time)), overdue)),
+        # Answered late, or never answered and past due. One answered in time and reopened by the
+        # client's "Paldies!" is answered on time, not missed as well (it may still be overdue now).
+        missed=and_(
+            received,
+            or_(
+                and_(col(Inquiry.answered_at).is_not(None), not_(in_time)),
+                and_(col(Inquiry.answered_at).is_(None), overdue),
+            ),
+        ),
     )
 
 

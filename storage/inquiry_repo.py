@@ -160,11 +160,11 @@ def inquiries_of_contact(
     return list(session.exec(stmt).all())
 
 
-def client_outbox_of(session: Session, *, inquiry_id: int) -> list[Outbox]:
-    """What was queued for the client on this inquiry (acknowledgements, notices, answers), oldest first."""
+def client_outbox_of(session: Session, *, inquiry_ids: Sequence[int]) -> list[Outbox]:
+    """What was queued for the client on these inquiries (acknowledgements, notices, answers), oldest first."""
     query = (
         select(Outbox)
-        .where(col(Outbox.inquiry_id) == inquiry_id, col(Outbox.kind).startswith("client_", autoescape=True))
+        .where(col(Outbox.inquiry_id).in_(inquiry_ids), col(Outbox.kind).startswith("client_", autoescape=True))
         .order_by(col(Outbox.created_at), col(Outbox.id))
     )
     return list(session.exec(query).all())

@@ -58,3 +58,14 @@ def references_by_id(session: Session, *, ids: Iterable[int | None]) -> dict[int
         return {}
     rows = session.exec(select(Inquiry.id, Inquiry.reference).where(col(Inquiry.id).in_(wanted))).all()
     return {int(i): ref for i, ref in rows if i is not None}
+
+
+def merged_sources(session: Session, *, inquiry_id: int) -> list[int]:
+    """The inquiries merged into this one, directly or through a chain of merges."""
+    found: list[int] = []
+    frontier = [inquiry_id]
+    while frontier and len(found) <= MAX_HOPS:
+        rows = session.exec(select(Inquiry.id).where(col(Inquiry.merged_into_id).in_(frontier))).all()
+        frontier = [int(i) for i in rows if i is not None and i not in found and i != inquiry_id]
+        found.extend(frontier)
+    return found

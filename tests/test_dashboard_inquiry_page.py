@@ -86,3 +86,40 @@ def test_the_page_says_why_and_how_much_working_time_is_left(make_settings: Any)
         assert "Atlikušais darba laiks: 7 st. 00 min." in page
         assert "Tēma «Siltumapgāde un karstais ūdens»: vārds «radiatori» atbilst atslēgvārdam «radiator»." in page
         assert "Šodien prombūtnē: Olga Petrova." in page
+
+
+@pytest.mark.slow  # a running service
+def test_after_a_merge_the_page_shows_what_was_sent_about_both_and_its_own_routing(make_settings: Any) -> None:
+    with running_service(settings_with_admin(make_settings), clock=Clock(NOW)) as service:
+        give_passwords(service.sessions, "atkritumi-1")
+        refs = seed(service.sessions)  # C and G are both atkritumi-1's; G becomes the same client's
+        with transaction(service.sessions) as session:
+            c = session.exec(select(Inquiry).where(Inquiry.reference == refs["C"])).one()
+            g = session.exec(select(Inquiry).where(Inquiry.reference == refs["G"])).one()
+            assert c.id is not None and g.id is not None
+            g.contact_id = c.contact_id
+            at = riga("2026-03-10 11:00")
+            reply = Message(inquiry_id=c.id, direction="out", channel="email", external_id="api-answer:x",
+                            sender="janis.kalnins@example.lv", text="Rīt.", received_at=at)  # fmt: skip
+            row = Outbox(kind="client_answer", channel="email", recipient="client3@client.example", inquiry_id=c.id,
+                         payload={"subject": "Re: Konteiners", "text": "Rīt.\n\nAr cieņu,\nJānis Kalniņš"},
+                         status="sent", created_at=at)  # fmt: skip
+            session.add_all([g, reply, row])
+            session.flush()
+            session.add(Event(inquiry_id=c.id, at=at, type="answered", actor="atkritumi-1",
+                              data={"message_id": reply.id, "outbox_id": row.id}))  # fmt: skip
+            for inquiry, keyword in ((c, "radiator"), (g, "konteiner")):
+                routed = session.exec(select(Event).where(Event.inquiry_id == inquiry.id, Event.type == "routed")).one()
+                facts = {"topic": "atkritumi", "keyword": keyword, "matched_word": keyword + "s"}
+                routed.data = {"rule": "topic-keyword", "employee": "atkritumi-1", "facts": facts}
+                session.add(routed)
+            sent_id = row.id
+        client, _ = login(f"http://127.0.0.1:{service.http_port}", "atkritumi-1", PASSWORD)
+        page = client.get(f"/dashboard/inquiries/{refs['C']}").text
+        merged = client.post(f"/dashboard/inquiries/{refs['C']}/merge", data={"csrf": csrf_of(page), "into": refs["G"]})
+        assert merged.status_code == 303 and merged.headers["location"].endswith(f"{refs['G']}?done=merged")
+        target = client.get(f"/dashboard/inquiries/{refs['G']}").text
+        assert f'id="sent-{sent_id}"' in target and "Ar cieņu," in target, "the answer sent about the merged one"
+        assert "klientam nav nosūtīts" not in target, "not mistaken for an answer that reached nobody"
+        why = target[target.index('id="why"') : target.index("</details>")]
+        assert "konteiner" in why and "radiator" not in why, "the target's own routing, not the merged one's"

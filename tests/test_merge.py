@@ -51,7 +51,8 @@ class World:
         with transaction(self.office.sessions) as session:
             src = session.exec(select(Inquiry).where(Inquiry.reference == source)).one()
             tgt = session.exec(select(Inquiry).where(Inquiry.reference == target)).one()
-            merge(session, source=src, target=tgt, actor=actor, now=self.office.clock())
+            merge(session, source=src, target=tgt, actor=actor, calendar=self.office.pipeline.office.router.calendar,
+                  policy=self.office.pipeline.office.deadline_policy, now=self.office.clock())  # fmt: skip
 
 
 JANIS = "Jānis Ozoliņš <janis@client.example>"
@@ -143,9 +144,15 @@ def test_refusals(world: World) -> None:
         assert complaint is not None
         complaint.kind = "complaint"
         session.add(complaint)
-    with pytest.raises(InquiryError, match="complaint"):
-        world.merge(first.reference, second.reference)
-    world.merge(second.reference, first.reference)  # an ordinary one into the complaint is fine
+    for source, target in ((first, second), (second, first)):
+        with pytest.raises(InquiryError, match="a complaint is merged only with a complaint"):
+            world.merge(source.reference, target.reference)
+    with transaction(world.office.sessions) as session:
+        other = session.get(Inquiry, second.id)
+        assert other is not None
+        other.kind = "complaint"
+        session.add(other)
+    world.merge(second.reference, first.reference)  # two complaints of one client are one
     with pytest.raises(InquiryError, match="already merged"):
         world.merge(second.reference, first.reference)
     with pytest.raises(InquiryError, match="merge into that one"):
@@ -203,3 +210,53 @@ def test_a_merged_inquiry_is_counted_once_in_the_figures(world: World) -> None:
         after = figures_repo.total_tally(session, span=span)
     assert (before.received, before.open) == (3, 3)
     assert (after.received, after.open, after.answered, after.overdue) == (2, 2, 0, 0)
+
+
+def test_a_complaint_is_not_merged_into_one_its_named_employee_handles(world: World) -> None:
+    first, second, _anna = world.inquiries()
+    with transaction(world.office.sessions) as session:
+        for inquiry in (session.get(Inquiry, first.id), session.get(Inquiry, second.id)):
+            assert inquiry is not None
+            inquiry.kind = "complaint"
+            session.add(inquiry)
+        routed = session.exec(select(Event).where(Event.inquiry_id == first.id, Event.type == "routed")).one()
+        routed.data = {**routed.data, "facts": {**routed.data.get("facts", {}), "employees_named": ["atkritumi-1"]}}
+        session.add(routed)
+    assert second.employee_id is not None
+    with pytest.raises(InquiryError, match="names atkritumi-1, who handles"):
+        world.merge(first.reference, second.reference)
+
+
+def test_a_waiting_target_runs_again_when_an_open_inquiry_joins_it(world: World) -> None:
+    first, second, _anna = world.inquiries()
+    with transaction(world.office.sessions) as session:
+        from ingest.inquiries.clock import pause_clock
+
+        target = session.get(Inquiry, second.id)
+        assert target is not None
+        pause_clock(session, inquiry=target, actor="atkritumi-1", now=world.office.clock())
+    world.office.clock.now += timedelta(hours=1)
+    world.merge(first.reference, second.reference)
+    with Session(world.office.engine) as session:
+        target = session.get(Inquiry, second.id)
+        assert target is not None and target.status == "open" and target.clock_paused_at is None
+        assert target.due_at == first.due_at, "the open source's earlier due date stands"
+        pending = session.exec(
+            select(DeadlineAlarm).where(DeadlineAlarm.inquiry_id == second.id, col(DeadlineAlarm.fired_at).is_(None))
+        ).all()
+        assert pending, "the clock runs: reminders are scheduled"
+
+
+def test_one_answered_in_time_and_reopened_by_a_thank_you_is_not_missed_too(world: World) -> None:
+    first, _second, _anna = world.inquiries()
+    assert first.due_at is not None
+    with transaction(world.office.sessions) as session:
+        reopened = session.get(Inquiry, first.id)
+        assert reopened is not None
+        reopened.answered_at, reopened.status = first.due_at - timedelta(hours=1), "open"  # "Paldies!" reopened it
+        session.add(reopened)
+    span = figures_repo.Span(start=first.received_at - timedelta(days=1), end=first.received_at + timedelta(days=1),
+                             now=first.due_at + timedelta(days=1))  # fmt: skip
+    with Session(world.office.engine) as session:
+        tally = figures_repo.received_tally(session, span=span, where=Inquiry.id == first.id)
+    assert (tally.answered_on_time, tally.missed, tally.overdue) == (1, 0, 1), tally

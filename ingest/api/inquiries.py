@@ -315,7 +315,8 @@ def merge_inquiry(principal: Caller, ctx: Context, reference: Reference, body: M
                 f"{target.reference} may merge them",
             )  # fmt: skip
         try:
-            merge(session, source=source, target=target, actor=principal.key, now=now)
+            merge(session, source=source, target=target, actor=principal.key, calendar=ctx.calendar,
+                  policy=ctx.policy, now=now)  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None
         audit.record(session, principal=principal, action="inquiry.merge", now=now, inquiry_id=source.id,

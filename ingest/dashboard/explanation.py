@@ -44,8 +44,10 @@ REASONS = {
 def routing_lines(
     events: Sequence[Event], *, names: Names, topic_names: Mapping[str, str], day: Callable[[date], str]
 ) -> list[Line]:
-    """The last routing of the inquiry in sentences; nothing when it was never routed (a logged call)."""
-    routed = [e for e in events if e.type == "routed"]
+    """The last routing of the inquiry in sentences; nothing when it was never routed (a logged call).
+    The routing of an inquiry merged into this one moved here with its events; it is not this one's."""
+    moved = {i for e in events if e.type == "merged" for i in e.data.get("moved_routing") or []}
+    routed = [e for e in events if e.type == "routed" and e.id not in moved]
     if not routed:
         return []
     data = routed[-1].data

@@ -8,7 +8,8 @@ figures mean:
   its due time now. These two are the state at ``now``, whatever the period.
 - ``received``: received in the period (office calendar days, inclusive);
   ``answered``: of those, answered; ``answered_on_time``: answered by the due time (or with
-  no due time); ``missed``: answered late, or still open and past due.
+  no due time); ``missed``: answered late, or never answered and past due (one answered in
+  time and reopened by the client counts as on time).
 - ``share_on_time`` = answered_on_time / (answered_on_time + missed): of the deadlines
   already decided, the share kept. Inquiries still within their time, waiting for the
   client, or closed without an answer are in neither part.

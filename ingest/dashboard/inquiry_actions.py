@@ -189,7 +189,8 @@ def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
         if not can_merge(session, user.principal, source, target):
             return _refused(dash, Action.MERGE, user)
         try:
-            merge(session, source=source, target=target, actor=user.principal.key, now=now)
+            merge(session, source=source, target=target, actor=user.principal.key, calendar=dash.ctx.calendar,
+                  policy=dash.ctx.policy, now=now)  # fmt: skip
         except InquiryError as exc:
             return problem(dash, 409, exc.text, user, **exc.values)
         audit.record(session, principal=user.principal, action="inquiry.merge", now=now, inquiry_id=source.id,

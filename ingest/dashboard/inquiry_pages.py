@@ -45,7 +45,7 @@ from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
 from ingest.inquiries.thanks import looks_like_thanks
-from storage import inquiry_repo, repo
+from storage import inquiry_repo, merge_repo, repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
 
@@ -148,7 +148,9 @@ def inquiry_page(
             return problem(dash, 404, N_("No such inquiry that you may see."), user)
         shown = inquiry_detail(session, inquiry, now)
         assert inquiry.id is not None
-        sent = sent_of(inquiry_repo.client_outbox_of(session, inquiry_id=inquiry.id))
+        # What was sent about inquiries merged into this one stays on their rows: shown here too.
+        merged = merge_repo.merged_sources(session, inquiry_id=inquiry.id)
+        sent = sent_of(inquiry_repo.client_outbox_of(session, inquiry_ids=[inquiry.id, *merged]))
         words = explained(dash, session, inquiry, now)
         visible_here = visible(user.principal, session.get_bind().dialect.name)
         history = [

@@ -15,9 +15,13 @@ and one deadline.
 - The source is closed with ``merged_into_id`` pointing at the target: its reference still answers
   (with the pointer), and a reply that threads onto it lands on the target (the pipeline follows
   the pointer, storage/merge_repo.py ``final_inquiry``).
-- Refused: merging into itself, across clients, an inquiry already merged, into a merged one, and
-  a complaint into anything but a complaint (a complaint is hidden from the employees it names;
-  its text must not become visible to them on an ordinary inquiry).
+- Refused: merging into itself, across clients, an inquiry already merged, into a merged one, a
+  complaint with anything but a complaint (a complaint is hidden from the employees it names; its
+  file must not widen either way), and a complaint into one handled by an employee it names.
+- A target waiting for the client while the source is open runs again (resume_clock) before the
+  earlier due date is chosen: the client's newer message waits for an answer.
+- Both rows are locked first (PostgreSQL), so a merge the other way round at the same moment
+  waits and then finds this one done.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ingest.i18n import N_
-from ingest.inquiries.clock import cancel_alarms
+from ingest.inquiries.clock import cancel_alarms, resume_clock
 from ingest.inquiries.errors import InquiryError
-from storage import alarm_repo, merge_repo, repo
-from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus, Kind
+from ingest.inquiries.reassign import named_in_complaint
+from router.calendar import WorkingCalendar
+from router.deadlines import DeadlinePolicy
+from storage import alarm_repo, inquiry_repo, merge_repo, repo
+from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus, Kind
 
 # The word the source's closing is recorded with (next to close reasons such as "duplicate").
 MERGED = "merged"
@@ -48,18 +55,51 @@ def refusal(source: Inquiry, target: Inquiry) -> InquiryError | None:
         return InquiryError(N_("%(reference)s is already merged into another inquiry."), reference=this)
     if target.merged_into_id is not None:
         return InquiryError(N_("%(reference)s is merged into another inquiry; merge into that one."), reference=other)
-    if source.kind == Kind.COMPLAINT.value and target.kind != Kind.COMPLAINT.value:
-        return InquiryError(N_("%(reference)s is a complaint: it is merged only into a complaint."), reference=this)
+    if (source.kind == Kind.COMPLAINT.value) != (target.kind == Kind.COMPLAINT.value):
+        # Either way the complaint's file would widen: its text onto an ordinary inquiry, or those
+        # who handled the ordinary one (events they made) seeing the complaint.
+        return InquiryError(N_("%(reference)s and %(other)s: a complaint is merged only with a complaint."),
+                            reference=this, other=other)  # fmt: skip
     return None
 
 
-def merge(session: Session, *, source: Inquiry, target: Inquiry, actor: str, now: datetime) -> None:
+def _names_assignee(session: Session, source: Inquiry, target: Inquiry) -> InquiryError | None:
+    """A complaint must not come, by a merge, to the employee it names (policy 13; reassign refuses it too)."""
+    assignee = session.get(Employee, target.employee_id) if target.employee_id else None
+    if (
+        assignee is not None
+        and source.kind == Kind.COMPLAINT.value
+        and assignee.key in named_in_complaint(session, source)
+    ):
+        return InquiryError(N_("%(reference)s names %(employee)s, who handles %(other)s: reassign that one first."),
+                            reference=source.reference, employee=assignee.key, other=target.reference)  # fmt: skip
+    return None
+
+
+def merge(
+    session: Session,
+    *,
+    source: Inquiry,
+    target: Inquiry,
+    actor: str,
+    calendar: WorkingCalendar,
+    policy: DeadlinePolicy,
+    now: datetime,
+) -> None:
     """Merge ``source`` into ``target`` (same client); InquiryError if it cannot be done."""
-    why = refusal(source, target)
+    # Both rows locked (in id order, so two merges cannot deadlock) and read again before deciding:
+    # a merge the other way round, or a message reopening one of them, waits or is seen.
+    for row in sorted((source, target), key=lambda i: i.id or 0):
+        session.refresh(row, with_for_update=True)
+    why = refusal(source, target) or _names_assignee(session, source, target)
     if why is not None:
         raise why
     assert source.id is not None and target.id is not None
+    if source.status == InquiryStatus.OPEN.value and target.status == InquiryStatus.WAITING_CLIENT.value:
+        # The client's newer message is waiting for an answer: the target's clock runs again.
+        resume_clock(session, inquiry=target, calendar=calendar, policy=policy, now=now)
     source_was, target_was, old_due = source.status, target.status, target.due_at
+    moved_routing = [e.id for e in inquiry_repo.routed_events(session, inquiry_id=source.id)]
     source_due_stands = source.due_at is not None and (old_due is None or source.due_at < old_due)
     messages, events = merge_repo.move_parts(session, source_id=source.id, target_id=target.id)
     _follow_due_date(session, source=source, target=target, source_due_stands=source_due_stands)
@@ -79,7 +119,7 @@ def merge(session: Session, *, source: Inquiry, target: Inquiry, actor: str, now
     repo.add_event(
         session, inquiry_id=target.id, type="merged", at=now, actor=actor,
         data={"from": source.reference, "messages": messages, "events": events, "was": source_was,
-              "old_due_at": _iso(old_due), "due_at": _iso(target.due_at)},
+              "old_due_at": _iso(old_due), "due_at": _iso(target.due_at), "moved_routing": moved_routing},
     )  # fmt: skip
     if reopened:
         repo.add_event(session, inquiry_id=target.id, type="reopened", at=now, actor=actor,
