@@ -7,6 +7,7 @@ does not translate, so a new string cannot reach a page in English by accident.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,30 @@ def test_plural_forms_follow_each_language() -> None:
     ]  # fmt: skip
     assert [said("en", n) for n in (1, 2)] == ["1 byte", "2 bytes"]
     assert catalogs.get("xx").gettext("Log out") == "Iziet", "an unknown language is Latvian"
+
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@pytest.mark.parametrize("language", ["lv", "ru"])
+def test_translations_keep_the_placeholders_of_their_text(language: str) -> None:
+    """A translation that drops or invents a %(name)s fails here, not as a KeyError in a running
+    job (a reminder, the pipeline) or a page."""
+    with po_path(language).open("rb") as po:
+        catalog = read_po(po, locale=language)
+    wrong = []
+    for entry in catalog:
+        if not entry.id:
+            continue
+        ids = [entry.id] if isinstance(entry.id, str) else list(entry.id)
+        strings = [entry.string] if isinstance(entry.string, str) else list(entry.string)
+        expected = set(PLACEHOLDER.findall(ids[-1])) | set(PLACEHOLDER.findall(ids[0]))
+        for string in strings:
+            found = set(PLACEHOLDER.findall(string))
+            # A plural form may leave out the number ("один" for 1), never add a name.
+            if not found <= expected or (len(ids) == 1 and found != expected):
+                wrong.append((ids[0], string))
+    assert wrong == [], wrong
 
 
 @pytest.mark.slow  # a running service
