@@ -260,3 +260,39 @@ def test_one_answered_in_time_and_reopened_by_a_thank_you_is_not_missed_too(worl
     with Session(world.office.engine) as session:
         tally = figures_repo.received_tally(session, span=span, where=Inquiry.id == first.id)
     assert (tally.answered_on_time, tally.missed, tally.overdue) == (1, 0, 1), tally
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_reply_arriving_during_a_merge_waits_and_lands_on_the_target(make_settings: Any) -> None:
+    """PostgreSQL runs the pipeline and a merge side by side: the reply threading onto the merged
+    inquiry waits for the merge's row locks and then goes on to the target, never onto the closed one."""
+    import threading
+
+    with pipeline_office(make_settings()) as o:
+        w = World(o)
+        w.receive(mail(JANIS, "Atkritumi", "Netiek izvesti atkritumi.", Message_ID="<a@client.example>"))
+        w.receive(mail(JANIS, "Konteiners", "Konteiners salauzts.", Message_ID="<b@client.example>"))
+        first, second = w.inquiries()
+        locked, done = threading.Event(), threading.Event()
+
+        def merging() -> None:
+            with transaction(o.sessions) as session:
+                src = session.exec(select(Inquiry).where(Inquiry.reference == first.reference)).one()
+                tgt = session.exec(select(Inquiry).where(Inquiry.reference == second.reference)).one()
+                merge(session, source=src, target=tgt, actor="koordinatore", calendar=o.pipeline.office.router.calendar,
+                      policy=o.pipeline.office.deadline_policy, now=o.clock())  # fmt: skip
+                locked.set()
+                done.wait(1.0)  # the reply comes in while the merge is not yet committed
+
+        worker = threading.Thread(target=merging)
+        worker.start()
+        assert locked.wait(10)
+        w.receive(mail(JANIS, f"Re: [{first.reference}] Atkritumi", "Vai ir ziņas?", Message_ID="<r@client.example>"))
+        done.set()
+        worker.join(10)
+        with Session(o.engine) as session:
+            source = session.get(Inquiry, first.id)
+            assert source is not None and (source.status, source.merged_into_id) == ("closed", second.id)
+            reply = session.exec(select(Message).where(Message.external_id == "mid:r@client.example")).one()
+            assert reply.inquiry_id == second.id, "the reply is on the inquiry that stays"
+            assert inquiry_repo.messages_of(session, inquiry_id=first.id or 0) == []

@@ -28,9 +28,23 @@ def run(arrival: Arrival) -> Outcome | None:
     found = _thread_target(arrival)
     # A merged inquiry's reference and our messages about it still lead to it: the message
     # goes on to the inquiry it was merged into.
-    arrival.inquiry = merge_repo.final_inquiry(arrival.session, found) if found is not None else None
+    arrival.inquiry = _locked_final(arrival, found) if found is not None else None
     arrival.follow_up = arrival.inquiry is not None
     return None
+
+
+def _locked_final(arrival: Arrival, found: Inquiry) -> Inquiry:
+    """The inquiry the message joins, its row locked until the message is stored (PostgreSQL).
+
+    A merge locks its two rows too, so the message either comes before it (and moves with the
+    other messages) or sees it done and goes on to the target; never onto a merged inquiry.
+    """
+    session = arrival.session
+    session.refresh(found, with_for_update=True)
+    final = merge_repo.final_inquiry(session, found)
+    if final is not found:
+        session.refresh(final, with_for_update=True)
+    return final
 
 
 def _thread_target(arrival: Arrival) -> Inquiry | None:
