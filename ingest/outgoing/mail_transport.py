@@ -11,6 +11,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
@@ -51,6 +52,21 @@ def message_id_text(value: object) -> str:
     return "".join(ch for ch in str(value or "") if "!" <= ch <= "~" and ch not in "<>")
 
 
+def set_subject(message: EmailMessage, subject: str) -> None:
+    """The Subject so that every decoder gives back exactly ``subject``.
+
+    The standard library's own folding of a non-ASCII subject can end one encoded word just before
+    a space and start the next after it; decoders then drop that space, as RFC 2047 says they must
+    between two encoded words ("atbildēt līdz" read as "atbildētlīdz"). ``Header`` keeps every
+    space inside an encoded word; the folded text is stored as it is (``set_raw``) and, with lines
+    under the limit, written out unchanged.
+    """
+    if subject.isascii():
+        message["Subject"] = subject
+        return
+    message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n"))
+
+
 def build_email(payload: dict[str, Any]) -> EmailMessage:
     """The same message, byte for byte in its headers, every time the payload is sent.
 
@@ -67,7 +83,7 @@ def build_email(payload: dict[str, Any]) -> EmailMessage:
         # Sending again cannot mend an address (e.g. "a@b.lv,c@d.lv" typed by staff); the value
         # itself stays out of the error, which is stored and logged.
         raise PermanentFailure(f"not a usable e-mail address ({type(exc).__name__})") from None
-    message["Subject"] = header_text(payload["subject"])
+    set_subject(message, header_text(payload["subject"]))
     message["Date"] = header_text(payload["date"])
     message["Message-ID"] = f"<{message_id_text(payload['message_id'])}>"
     in_reply_to = message_id_text(payload.get("in_reply_to"))
