@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from storage.actors import RESERVED_ACTORS
+
 if TYPE_CHECKING:
+    from ingest.config.office import EmployeeSettings
     from ingest.config.settings import Settings
 
 
@@ -19,6 +22,10 @@ def check_cross_references(settings: Settings) -> None:
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         raise ValueError(f"employees: duplicate key {duplicates[0]!r}")
+    reserved = sorted(set(keys) & RESERVED_ACTORS)
+    if reserved:
+        i = keys.index(reserved[0])
+        raise ValueError(f"employees[{i}].key: {reserved[0]!r} is reserved for the service's own actions")
     known = set(keys)
 
     def need(where: str, key: str | None) -> None:
@@ -39,6 +46,49 @@ def check_cross_references(settings: Settings) -> None:
             need(f"topics[{i}].employees", emp_key)
     for i, absence in enumerate(settings.absences):
         need(f"absences[{i}].employee", absence.employee)
+    _check_routing_positions(settings)
+
+
+def _check_routing_positions(settings: Settings) -> None:
+    """Whoever routing can give an inquiry (or its client's text) to must be active and see inquiries.
+
+    An ``admin`` sees no inquiry and an inactive employee no longer works here: routing to
+    them would e-mail them the client's text and leave the inquiry with nobody who may answer.
+    """
+    staff = {e.key: e for e in settings.employees}
+
+    def fit(where: str, key: str | None) -> None:
+        emp = staff.get(key) if key is not None else None
+        if emp is None:
+            return
+        if emp.role == "admin":
+            raise ValueError(f"{where}: {key!r} is an admin, who sees no inquiry; choose another employee")
+        if not emp.active:
+            raise ValueError(f"{where}: {key!r} is not active; choose another employee")
+
+    routed: dict[str, str] = {}
+    for where, key in _routing_positions(settings):
+        fit(where, key)
+        routed.setdefault(key, where)
+    for i, emp in enumerate(settings.employees):
+        # A deputy stands in for someone routing can choose; a supervisor is told of their overdue inquiries.
+        if emp.key in routed:
+            fit(f"employees[{i}].deputy", emp.deputy)
+        if _receives_inquiries(emp):
+            fit(f"employees[{i}].supervisor", emp.supervisor)
+
+
+def _routing_positions(settings: Settings) -> list[tuple[str, str]]:
+    positions = [("routing.fallback_employee", settings.routing.fallback_employee)]
+    if settings.routing.board_member is not None:
+        positions.append(("routing.board_member", settings.routing.board_member))
+    for i, topic in enumerate(settings.topics):
+        positions.extend((f"topics[{i}].employees", key) for key in topic.employees)
+    return positions
+
+
+def _receives_inquiries(emp: EmployeeSettings) -> bool:
+    return emp.active and emp.role != "admin"
 
 
 def _check_webhook_paths(settings: Settings) -> None:

@@ -38,6 +38,37 @@ class DatabaseSettings(Section):
     url: str = ""
     pool_size: int = Field(default=20, ge=1, le=500)
 
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        return check_database_url(value)
+
+
+# The databases the service runs on (storage/db.py); the URL names one of them with a driver.
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+
+
+def check_database_url(value: str) -> str:
+    """The URL as given, if SQLAlchemy can parse it and it names SQLite or PostgreSQL.
+
+    The message never repeats the URL: it may hold a password.
+    """
+    if not value:
+        return value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+        port = url.port
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL like postgresql+psycopg://user@host:5432/name") from None
+    if url.get_backend_name() not in DATABASE_BACKENDS:
+        raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+    if port is not None and not 0 < port <= 65535:
+        raise ValueError(f"port {port} is out of range")
+    return value
+
 
 class HttpSettings(Section):
     host: str = "127.0.0.1"

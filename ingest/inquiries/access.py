@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from ingest.api.auth import Principal
+from storage.actors import RESERVED_ACTORS
 from storage.models import Event, Inquiry, Kind
 from storage.staff_models import Role
 
@@ -61,11 +62,14 @@ def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
 
 def _handled_before(key: str) -> ColumnElement[bool]:
     data = col(Event.data)
+    # The service's own actor names ("system", ...) are no employee's doing: a key equal to one of
+    # them (refused by check-config, but a database may hold one) must not make every event theirs.
+    acted = false() if key in RESERVED_ACTORS else col(Event.actor) == key
     return exists(
         select(col(Event.id)).where(
             col(Event.inquiry_id) == col(Inquiry.id),
             or_(
-                col(Event.actor) == key,
+                acted,
                 and_(col(Event.type) == "routed", data["employee"].as_string() == key),
                 and_(col(Event.type) == "reassigned", data["from"].as_string() == key),
             ),
