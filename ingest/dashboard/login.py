@@ -1,9 +1,9 @@
 """The dashboard's login and logout (``/dashboard/login``, ``/dashboard/logout``) and its stylesheet.
 
-A login checks the login form's CSRF cookie, the app's limit on failed attempts, then the
-password (always one scrypt check, so the timing does not tell whether a key exists), and
-starts a server-side session. Logins, failed and refused logins and logouts write audit rows;
-never the password.
+A login checks the login form's CSRF cookie, counts the attempt against the app's limit (per key
+and client address, and per key; refused when over it), then checks the password (always one
+scrypt check, so the timing does not tell whether a key exists), and starts a server-side
+session. Logins, failed and refused logins and logouts write audit rows; never the password.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
@@ -113,30 +113,33 @@ def login(request: Request, form: Form, dash: Dashboard) -> Response:
         return login_page(
             dash, 403, next_path=next_path, message=dash.gettext(N_("The form had expired. Please try again.")), key=key
         )
-    # Read, then check the password with no transaction open: scrypt takes tens of milliseconds,
-    # and a write transaction would hold SQLite's write lock meanwhile.
-    with dash.ctx.sessions() as session:
-        employee = inquiry_repo.employee_by_key(session, key=key) if key else None
-    known = employee.key if employee is not None else "unknown"
-    wait = dash.limiter.retry_after(key, now)
+    # The attempt is counted before the password is checked, in one step with the check of the
+    # limit: parallel requests cannot all pass while the first are still in scrypt.
+    address = remote(request)
+    wait = dash.limiter.reserve(key, address, now)
     if wait is not None:
+        with dash.ctx.sessions() as session:
+            employee = inquiry_repo.employee_by_key(session, key=key) if key else None
         with transaction(dash.ctx.sessions) as session:
-            login_audit(
-                dash, session, request, actor=known, action="dashboard.login_refused", detail={"reason": "rate_limited"}
-            )
+            login_audit(dash, session, request, actor=employee.key if employee is not None else "unknown",
+                        action="dashboard.login_refused", detail={"reason": "rate_limited"})  # fmt: skip
         message = dash.gettext(N_("Too many failed attempts. Try again in %(minutes)s min.")) % {
             "minutes": _minutes(wait)
         }
         return login_page(dash, 429, next_path=next_path, message=message, key=key)
+    # Read, then check the password with no transaction open: scrypt takes tens of milliseconds,
+    # and a write transaction would hold SQLite's write lock meanwhile.
+    with dash.ctx.sessions() as session:
+        employee = inquiry_repo.employee_by_key(session, key=key) if key else None
     reason = refusal(dash, employee, password)
     if employee is None or reason is not None:
-        dash.limiter.failed(key, now)
+        known = employee.key if employee is not None else "unknown"
         with transaction(dash.ctx.sessions) as session:
             login_audit(dash, session, request, actor=known, action="dashboard.login_failed", detail={"reason": reason})
         return login_page(
             dash, 401, next_path=next_path, message=dash.gettext(N_("Wrong employee key or password.")), key=key
         )
-    dash.limiter.succeeded(key)
+    dash.limiter.succeeded(key, address, now)
     return logged_in(dash, request, employee, now=now, next_path=next_path)
 
 

@@ -2,9 +2,9 @@
 
 A session is a row found by the SHA-256 of the cookie's random token; it ends at
 logout, after ``idle`` without a request, or ``lifetime`` after the login, and when
-its employee is no longer active or has lost their password. Failed logins are
-counted per employee key in this process's memory: enough against guessing
-through one process (several processes each allow the limit: documented, accepted).
+its employee is no longer active or has lost their password. Login attempts are
+counted per employee key and client address, and per key, in this process's memory
+(several processes each allow the limit: documented in the README, accepted).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -91,42 +92,76 @@ def end_sessions_of(session: Session, *, employee_key: str) -> int:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per key within ``window``; thread-safe, in memory."""
+    """Login attempts per (employee key, client address) and per key, counted before the password
+    is checked; thread-safe, in this process's memory.
+
+    :meth:`reserve` checks and counts an attempt in one step under the lock, so parallel requests
+    cannot all pass the check while the first ones are still in scrypt. At most ``max_failures``
+    attempts per key from one address within ``window``: a stranger locks out only their own
+    address, never the employee at the office. ``max_per_key`` bounds the attempts on one key from
+    all addresses together, so guessing from many addresses stays bounded too. A successful login
+    clears its address's count and gives back its own attempt.
+    """
 
     def __init__(
-        self, *, max_failures: int = 5, window: timedelta = timedelta(minutes=15), max_keys: int = 10_000
+        self,
+        *,
+        max_failures: int = 5,
+        max_per_key: int = 50,
+        window: timedelta = timedelta(minutes=15),
+        max_keys: int = 10_000,
     ) -> None:
         self.max_failures = max_failures
+        self.max_per_key = max_per_key
         self.window = window
         self.max_keys = max_keys
-        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
+        self._pairs: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
+        self._keys: OrderedDict[str, deque[datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        times = self._failures.get(key, deque())
+    def _recent(self, times: deque[datetime] | None, now: datetime) -> deque[datetime]:
+        times = times if times is not None else deque()
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
 
-    def retry_after(self, key: str, now: datetime) -> timedelta | None:
-        """None if ``key`` may try now; otherwise how long until it may."""
+    def reserve(self, key: str, address: str | None, now: datetime) -> timedelta | None:
+        """Count one attempt of ``key`` from ``address`` now and return None, or refuse it (counting
+        nothing) and return how long until one may be made."""
+        key, pair = key.lower(), (key.lower(), address or "")
         with self._lock:
-            times = self._recent(key.lower(), now)
-            if len(times) < self.max_failures:
-                return None
-            return times[0] + self.window - now
+            by_pair = self._recent(self._pairs.get(pair), now)
+            by_key = self._recent(self._keys.get(key), now)
+            waits = []
+            if len(by_pair) >= self.max_failures:
+                waits.append(by_pair[0] + self.window - now)
+            if len(by_key) >= self.max_per_key:
+                waits.append(by_key[0] + self.window - now)
+            if waits:
+                return max(waits)
+            by_pair.append(now)
+            by_key.append(now)
+            _keep(self._pairs, pair, by_pair, self.max_keys)
+            _keep(self._keys, key, by_key, self.max_keys)
+            return None
 
-    def failed(self, key: str, now: datetime) -> None:
+    def succeeded(self, key: str, address: str | None, reserved_at: datetime) -> None:
+        """The reserved attempt let the employee in: their address starts afresh, and the attempt
+        no longer counts against the key (the failures of others still do)."""
         key = key.lower()
         with self._lock:
-            times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
-            self._failures.move_to_end(key)
-            # Bounded memory whatever is typed as the key: the least recently failing go first.
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+            self._pairs.pop((key, address or ""), None)
+            times = self._keys.get(key)
+            if times is not None and reserved_at in times:
+                times.remove(reserved_at)
 
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key.lower(), None)
+
+_Name = TypeVar("_Name", str, tuple[str, str])
+
+
+def _keep(table: OrderedDict[_Name, deque[datetime]], name: _Name, times: deque[datetime], max_entries: int) -> None:
+    # Bounded memory whatever is typed as the key: the least recently tried go first.
+    table[name] = times
+    table.move_to_end(name)
+    while len(table) > max_entries:
+        table.popitem(last=False)
