@@ -99,11 +99,32 @@ def _codes(errors: Any) -> tuple[str, ...]:
     return tuple(str(e.get("code", "?"))[:16] for e in errors if isinstance(e, dict))
 
 
+# Meta's webhook bodies nest about eight levels deep; far deeper nesting is no webhook, and
+# Python's parser (or a later json.dumps) would run out of stack on it.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def split_webhook(body: bytes) -> WebhookContent:
     """The messages (as receipt documents), statuses and other changes of one webhook body."""
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise InvalidWebhook(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidWebhook("the body is not JSON") from None
     if not isinstance(document, dict):
         raise InvalidWebhook("the body is not a JSON object")

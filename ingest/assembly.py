@@ -18,7 +18,7 @@ from channels.whatsapp_cloud import WhatsAppCloudChannel
 from ingest.api.context import ApiContext
 from ingest.config import Settings
 from ingest.dashboard.deps import DashboardOptions
-from ingest.inquiries.interactions import WrittenRequestInfo
+from ingest.inquiries.interactions import InteractionWindow, WrittenRequestInfo
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
 from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outgoing.notices import ClientTemplates, Notices
@@ -161,6 +161,10 @@ def staff_api_context(settings: Settings, *, pipeline: Pipeline, wake_outbox: Ca
             visiting_hours=s.visiting_hours,
         ),
         wake_outbox=wake_outbox,
+        interaction_window=InteractionWindow(
+            max_age=timedelta(days=settings.interactions.max_age_days),
+            future_skew=timedelta(minutes=settings.interactions.future_skew_minutes),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ingest.inquiries.interactions import Desk, WrittenRequestInfo
+from ingest.inquiries.interactions import Desk, InteractionWindow, WrittenRequestInfo
 from ingest.outgoing.notices import Notices
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
@@ -27,6 +27,8 @@ class ApiContext:
     written: WrittenRequestInfo
     # Called after a commit that queued outgoing messages, so the sender wakes at once.
     wake_outbox: Callable[[], None] = lambda: None
+    # When a logged call or visit may have taken place.
+    interaction_window: InteractionWindow = InteractionWindow()
 
     @property
     def topic_names(self) -> Mapping[str, str]:
@@ -50,6 +52,7 @@ class ApiContext:
             reference_prefix=self.reference_prefix,
             tz=self.tz,
             written=self.written,
+            window=self.interaction_window,
         )
 
     def working_days(self, complexity: str) -> int:

@@ -41,7 +41,7 @@ from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.merging import merge
 from ingest.inquiries.notes import add_note as note_on
 from ingest.inquiries.reassign import reassign
-from ingest.inquiries.search import InquiryFilters, conditions, prepare
+from ingest.inquiries.search import FIRST_DAY, LAST_DAY, InquiryFilters, conditions, prepare
 from ingest.inquiries.waiting import set_waiting as wait_for_client
 from storage import inquiry_repo, repo
 from storage.db import transaction
@@ -54,8 +54,10 @@ Reference = Annotated[str, Path(max_length=40, pattern=KEY_PATTERN, description=
 AttachmentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Key = Annotated[str | None, Query(max_length=64, pattern=KEY_PATTERN)]
 ShortKey = Annotated[str | None, Query(max_length=32, pattern=KEY_PATTERN)]
-FirstDay = Annotated[date | None, Query(description="first day (office time zone), inclusive")]
-LastDay = Annotated[date | None, Query(description="last day (office time zone), inclusive")]
+FirstDay = Annotated[
+    date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="first day (office time zone), inclusive")
+]
+LastDay = Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="last day (office time zone), inclusive")]
 Words = Annotated[str | None, Query(max_length=200, description="words in the subject or any message, any case")]
 
 router = APIRouter(prefix="/api/v1/inquiries", tags=["inquiries"], responses=ERROR_RESPONSES)

@@ -3,8 +3,6 @@
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at import time.
 
-from datetime import timedelta
-
 from fastapi import APIRouter
 
 from ingest.api.auth import INQUIRY_ROLES, Caller, Context, require_roles
@@ -17,9 +15,6 @@ from ingest.inquiries.interactions import log_interaction as log_as_inquiry
 from storage.db import transaction
 from storage.models import Employee
 
-# A call logged a little ahead of the server's clock is fine; one dated in the future is a mistake.
-CLOCK_SLACK = timedelta(minutes=5)
-
 router = APIRouter(prefix="/api/v1/interactions", tags=["interactions"], responses=ERROR_RESPONSES)
 
 
@@ -28,8 +23,13 @@ def log_interaction(principal: Caller, ctx: Context, body: InteractionIn) -> Int
     require_roles(principal, *INQUIRY_ROLES, what="log calls and visits")
     now = ctx.clock()
     received_at = body.at or now
-    if received_at > now + CLOCK_SLACK:
-        raise ApiError(422, "invalid_request", "at: lies in the future")
+    window = ctx.interaction_window
+    why = window.problem(received_at, now)
+    if why == "future":
+        minutes = int(window.future_skew.total_seconds() // 60)
+        raise ApiError(422, "invalid_request", f"at: lies in the future (more than {minutes} minutes ahead)")
+    if why is not None:
+        raise ApiError(422, "invalid_request", f"at: lies more than {window.max_age.days} days back")
     if body.topic is not None and body.topic not in {t.key for t in ctx.router.topics}:
         raise ApiError(422, "unknown_topic", f"no topic {body.topic!r}")
     entry = Interaction(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ingest.inquiries.search import FIRST_DAY, LAST_DAY
 from storage.staff_models import Role
 
 MAX_TEXT = 20_000
@@ -14,6 +15,8 @@ MAX_TEXT = 20_000
 MAX_ID = 2_147_483_647
 # Keys of employees, topics, channels and kinds, and public references: nothing else is asked for.
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# Every day asked for or sent lies in FIRST_DAY..LAST_DAY (ingest/inquiries/search.py).
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 
 
 class _In(BaseModel):
@@ -207,8 +210,8 @@ class InteractionOut(BaseModel):
 
 class AbsenceIn(_In):
     employee: str = Field(min_length=1, max_length=64, pattern=KEY_PATTERN)
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     reason: Literal["leave", "sick", "training", "other"] = "leave"
 
     @model_validator(mode="after")

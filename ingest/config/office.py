@@ -135,6 +135,15 @@ class ClientMessageSettings(Section):
     reply_templates_dir: Path | None = None
 
 
+class InteractionSettings(Section):
+    """When a logged phone call or visit (the staff API, the dashboard) may have taken place."""
+
+    # No older than this many days: a call back-dated by years would be born overdue and escalate.
+    max_age_days: int = Field(default=30, ge=1, le=3650)
+    # A time ahead of the server's clock by up to this many minutes is taken (clocks differ).
+    future_skew_minutes: int = Field(default=5, ge=0, le=1440)
+
+
 class RoutingSettings(Section):
     # The customer-service coordinator: gets whatever matches no topic.
     fallback_employee: str

@@ -22,6 +22,7 @@ from ingest.config.office import (
     ComplexitySettings,
     DeadlineSettings,
     EmployeeSettings,
+    InteractionSettings,
     KindSettings,
     RoutingSettings,
     TopicSettings,
@@ -60,6 +61,8 @@ class Settings(Section):
     complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)
     # Known absences (leave, sick days); staff can also enter them through the API.
     absences: list[AbsenceSettings] = Field(default_factory=list)
+    # Phone calls and visits logged by staff: how far back (and ahead) their time may lie.
+    interactions: InteractionSettings = Field(default_factory=InteractionSettings)
     # WhatsApp and SMS through Twilio (off by default).
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     # WhatsApp through Meta's Cloud API (off by default).

@@ -137,6 +137,11 @@ def problem(dash: DashboardContext, status: int, message: str, user: User | None
     return page(dash, "error.html", status, user=user, code=status, message=text)
 
 
+def internal_error_page(request: Request) -> Response:
+    """The page of an unexpected error (ingest/dashboard/web.py): what went wrong is in the log."""
+    return problem(dashboard_context(request), 500, N_("Something went wrong on our side. Please try again later."))
+
+
 def to_login(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/dashboard/login?next={quote(target, safe='')}", status_code=303)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from ingest.inquiries.search import FIRST_DAY, LAST_DAY
 from storage import figures_repo, repo
 from storage.figures_repo import Dimension, Span, Tally
 from storage.models import Kind
@@ -49,6 +50,8 @@ class Period:
     last: date
 
     def __post_init__(self) -> None:
+        if self.first < FIRST_DAY or self.last > LAST_DAY:
+            raise ValueError(f"a period lies between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
         if self.last < self.first:
             raise ValueError("the period ends before it starts")
         if (self.last - self.first).days >= MAX_PERIOD_DAYS:

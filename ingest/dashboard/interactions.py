@@ -3,6 +3,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at definition time.
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,27 @@ def _entry(form: dict[str, str], now: datetime) -> Interaction | str:
     )  # fmt: skip
 
 
+def _when(dash: DashboardContext, user: User, value: str, now: datetime) -> datetime | Response:
+    """When the call or visit was (the form's local time in the office's zone; empty: now)."""
+    value = value.strip()
+    if not value:
+        return now
+    try:
+        at = datetime.fromisoformat(value[:32])
+    except ValueError:
+        return problem(dash, 422, N_("The time of the call or visit is not valid."), user)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dash.ctx.tz)
+    window = dash.ctx.interaction_window
+    why = window.problem(at, now)
+    if why == "future":
+        return problem(dash, 422, N_("The time of the call or visit lies in the future."), user)
+    if why is not None:
+        return problem(dash, 422, N_("The time of the call or visit lies more than %(days)d days back."), user,
+                       days=window.max_age.days)  # fmt: skip
+    return at
+
+
 @router.post("/interactions")
 def log(request: Request, dash: Dashboard, form: Form) -> Response:
     now = dash.ctx.clock()
@@ -81,6 +103,10 @@ def log(request: Request, dash: Dashboard, form: Form) -> Response:
             return problem(dash, 422, entry, user)
         if entry.topic is not None and entry.topic not in dash.ctx.notices.topic_names:
             return problem(dash, 422, N_("Unknown topic."), user)
+        at = _when(dash, user, form.get("at", ""), now)
+        if isinstance(at, Response):
+            return at
+        entry = dataclasses.replace(entry, received_at=at)
         reference = _logged(dash, session, user, entry, now)
     dash.ctx.wake_outbox()
     return RedirectResponse(f"/dashboard/inquiries/{quote(reference)}?done=logged", status_code=303)

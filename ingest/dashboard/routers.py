@@ -10,10 +10,10 @@ from fastapi import APIRouter, FastAPI
 
 from ingest.api.context import ApiContext
 from ingest.dashboard import inquiry_actions, inquiry_list, inquiry_pages, interactions, login, overview
-from ingest.dashboard.deps import DashboardContext, DashboardOptions
+from ingest.dashboard.deps import DashboardContext, DashboardOptions, internal_error_page
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
-from ingest.dashboard.web import template_environment
+from ingest.dashboard.web import ERROR_PAGE_STATE, template_environment
 from ingest.i18n import LANGUAGES, load_catalogs
 
 
@@ -42,5 +42,6 @@ def mount_dashboard(
         catalogs=catalogs,
         decoy=dummy_hash(),
     )
+    setattr(app.state, ERROR_PAGE_STATE, internal_error_page)
     for router in dashboard_routers():
         app.include_router(router)

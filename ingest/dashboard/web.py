@@ -9,6 +9,7 @@ text, never as markup.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,11 @@ SECURITY_HEADERS = {
 }
 
 
+log = logging.getLogger(__name__)
+# Set by mount_dashboard: renders the dashboard's own page for an unexpected error (500).
+ERROR_PAGE_STATE = "dashboard_error_page"
+
+
 def secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
@@ -66,9 +72,24 @@ class DashboardRoute(APIRoute):
                 response = PlainTextResponse("bad request", status_code=400)
             except HTTPException as exc:
                 response = PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+            except Exception:  # noqa: BLE001 - answered with a 500 page of our own, headers and all
+                log.exception("dashboard: %s %s failed (500)", request.method, request.url.path)
+                response = internal_error(request)
             return secure(response)
 
         return handler
+
+
+def internal_error(request: Request) -> Response:
+    """The 500 page: the dashboard's error page when it can be drawn, else a line of text."""
+    render = getattr(request.app.state, ERROR_PAGE_STATE, None)
+    if render is not None:
+        try:
+            response: Response = render(request)
+            return response
+        except Exception:  # noqa: BLE001 - the plain answer below is still a 500
+            log.exception("dashboard: the error page failed too")
+    return PlainTextResponse("internal error", status_code=500)
 
 
 def template_environment(tz: ZoneInfo, translations: Translations) -> Environment:

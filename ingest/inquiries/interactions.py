@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,28 @@ class Interaction:
 
 
 @dataclass(frozen=True)
+class InteractionWindow:
+    """When a logged call or visit may have taken place: not older than ``max_age``, not later than
+    ``future_skew`` ahead of the clock (``[interactions]`` in the configuration)."""
+
+    max_age: timedelta = timedelta(days=30)
+    future_skew: timedelta = timedelta(minutes=5)
+
+    def problem(self, at: datetime, now: datetime) -> str | None:
+        """Why ``at`` (aware) cannot be taken: "future" or "too_old"; None when it fits."""
+        try:
+            # A time at the edge of the calendar (year 1 at +14:00) has no UTC equivalent.
+            at = at.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return "too_old" if at.year < now.year else "future"
+        if at > now + self.future_skew:
+            return "future"
+        if at < now - self.max_age:
+            return "too_old"
+        return None
+
+
+@dataclass(frozen=True)
 class Desk:
     """What logging needs from the service: the router, what is told to whom, the deadline rules."""
 
@@ -67,6 +89,7 @@ class Desk:
     reference_prefix: str
     tz: ZoneInfo
     written: WrittenRequestInfo
+    window: InteractionWindow = InteractionWindow()
 
 
 @dataclass(frozen=True)

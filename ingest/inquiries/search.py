@@ -20,6 +20,11 @@ from sqlmodel import Session, col
 
 from storage.models import Employee, Inquiry, InquiryStatus, Message
 
+# Every day asked for (a search, a period, an absence) lies in these years: year 1 or 9999 would
+# overflow on the way to a moment in the office's time zone (a 500), and no inquiry lies outside.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
 FOLD_FUNCTION = "gk_fold"
 
 
