@@ -168,3 +168,15 @@ def client_outbox_of(session: Session, *, inquiry_ids: Sequence[int]) -> list[Ou
         .order_by(col(Outbox.created_at), col(Outbox.id))
     )
     return list(session.exec(query).all())
+
+
+def names_in_complaint(session: Session, inquiry: Inquiry) -> list[str]:
+    """The employees (name and surname) that the routing found named in a complaint's text."""
+    if inquiry.kind != "complaint" or inquiry.id is None:
+        return []
+    keys: list[str] = []
+    for event in routed_events(session, inquiry_id=inquiry.id):
+        facts = event.data.get("facts") if isinstance(event.data, dict) else None
+        keys += [k for k in (facts or {}).get("employees_named") or [] if isinstance(k, str) and k not in keys]
+    employees = {e.key: f"{e.name} {e.surname}" for e in employees_by_id(session).values()}
+    return [employees.get(k, k) for k in keys]

@@ -213,6 +213,7 @@ class Notices:
             tz=self.tz,
             follow_up=follow_up,
             translations=self.translations_for(employee),
+            named=inquiry_repo.names_in_complaint(session, inquiry),
         )
         return self._queue(
             session,

@@ -7,6 +7,7 @@ message with the same Message-ID.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -30,6 +31,15 @@ CHANNEL_NAMES = {
     "visit": N_("visit"),
 }
 COMPLEXITY = {"complex": N_("complex (2 working days)"), "simple": N_("simple (1 working day)")}
+# The subject's first word: what kind of inquiry it is, so a complaint never reads like a question.
+KIND_HEADLINES = {
+    "question": N_("Question"),
+    "request": N_("Request"),
+    "complaint": N_("Complaint"),
+    "suggestion": N_("Suggestion"),
+}
+# What the subject keeps of the client's own words, cut at a word boundary.
+SUBJECT_WORDS_CHARS = 70
 
 
 def one_line(value: str | None) -> str:
@@ -57,6 +67,15 @@ def aligned(facts: list[tuple[str, str]]) -> list[str]:
     return [f"{label:<{width}}{value}" for label, value in facts]
 
 
+def shortened(text: str, limit: int = SUBJECT_WORDS_CHARS) -> str:
+    """``text`` on one line, cut at the last word boundary before ``limit`` with an ellipsis."""
+    line = one_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0] if " " in line[:limit] else line[:limit]
+    return cut.rstrip(" ,.;:—-") + "…"
+
+
 def staff_notice(
     *,
     inquiry: Inquiry,
@@ -66,13 +85,18 @@ def staff_notice(
     tz: ZoneInfo,
     follow_up: bool,
     translations: Translations,
+    named: list[str] | None = None,
 ) -> StaffNotice:
-    """The notification in the employee's language (``translations``: their catalog)."""
+    """The notification in the employee's language (``translations``: their catalog). Its subject
+    says what kind of inquiry it is and carries the client's own words, so staff can scan their
+    inbox; ``named``: the employees a complaint names, who must never see it."""
     _ = translations.gettext
     due = local_time(inquiry.due_at, tz) if inquiry.due_at else "—"
+    kind = _(KIND_HEADLINES.get(inquiry.kind, KIND_HEADLINES["request"]))
     headline = _("Follow-up message from the client") if follow_up else _("New client inquiry")
-    subject = _("[%(reference)s] %(headline)s: %(topic)s — answer by %(due)s") % {
-        "reference": inquiry.reference, "headline": headline, "topic": topic_name or _("no topic"), "due": due,
+    words = shortened(message.subject or inquiry.subject or split_reply(message.text)[0]) or topic_name or _("no topic")
+    subject = _("[%(reference)s] %(kind)s: %(words)s — answer by %(due)s") % {
+        "reference": inquiry.reference, "kind": kind if not follow_up else _("Follow-up"), "words": words, "due": due,
     }  # fmt: skip
     client = contact.name or contact.email or contact.phone or contact.whatsapp_id or _("unknown")
     address = contact.email or contact.phone or contact.whatsapp_id or ""
@@ -92,7 +116,8 @@ def staff_notice(
         (_("Subject:"), one_line(message.subject) or "—"),
     ]
     lines = [
-        f"{headline}.",
+        f"{headline}: {kind.lower()}.",
+        *_kind_lines(inquiry.kind, named or [], _),
         "",
         *aligned(facts),
         "",
@@ -107,6 +132,18 @@ def staff_notice(
         _("A first line #note makes it an internal note (not sent to the client); #close closes it without an answer."),
     ]
     return StaffNotice(subject=one_line(subject), text="\n".join(lines) + "\n")
+
+
+def _kind_lines(kind: str, named: list[str], _: Callable[[str], str]) -> list[str]:
+    """What the kind asks of the reader: a complaint's discretion (policy 13), a suggestion's thanks."""
+    if kind == "complaint":
+        lines = [_("It is a complaint: it goes to the board member and is never shown to an employee it names.")]
+        if named:
+            lines.append(_("It names: %(names)s.") % {"names": ", ".join(named)})
+        return lines
+    if kind == "suggestion":
+        return [_("It is a suggestion: thank the client for it in the answer.")]
+    return []
 
 
 def email_payload(
