@@ -32,6 +32,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
+    from ingest.assembly import channels_from_settings
     from ingest.inquiries.audit import record_action
     from ingest.privacy.gdpr import ContactError, build_export, resolve_contact, write_export
     from storage.db import transaction
@@ -49,7 +50,7 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
     try:
         with opened(settings) as sessions, transaction(sessions) as session:
             contact = resolve_contact(session, args.contact)
-            export = build_export(session, contact)
+            export = build_export(session, contact, channels_from_settings(settings))
             write_export(export, out)
             # Recorded with the export, in the same transaction: no copy handed out unrecorded.
             record_action(session, actor=args.actor, action="gdpr.export", now=utcnow(),
@@ -59,6 +60,14 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
         return 1
     said = _("contact %(id)s: %(inquiries)s, %(messages)s, %(attachments)s, %(receipts)s written to %(path)s")
     print(said % {"id": contact.id, "path": out, **_counted(translations, export.counts())})
+    listed = [str(r["receipt_id"]) for r in export.data["receipts_to_review"]]
+    if listed:
+        # Identifiers only: whether these are the client's data is for a person to judge.
+        review = _(
+            "receipts that mention the client but that they did not send (or whose sender is unknown):"
+            " not exported, to be judged by a person: %(ids)s"
+        )
+        print(review % {"ids": ", ".join(listed)})
     return 0
 
 

@@ -1,10 +1,12 @@
 """One client's rights under the GDPR (policy clause 5.5): a copy of their data, and its erasure.
 
-``ingest gdpr export CONTACT`` and ``ingest gdpr erase CONTACT`` (ingest/privacy_cli.py). A
+``ingest gdpr export CONTACT`` and ``ingest gdpr erase CONTACT`` (ingest/cli/privacy.py). A
 contact is named by its id, e-mail address or phone number; a name that fits several contacts
 is refused rather than guessed. Erasure is the retention scrub (ingest/scrub.py) applied to every
 inquiry of the client whatever its age, plus the receipts that carry their address but never
-became a message (parked, automatic, unprocessed). Both write an audit row with ids and counts.
+became a message (parked, automatic, unprocessed). An export holds only the client's own data: a
+receipt that never became a message is exported when they sent it, and only listed (id and why,
+never its content) when it merely mentions them. Both write an audit row with ids and counts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import base64
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel
 
+from channels.base import Channel
 from ingest.inquiries.audit import record_action
 from ingest.privacy.scrub import ANONYMISED, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry, scrub_receipt
 from storage import inquiry_repo, privacy_repo
@@ -103,6 +106,7 @@ class Export:
             "messages": sum(len(i["messages"]) for i in inquiries),
             "attachments": sum(len(m["attachments"]) for i in inquiries for m in i["messages"]),
             "receipts": len(self.data["receipts"]),
+            "receipts_to_review": len(self.data["receipts_to_review"]),
             "outbox": sum(len(i["sent_to_client"]) for i in inquiries),
             "files": len(self.files),
         }
@@ -125,39 +129,27 @@ def _safe_name(name: str | None, fallback: str) -> str:
     return cleaned[:120] or fallback
 
 
-def build_export(session: Session, contact: Contact) -> Export:
+def build_export(session: Session, contact: Contact, channels: Mapping[str, Channel] | None = None) -> Export:
+    """The client's own data: their inquiries with messages, attachments, events and what was sent
+    to them, and their own receipts. A receipt that never became a message is theirs when its sender
+    (as ``channels`` read it) is one of their addresses or numbers; one that only mentions them (or
+    whose sender cannot be read) may be someone else's data: it is listed by id and why, for a
+    person to judge, and not exported."""
     ids = Identifiers.of([contact])
-    export = Export(data={"contact": _row(contact), "inquiries": [], "receipts": []})
+    export = Export(data={"contact": _row(contact), "inquiries": [], "receipts": [], "receipts_to_review": []})
     receipt_ids: set[int] = set()
     message_ids: list[int] = []
     for inquiry in _inquiries(session, contact):
-        item: dict[str, Any] = {**_row(inquiry, drop=("token",)), "messages": [], "events": [], "sent_to_client": []}
-        assert inquiry.id is not None
-        for message in inquiry_repo.messages_of(session, inquiry_id=inquiry.id):
-            assert message.id is not None
-            message_ids.append(message.id)
-            if message.receipt_id is not None:
-                receipt_ids.add(message.receipt_id)
-            entry = {**_row(message), "attachments": []}
-            for attachment in privacy_repo.attachments_of_message(session, message_id=message.id):
-                meta = _row(attachment, drop=("data",))
-                if attachment.data is not None:
-                    path = f"attachments/{attachment.id}-{_safe_name(attachment.filename, 'attachment')}"
-                    export.files[path] = attachment.data
-                    meta["file"] = path
-                entry["attachments"].append(meta)
-            item["messages"].append(entry)
-        for event in inquiry_repo.events_of(session, inquiry_id=inquiry.id):
-            item["events"].append(_row(event))
-        for row in privacy_repo.outbox_of_inquiry(session, inquiry_id=inquiry.id):
-            # What was sent to the client; staff notifications are the office's internal mail.
-            if row.kind.startswith("client_") or ids.occur_in(row.recipient):
-                item["sent_to_client"].append(_row(row, drop=("lease_until",)))
-        export.data["inquiries"].append(item)
+        export.data["inquiries"].append(_export_inquiry(session, inquiry, ids, export, receipt_ids, message_ids))
     receipts: list[Receipt] = []
     if receipt_ids or message_ids:
         receipts = privacy_repo.receipts_of_messages(session, receipt_ids=receipt_ids, message_ids=message_ids)
-    receipts += list(unlinked_receipts(session, ids))
+    for receipt in unlinked_receipts(session, ids):
+        why = _not_their_own(receipt, ids, channels or {})
+        if why is None:
+            receipts.append(receipt)
+        else:
+            export.data["receipts_to_review"].append(_listed(receipt, why))
     for receipt in receipts:
         entry = _row(receipt, drop=("raw",))
         if receipt.raw:
@@ -167,6 +159,62 @@ def build_export(session: Session, contact: Contact) -> Export:
             entry["raw_base64"] = base64.b64encode(receipt.raw).decode("ascii")
         export.data["receipts"].append(entry)
     return export
+
+
+def _export_inquiry(
+    session: Session, inquiry: Inquiry, ids: Identifiers, export: Export, receipt_ids: set[int], message_ids: list[int]
+) -> dict[str, Any]:
+    item: dict[str, Any] = {**_row(inquiry, drop=("token",)), "messages": [], "events": [], "sent_to_client": []}
+    assert inquiry.id is not None
+    for message in inquiry_repo.messages_of(session, inquiry_id=inquiry.id):
+        assert message.id is not None
+        message_ids.append(message.id)
+        if message.receipt_id is not None:
+            receipt_ids.add(message.receipt_id)
+        entry = {**_row(message), "attachments": []}
+        for attachment in privacy_repo.attachments_of_message(session, message_id=message.id):
+            meta = _row(attachment, drop=("data",))
+            if attachment.data is not None:
+                path = f"attachments/{attachment.id}-{_safe_name(attachment.filename, 'attachment')}"
+                export.files[path] = attachment.data
+                meta["file"] = path
+            entry["attachments"].append(meta)
+        item["messages"].append(entry)
+    for event in inquiry_repo.events_of(session, inquiry_id=inquiry.id):
+        item["events"].append(_row(event))
+    for row in privacy_repo.outbox_of_inquiry(session, inquiry_id=inquiry.id):
+        # What was sent to the client; staff notifications are the office's internal mail.
+        if row.kind.startswith("client_") or ids.occur_in(row.recipient):
+            item["sent_to_client"].append(_row(row, drop=("lease_until",)))
+    return item
+
+
+def receipt_sender(receipt: Receipt, channels: Mapping[str, Channel]) -> str | None:
+    """Who sent a stored receipt, as its channel reads it; else the envelope sender the SMTP
+    listener recorded; None when neither tells."""
+    channel = channels.get(receipt.channel)
+    if channel is not None and receipt.raw:
+        try:
+            return channel.normalise(receipt.raw, receipt.meta).sender_address or None
+        except Exception:  # noqa: BLE001 - a receipt that cannot be read (parked ones) says nothing
+            pass
+    envelope = receipt.meta.get("envelope_from") if receipt.channel == "email" else None
+    return envelope if isinstance(envelope, str) and envelope else None
+
+
+def _not_their_own(receipt: Receipt, ids: Identifiers, channels: Mapping[str, Channel]) -> str | None:
+    """None when the client sent ``receipt``; otherwise why it is only listed."""
+    sender = receipt_sender(receipt, channels)
+    if sender is None:
+        return "sender_unknown"
+    return None if ids.occur_in(sender) else "mentions_only"
+
+
+def _listed(receipt: Receipt, why: str) -> dict[str, Any]:
+    """What the export says about a receipt it does not hold: identifiers and why, no content."""
+    at = receipt.received_at.isoformat() if receipt.received_at else None
+    return {"receipt_id": receipt.id, "channel": receipt.channel, "source": receipt.source,
+            "status": receipt.status, "received_at": at, "why": why}  # fmt: skip
 
 
 def write_export(export: Export, out: Path) -> None:
