@@ -48,6 +48,13 @@ DEFAULT_INTERNAL = r"^\d{1,4}$"
 WITHHELD = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+266696687"})
 
 SUBJECT = "Neatbildēts zvans"
+# How the call ended, in the office's words (the sources write English codes: Twilio, Asterisk, CSV).
+DISPOSITIONS_LV = {
+    "no-answer": "neviens neatbildēja", "no answer": "neviens neatbildēja", "missed": "neviens neatbildēja",
+    "busy": "aizņemts", "failed": "savienojums neizdevās", "congestion": "līnija pārslogota",
+    "canceled": "zvanītājs nolika klausuli", "cancelled": "zvanītājs nolika klausuli",
+    "abandoned": "zvanītājs nolika klausuli", "voicemail": "balss pasts",
+}  # fmt: skip
 # A duration in whole seconds, as sources write it.
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
 
@@ -226,7 +233,7 @@ class CallChannel:
         text = f"Neatbildēts zvans no {number} {local:%d.%m.%Y %H:%M} — jāatzvana"
         disposition = str(document.get("disposition") or "")
         if disposition:
-            text += f"\n(zvana iznākums: {disposition})"
+            text += f"\n(zvana iznākums: {DISPOSITIONS_LV.get(disposition.strip().lower(), disposition)})"
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),

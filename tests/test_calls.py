@@ -302,3 +302,18 @@ def test_generic_csv_with_a_column_mapping(tmp_path: Path, database_url: str) ->
     env["INGEST__CALLS__CSV_COLUMNS"] = json.dumps({"from": "Zvanītājs", "start": "Sākums", "status": "Nav"})
     refused = import_calls(tmp_path, database_url, export, "--format", "csv", env=env)
     assert refused.returncode == 2 and "'Nav'" in refused.stderr
+
+
+@pytest.mark.parametrize(("disposition", "said"), [("NO ANSWER", "neviens neatbildēja"), ("busy", "aizņemts"),
+                                                   ("voicemail", "balss pasts"), ("ODD-CODE", "ODD-CODE")])  # fmt: skip
+def test_how_a_missed_call_ended_is_said_in_latvian(disposition: str, said: str) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from channels.calls import CallChannel, call_document, encode
+
+    document = call_document(source="asterisk", call_id="c1", from_raw="+37120000001", to_raw="", answered=False,
+                             start=datetime(2026, 3, 11, 9, 0, tzinfo=ZoneInfo("Europe/Riga")), duration=0,
+                             disposition=disposition)  # fmt: skip
+    message = CallChannel().normalise(encode(document), {})
+    assert message.text.endswith(f"(zvana iznākums: {said})")

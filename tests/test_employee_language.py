@@ -39,8 +39,9 @@ def test_the_notification_in_latvian_reads_as_before_and_in_russian_for_a_russia
     subject, text = notice("lv")
     assert subject == "[GK-2026-000007] Jautājums: Kad izvedīs? — atbildēt līdz 12.03.2026 17:00"
     assert text.startswith("Jauns klienta pieprasījums: jautājums.\n")
-    assert "\nNumurs:        GK-2026-000007\n" in text, "the values line up after the longest label"
-    assert "\nKanāls:        WhatsApp\n" in text and "sarežģīts (2 darba dienas)" in text
+    # The values line up after the longest label ("Vēstules temats:", 16 characters).
+    assert "\nNumurs:          GK-2026-000007\n" in text and "\nVēstules temats: —\n" in text
+    assert "\nKanāls:          WhatsApp\n" in text and "sarežģīts (2 darba dienas)" in text
     assert "#piezīme" in text and "#slēgt" in text
     subject, text = notice("ru")
     assert subject == "[GK-2026-000007] Вопрос: Kad izvedīs? — ответить до 12.03.2026 17:00"
