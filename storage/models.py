@@ -46,6 +46,9 @@ class Direction(StrEnum):
     IN = "in"
     OUT = "out"
     NOTE = "note"
+    # Written by a machine on the client's side (an auto-reply, a bounce, a reaction): kept on the
+    # inquiry, neither the client's words nor a note of the office.
+    AUTOMATIC = "automatic"
 
 
 class Kind(StrEnum):

@@ -416,7 +416,7 @@ def test_a_reaction_joins_the_reacted_message_and_opens_no_inquiry(make_settings
         stray_receipt = next(r for r in rows(service, Receipt) if r.natural_id == "wamid:wamid.R3")
     assert len(inquiries) == 1
     note = messages["wamid:wamid.R2"]
-    assert note.direction == "note" and note.text == "[reaction 😮]"
+    assert note.direction == "automatic" and note.text == "[reaction 😮]"
     assert note.inquiry_id == messages["wamid:wamid.R1"].inquiry_id
     # A reaction to a message we do not know: kept on its receipt, no inquiry.
     assert "wamid:wamid.R3" not in messages

@@ -103,7 +103,7 @@ def merge_candidates(session: Session, user: User, inquiry: Inquiry, history: li
 def thanked(shown: InquiryDetail) -> MessageOut | None:
     """The client's last message when it came after an answer and only thanks (ingest/inquiries/thanks.py)."""
     answered = [e.at for e in shown.events if e.type == "answered"]
-    written = [m for m in shown.messages if m.direction != "note"]
+    written = [m for m in shown.messages if m.direction in ("in", "out")]
     if not answered or not written or shown.status not in OPEN_STATUSES:
         return None
     last = written[-1]

@@ -40,6 +40,7 @@ LABELS: dict[str, str] = {
     "in": N_("from the client"),
     "out": N_("to the client"),
     "note": N_("internal note"),
+    "automatic": N_("automatic message"),
     # events
     "received": N_("received"),
     "routed": N_("assigned"),
@@ -67,6 +68,7 @@ LABELS: dict[str, str] = {
     "written_form_not_sent": N_("written-form instructions not sent"),
     "automatic_bounce": N_("bounce"),
     "automatic_auto-reply": N_("automatic reply"),
+    "suspicious_mail": N_("mail in the office's name from outside: kept, not filed"),
     "media_fetched": N_("attachment downloaded"),
     "media_failed": N_("attachment could not be downloaded"),
     "anonymised": N_("anonymised"),
