@@ -10,6 +10,7 @@ transaction as the change it reports.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from storage.models import Contact, Employee, Inquiry, Message, Outbox
 
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("lv", "ru", "en")
+KINDS = ("question", "request", "complaint", "suggestion")
 # WhatsApp lets a business send free text only this long after the client's last message.
 WHATSAPP_WINDOW = timedelta(hours=24)
 
@@ -66,20 +68,12 @@ class ClientTemplates:
         }  # fmt: skip
         letters = ("ack", "redirect", "written_form", "answer")
         names = (*letters, *(f"{name}_short" for name in letters))
-        for name in names:
-            for lang in LANGUAGES:
-                self.render(
-                    name,
-                    lang,
-                    reference="GK-2026-000001",
-                    client_name="Klients",
-                    employee=sample,
-                    due="01.01.2026 17:00",
-                    office="Birojs",
-                    reason="",
-                    written=written,
-                    text="Atbilde.",
-                )
+        variants = [(kind, channel) for kind in KINDS for channel in ("email", "phone")]
+        for name, lang, (kind, channel) in itertools.product(names, LANGUAGES, variants):
+            self.render(
+                name, lang, reference="GK-2026-000001", client_name="Klients", employee=sample, due="01.01.2026 17:00",
+                office="Birojs", reason="", written=written, text="Atbilde.", kind=kind, channel=channel,
+            )  # fmt: skip
 
 
 @dataclass
@@ -373,6 +367,9 @@ class Notices:
             employee=employee,
             due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
             office=self.office,
+            # What the texts may say differently: a complaint, a suggestion, a missed call (channel "phone").
+            kind=inquiry.kind,
+            channel=inquiry.channel,
             **extra,
         )
 
