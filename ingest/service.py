@@ -155,6 +155,8 @@ class Service:
             routers=routers,
             metrics=metrics_registry(sessions=self.sessions, clock=self.clock, leadership=self.leadership_held),
             leadership=self.leadership_states,
+            metrics_token=settings.http.metrics_token,
+            hsts=settings.http.secure_cookies,
         )
         context = staff_api_context(settings, pipeline=self.pipeline, wake_outbox=self.outbox_worker.wake)
         # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
@@ -297,9 +299,11 @@ class Service:
     async def run(self) -> None:
         await self.start()
         http = self.settings.http
+        # X-Forwarded-* only from the configured proxies (uvicorn's own default trusts 127.0.0.1).
         config = uvicorn.Config(
-            self.app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="off"
-        )
+            self.app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="off",
+            proxy_headers=bool(http.trusted_proxies), forwarded_allow_ips=list(http.trusted_proxies),
+        )  # fmt: skip
         self._http = uvicorn.Server(config)
         self._http.should_exit = self._stop_requested
         serve = asyncio.create_task(self._http.serve())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -42,8 +43,12 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     metrics: CollectorRegistry | None = None,
     leadership: Callable[[], dict[str, str]] | None = None,
+    metrics_token: str = "",
+    hsts: bool = False,
 ) -> FastAPI:
     app = FastAPI(title="Inquiry service", version="0.1.0", docs_url=None, redoc_url=None)
+    if hsts:
+        add_hsts(app)
     mount_docs(app)
     # The staff API's errors share one JSON shape; other paths keep FastAPI's answers.
     install_error_handlers(app)
@@ -74,11 +79,32 @@ def create_app(
     if metrics is not None:
 
         @app.get("/metrics", tags=["operations"], include_in_schema=False)
-        def prometheus_metrics() -> Response:
+        def prometheus_metrics(request: Request) -> Response:
             # A plain def: FastAPI runs it in a thread, so the database queries never block the loop.
+            if metrics_token and not _bearer_is(request, metrics_token):
+                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
             return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+# Served over https only (behind the TLS proxy, [http] secure_cookies): browsers remember to come back so.
+HSTS = "max-age=31536000"
+
+
+def add_hsts(app: FastAPI) -> None:
+    """Every answer carries Strict-Transport-Security."""
+
+    @app.middleware("http")
+    async def strict_transport(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
+
+def _bearer_is(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def mount_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:

@@ -77,6 +77,25 @@ class HttpSettings(Section):
     secure_cookies: bool = False
     # A dashboard session ends after this long without a request (and 12 h after its login at most).
     dashboard_idle_minutes: int = Field(default=480, ge=5, le=720)
+    # The reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed: the client's address in the audit log comes from them. Empty: nobody's, not even
+    # 127.0.0.1's, so a client cannot write its own address into the audit log.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # When set, /metrics answers only a request with "Authorization: Bearer <token>" (put it in the
+    # environment: INGEST__HTTP__METRICS_TOKEN). Empty: /metrics is open, as before.
+    metrics_token: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
 
 class RetrySettings(Section):
