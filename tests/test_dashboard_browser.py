@@ -78,7 +78,7 @@ def test_log_in_see_overdue_and_reassign_in_chromium(make_settings: Any, tmp_pat
 
                 row.get_by_role("link", name=overdue).click()
                 expect(page).to_have_url(f"{base}/dashboard/inquiries/{overdue}")
-                expect(page.locator("#employee")).to_have_text("atkritumi-1")
+                expect(page.locator("#employee")).to_have_text("Jānis Kalniņš (atkritumi-1)")
                 expect(page.locator("#client")).to_contain_text('"><img src=x onerror=alert(1)>')
                 expect(page.locator("#timeline img")).to_have_count(0)
 
@@ -86,8 +86,8 @@ def test_log_in_see_overdue_and_reassign_in_chromium(make_settings: Any, tmp_pat
                 page.fill("#reassign-reason", "Aizvieto kolēģi")
                 page.click("#reassign")
                 expect(page.locator("#done")).to_be_visible()
-                expect(page.locator("#employee")).to_have_text("atkritumi-2")
-                expect(page.locator("#timeline")).to_contain_text("atkritumi-1 → atkritumi-2: Aizvieto kolēģi")
+                expect(page.locator("#employee")).to_have_text("Olga Petrova (atkritumi-2)")
+                expect(page.locator("#timeline")).to_contain_text("Jānis Kalniņš → Olga Petrova: Aizvieto kolēģi")
                 inquiry_shot = tmp_path / "inquiry.png"
                 page.screenshot(path=str(inquiry_shot), full_page=True)
 
