@@ -242,13 +242,15 @@ def test_permissions_per_role(make_settings: Any) -> None:
 
         # Reassigning: the employee their own (C), the supervisor what they see (D); the admin nothing;
         # the employee not someone else's (D: 404, as if it did not exist).
-        def reassign(role: str, ref: str, to: str) -> httpx.Response:
+        def reassign(role: str, ref: str, to: str, why: str = "sooner") -> httpx.Response:
             # Every page of a logged-in user carries the session's token (the logout form), the admin's 403 too.
             csrf = csrf_of(clients[role].get("/dashboard").text)
             return clients[role].post(
-                f"/dashboard/inquiries/{ref}/reassign", data={"employee": to, "reason": "", "csrf": csrf}
+                f"/dashboard/inquiries/{ref}/reassign",
+                data={"employee": to, "reason": "", "reason_code": why, "csrf": csrf},
             )
 
+        assert reassign("employee", refs["C"], "atkritumi-2", why="").status_code == 422, "policy 10.3: say why"
         assert reassign("employee", refs["D"], "atkritumi-2").status_code == 404
         assert reassign("admin", refs["C"], "atkritumi-2").status_code == 403
         assert reassign("employee", refs["C"], "atkritumi-2").status_code == 303

@@ -121,6 +121,8 @@ class InquiryDetail(InquirySummary):
 class ReassignIn(_In):
     employee: str = Field(min_length=1, max_length=64, pattern=KEY_PATTERN)
     reason: str = Field(default="", max_length=1000)
+    # A reason from the list, told to the client in their language (``reason`` is then kept for staff).
+    reason_code: Literal["other_field", "specialist", "absence", "sooner"] | None = None
 
 
 class ComplexityIn(_In):

@@ -45,6 +45,7 @@ from ingest.inquiries.closing import CLOSE_REASONS, REOPENABLE
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.inquiries.reassign import reassign
 from ingest.inquiries.thanks import looks_like_thanks
+from ingest.outgoing.redirect_reasons import REDIRECT_REASONS
 from storage import inquiry_repo, merge_repo, repo
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
@@ -172,7 +173,7 @@ def inquiry_page(
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
         done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
         history=history,
-        images=IMAGE_TYPES, reply=reply,
+        images=IMAGE_TYPES, reply=reply, redirect_reasons=tuple(REDIRECT_REASONS),
     )  # fmt: skip
 
 
@@ -181,6 +182,7 @@ def reassign_inquiry(request: Request, dash: Dashboard, reference: str, form: Fo
     now = dash.ctx.clock()
     target_key = form.get("employee", "").strip()[:64]
     reason = form.get("reason", "").strip()[:500]
+    code = form.get("reason_code", "").strip()
     with transaction(dash.ctx.sessions) as session:
         user = form_sender(dash, request, session, form)
         if isinstance(user, Response):
@@ -194,7 +196,11 @@ def reassign_inquiry(request: Request, dash: Dashboard, reference: str, form: Fo
             return problem(
                 dash, 403, N_("Only the responsible employee, a supervisor or the board may reassign it."), user
             )
-        answer = give_to(dash, session, user, inquiry, target_key=target_key, reason=reason, now=now)
+        if code not in REDIRECT_REASONS and not reason:
+            # Policy 10.3: the client is told why.
+            return problem(dash, 422, N_("Say why: choose a reason or write one for the client."), user)
+        answer = give_to(dash, session, user, inquiry, target_key=target_key, reason=reason, now=now,
+                         reason_code=code if code in REDIRECT_REASONS else None)  # fmt: skip
         if answer is not None:
             return answer
         ref = inquiry.reference
@@ -211,11 +217,13 @@ def give_to(
     target_key: str,
     reason: str,
     now: datetime,
+    reason_code: str | None = None,
 ) -> Response | None:
     """Reassign ``inquiry`` to the employee ``target_key`` and audit it; the answer if that cannot be done."""
     previous = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     try:
         target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=user.principal.key, reason=reason,
+                          reason_code=reason_code,
                           notices=dash.ctx.notices, now=now)  # fmt: skip
     except UnknownEmployee:
         return problem(dash, 422, N_("Choose an active employee."), user)

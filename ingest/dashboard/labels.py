@@ -61,6 +61,11 @@ LABELS: dict[str, str] = {
     "complexity_changed": N_("complexity changed"),
     "escalated": N_("escalated"),
     "reminded": N_("reminder sent"),
+    # why an inquiry went to another specialist (ingest/outgoing/redirect_reasons.py)
+    "redirect_other_field": N_("it concerns another field"),
+    "redirect_specialist": N_("it needs this specialist's knowledge"),
+    "redirect_absence": N_("the previous specialist is away"),
+    "redirect_sooner": N_("the client gets an answer sooner"),
     "notification_failed": N_("could not be sent"),
     "client_ack_suppressed": N_("no acknowledgement sent"),
     "client_unreachable": N_("the client cannot be reached in writing"),

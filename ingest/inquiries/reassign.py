@@ -50,6 +50,7 @@ def reassign(
     reason: str,
     notices: Notices,
     now: datetime,
+    reason_code: str | None = None,
 ) -> Employee:
     """Give the inquiry to another employee (clause 10.3).
 
@@ -85,6 +86,7 @@ def reassign(
             "from": old.key if old else None,
             "to": new.key,
             "reason": reason,
+            "reason_code": reason_code,
             "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at else None,
         },
     )
@@ -95,5 +97,6 @@ def reassign(
         notices.staff(
             session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now
         )
-    notices.client_redirect(session, inquiry=inquiry, contact=contact, employee=new, reason=reason, now=now)
+    notices.client_redirect(session, inquiry=inquiry, contact=contact, employee=new, reason=reason, now=now,
+                            reason_code=reason_code)  # fmt: skip
     return new

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from sqlmodel import Session
 
 from ingest.i18n import Catalogs, load_catalogs
+from ingest.outgoing.redirect_reasons import reason_for_client
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
 from ingest.outgoing.staff_texts import call_client_notice
 from storage import inquiry_repo, repo
@@ -374,16 +375,26 @@ class Notices:
         )
 
     def client_redirect(
-        self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, reason: str, now: datetime
+        self,
+        session: Session,
+        *,
+        inquiry: Inquiry,
+        contact: Contact,
+        employee: Employee,
+        reason: str,
+        now: datetime,
+        reason_code: str | None = None,
     ) -> Outbox | None:
-        """Clause 10.3: the new specialist's name, position, location, phone and reception hours."""
+        """Clause 10.3: the new specialist's name, position, location, phone and reception hours, and
+        why: a reason chosen from the list in the client's language, else what staff wrote."""
         route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
         if route is None:
             self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
             return None
+        said = reason_for_client(reason_code, reason, client_language(inquiry, contact))
         return self.send_template(
-            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=reason
-        )
+            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=said
+        )  # fmt: skip
 
     def client_answer(
         self, session: Session, *, inquiry: Inquiry, contact: Contact, employee: Employee, text: str, now: datetime
