@@ -17,9 +17,11 @@ from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
 from ingest.api.context import ApiContext
 from ingest.config import Settings
+from ingest.config.office import in_language
 from ingest.dashboard.deps import DashboardOptions
 from ingest.inquiries.interactions import InteractionWindow, WrittenRequestInfo
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
+from ingest.outgoing.employee_card import FIELDS
 from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.outgoing.reply_templates import ReplyTemplates
@@ -67,8 +69,12 @@ def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
         existing = repo.employees_by_key(session)
         for conf in settings.employees:
             row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")
-            row.name, row.surname, row.position, row.email = conf.name, conf.surname, conf.position, conf.email
-            row.phone, row.location, row.reception_hours = conf.phone, conf.location, conf.reception_hours
+            row.name, row.surname, row.email = conf.name, conf.surname, conf.email
+            # The Latvian texts on the row; the others come from the config when a client is written to.
+            row.position = in_language(conf.position, "lv") or ""
+            row.location = in_language(conf.location, "lv")
+            row.reception_hours = in_language(conf.reception_hours, "lv")
+            row.phone = conf.phone
             row.languages, row.language = list(conf.languages), conf.language
             row.supervisor_key, row.deputy_key, row.active = conf.supervisor, conf.deputy, conf.active
             # Policy clause 13: the board member reviews complaints, whatever role the entry names.
@@ -103,7 +109,19 @@ def notices_from_settings(settings: Settings) -> Notices:
         acknowledge=cm.acknowledge,
         ack_window=timedelta(minutes=cm.ack_window_minutes),
         texting=settings.twilio.enabled,
+        employee_texts=employee_texts(settings),
     )
+
+
+def employee_texts(settings: Settings) -> dict[str, dict[str, dict[str, str | None]]]:
+    """Each employee's client-facing details in Russian and English, where the config has them."""
+    return {
+        e.key: {
+            language: {name: in_language(getattr(e, name), language) for name in FIELDS}
+            for language in ("ru", "en")
+        }
+        for e in settings.employees
+    }
 
 
 def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime]) -> Pipeline:

@@ -75,8 +75,10 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
     assert after.employee_id == nami.id
     assert after.due_at == stored.inquiry.due_at  # the deadline does not restart
     text = redirect.payload["text"]
-    for detail in ("Dace Krūmiņa", "Namu pārvaldniece", "105. kabinets", "+37167000140", "P.–C. 9:00–12:00"):
+    # The client wrote in Russian: the specialist's position, room and hours in Russian (issue 13).
+    for detail in ("Dace Krūmiņa", "Управляющая домами", "кабинет 105", "+37167000140", "Пн.–Чт. 9:00–12:00"):
         assert detail in text, detail
+    assert "Namu pārvaldniece" not in text and "kabinets" not in text
     assert "Срок ответа не меняется" in text  # in the client's language
     assert redirect.recipient == "olga@client.example"
     assert f"[{stored.inquiry.reference}]" in redirect.payload["subject"]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ingest.cli.common import config_arg, load_settings, terminal_translations
 from ingest.config import Settings
+from ingest.config.office import in_language
 
 
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
             "employee": {
                 "key": employee.key,
                 "name": f"{employee.name} {employee.surname}",
-                "position": employee.position,
+                "position": in_language(employee.position, "lv"),
             },
             "due_at": decision.due_at.astimezone(tz).isoformat(),
         },

@@ -28,6 +28,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from jinja2 import TemplateError
 
     from ingest.assembly import reply_templates
+    from ingest.config.checks import untranslated_details
     from ingest.outgoing.notices import ClientTemplates
 
     settings = load_settings(args.file)
@@ -39,6 +40,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except TemplateError as exc:
         print("ingest: " + _("template error: %(error)s") % {"error": exc}, file=sys.stderr)
         return 2
+    for where, languages in untranslated_details(settings):
+        print("ingest: " + _("warning: %(where)s has no %(languages)s text; those clients read the Latvian one")
+              % {"where": where, "languages": languages}, file=sys.stderr)  # fmt: skip
     employees, topics = len(settings.employees), len(settings.topics)
     print(
         _("%(path)s: OK (%(employees)s, %(topics)s, database %(database)s)")

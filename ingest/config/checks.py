@@ -100,3 +100,19 @@ def _check_webhook_paths(settings: Settings) -> None:
         and cloud.path in (twilio.inbound_path, twilio.status_path, settings.calls.voice_status_path)
     ):
         raise ValueError("whatsapp_cloud.path: must differ from the Twilio webhook paths")
+
+
+def untranslated_details(settings: Settings) -> list[tuple[str, str]]:
+    """(``employees[i].field``, languages) of each client-facing employee detail without a text in a
+    client language: clients writing in it read the Latvian one. Not an error: a warning."""
+    from ingest.config.office import missing_languages
+
+    found = []
+    for i, emp in enumerate(settings.employees):
+        if not _receives_inquiries(emp):
+            continue
+        for name in ("position", "location", "reception_hours"):
+            missing = missing_languages(getattr(emp, name))
+            if missing:
+                found.append((f"employees[{i}].{name} ({emp.key})", ", ".join(missing)))
+    return found

@@ -25,6 +25,37 @@ def _check_hours(value: str) -> str:
 
 HoursText = Annotated[str, AfterValidator(_check_hours)]
 
+LANGUAGES = ("lv", "ru", "en")
+
+
+def _latvian_first(value: str | dict[str, str]) -> str | dict[str, str]:
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown language {unknown[0]!r}; use {', '.join(LANGUAGES)}")
+        if not value.get("lv"):
+            raise ValueError('the Latvian text is required ({lv = "…", ru = "…", en = "…"})')
+    return value
+
+
+# A text the client reads in their language: one string (Latvian, used for every language) or one
+# per language, `{lv = "…", ru = "…", en = "…"}`, Latvian required.
+Localized = Annotated[str | dict[str, str], AfterValidator(_latvian_first)]
+
+
+def in_language(value: str | dict[str, str] | None, language: str) -> str | None:
+    """The text in ``language``; the Latvian one when there is none in it."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.get(language) or value["lv"]
+
+
+def missing_languages(value: str | dict[str, str] | None) -> list[str]:
+    """The client languages a text has no translation for (a plain string has none)."""
+    if value is None:
+        return []
+    return [lang for lang in LANGUAGES if lang != "lv" and (isinstance(value, str) or not value.get(lang))]
+
 
 class WorkingTimeSettings(Section):
     # Opening hours per weekday, "HH:MM-HH:MM"; a weekday not listed is not worked.
@@ -51,11 +82,13 @@ class EmployeeSettings(Section):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
     name: str
     surname: str
-    position: str
+    # Position, location and reception hours are what clients read (policy 8, 10.3): one text, or one
+    # per language (`position = {lv = "…", ru = "…", en = "…"}`); a missing language gets the Latvian.
+    position: Localized
     email: EmailAddress
     phone: str | None = None
-    location: str | None = None
-    reception_hours: str | None = None
+    location: Localized | None = None
+    reception_hours: Localized | None = None
     languages: list[str] = Field(default_factory=lambda: ["lv"])
     # The language they work in (not the ones they speak with clients, above): the workspace
     # opens in it after they log in, and the e-mails the service writes to them use it.

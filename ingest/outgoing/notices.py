@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from sqlmodel import Session
 
 from ingest.i18n import Catalogs, load_catalogs
+from ingest.outgoing.employee_card import EmployeeTexts, card
 from ingest.outgoing.redirect_reasons import reason_for_client
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
 from ingest.outgoing.staff_texts import call_client_notice
@@ -91,6 +92,8 @@ class Notices:
     texting: bool = False
     # The staff e-mails' texts, in each employee's language (ingest/i18n).
     catalogs: Catalogs = field(default_factory=load_catalogs)
+    # Employees' position, location and reception hours in the clients' other languages (config).
+    employee_texts: EmployeeTexts = field(default_factory=dict)
 
     def translations_for(self, employee: Employee) -> Translations:
         """The catalog of the language the employee works in, for what is written to them."""
@@ -360,12 +363,13 @@ class Notices:
     def _render_for_client(
         self, name: str, inquiry: Inquiry, contact: Contact, employee: Employee, **extra: object
     ) -> Rendered:
+        language = client_language(inquiry, contact)
         return self.templates.render(
             name,
-            client_language(inquiry, contact),
+            language,
             reference=inquiry.reference,
             client_name=contact.name or "",
-            employee=employee,
+            employee=card(employee, self.employee_texts, language),
             due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
             office=self.office,
             # What the texts may say differently: a complaint, a suggestion, a missed call (channel "phone").
