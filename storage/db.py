@@ -6,6 +6,7 @@ settings and passes it (or a session factory) to whatever needs the database.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -52,6 +53,9 @@ def _sqlite_engine(url: str) -> Engine:
         # service acknowledges mail and webhooks only after that commit.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed in the file, not left in free pages and cells:
+        # an erased client's data must not stay readable (some builds default to it, not all).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         # After a checkpoint the write-ahead log is cut back to this size instead of staying as
         # large as its largest burst (a few big attachments would otherwise keep the disk full).
@@ -70,6 +74,32 @@ def _sqlite_engine(url: str) -> Engine:
     # as soon as the pipeline's transaction ends.
     setattr(engine, WRITE_GATE, threading.RLock())
     return engine
+
+
+def checkpoint_wal(engine: Engine, *, vacuum: bool = False) -> bool | None:
+    """SQLite: copy the write-ahead log into the database and cut it to nothing, so that rows
+    overwritten since (an erasure) survive in no old WAL frame; with ``vacuum`` first rebuild the
+    file, because secure_delete zeroes freed cells but not always the stale bytes a page keeps when
+    its cells are moved. True when the log is empty now, False when a reader kept it busy (or the
+    database was too busy to rebuild), None on other databases (PostgreSQL: VACUUM is the DBA's)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    # The DBAPI connection, outside any transaction (isolation_level None, see _on_connect): a
+    # checkpoint cannot empty the log from inside a read transaction of its own.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        rebuilt = True
+        if vacuum:
+            try:
+                cursor.execute("VACUUM")
+            except sqlite3.OperationalError:  # busy beyond busy_timeout: the next erasure tries again
+                rebuilt = False
+        busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return rebuilt and int(busy) == 0
 
 
 def session_factory(engine: Engine) -> SessionFactory:

@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, func, or_, update
+from sqlalchemy import ColumnElement, Text, exists, func, or_, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
@@ -63,9 +64,23 @@ def unlinked_receipts_after(session: Session, *, after_id: int, limit: int) -> l
     return list(session.exec(stmt).all())
 
 
-def outbox_without_inquiry(session: Session) -> list[Outbox]:
-    """Outgoing messages that belong to no inquiry."""
-    return list(session.exec(select(Outbox).where(col(Outbox.inquiry_id).is_(None))).all())
+def outbox_mentioning(
+    session: Session, *, references: Collection[str], identifiers: Collection[str], skip_inquiry_ids: Collection[int]
+) -> list[Outbox]:
+    """Outgoing messages outside these inquiries whose payload names one of the references (the
+    morning digest lists inquiries by reference and subject, with no inquiry_id) or whose recipient
+    or payload holds one of the identifiers (addresses, numbers; lower case); by id. A text search:
+    erasure is rare."""
+    payload = func.lower(sql_cast(col(Outbox.payload), Text))
+    conds = [payload.contains(r.lower()) for r in references]
+    conds += [func.lower(col(Outbox.recipient)).contains(v) for v in identifiers]
+    conds += [payload.contains(v) for v in identifiers]
+    if not conds:
+        return []
+    stmt = select(Outbox).where(or_(*conds)).order_by(col(Outbox.id))
+    if skip_inquiry_ids:
+        stmt = stmt.where(or_(col(Outbox.inquiry_id).is_(None), col(Outbox.inquiry_id).not_in(skip_inquiry_ids)))
+    return list(session.exec(stmt).all())
 
 
 def outbox_ids_of_contact(session: Session, *, contact_id: int) -> list[int]:

@@ -72,8 +72,7 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_erase(args: argparse.Namespace) -> int:
-    from ingest.privacy.gdpr import ContactError, erase_contact, outbox_ids_of, remove_outgoing_files, resolve_contact
-    from storage.db import transaction
+    from ingest.privacy.gdpr import ContactError, erase, resolve_contact
     from storage.types import utcnow
 
     settings = load_settings(args.config)
@@ -83,23 +82,23 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
         with opened(settings) as sessions:
             with sessions() as session:
                 contact = resolve_contact(session, args.contact)
+            assert contact.id is not None
             question = _("erase everything personal about contact %(id)s? [y/N]") % {"id": contact.id}
             if not args.yes and not _confirm(question + " ", translations):
                 print(_("nothing erased"))
                 return 1
-            with transaction(sessions) as session:
-                current = resolve_contact(session, str(contact.id))
-                outbox_ids = outbox_ids_of(session, current)
-                counts = erase_contact(session, current, now=utcnow(), actor=args.actor)
+            done = erase(sessions, contact.id, folder=settings.outgoing_folder(), now=utcnow(), actor=args.actor)
     except ContactError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
-    files = remove_outgoing_files(settings.outgoing_folder(), outbox_ids)
     said = _(
         "contact %(id)s erased: %(inquiries)s, %(messages)s, %(attachments)s, %(receipts)s, %(outbox)s, %(events)s,"
         " %(files)s; the statistics keep their counts"
     )
-    print(said % {"id": contact.id, **_counted(translations, {**counts.as_dict(), "files": files})})
+    print(said % {"id": contact.id, **_counted(translations, {**done.counts.as_dict(), "files": done.files})})
+    if done.log_emptied is False:
+        # A reader held the SQLite write-ahead log: erased rows may stay in it until the next checkpoint.
+        print("ingest: " + _("the database log is in use; run the erasure again later to empty it"), file=sys.stderr)
     return 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from ingest.pipeline import add_message, automatic, contact, dedupe, notify, open_route, staff_reply, thread
 from ingest.pipeline.arrival import Arrival, Outcome, Step
+from ingest.privacy import late_replies
 
 STEPS: tuple[Step, ...] = (
     dedupe.STEP,
+    late_replies.STEP,  # mail about an erased inquiry: dropped before anything stores it again
     automatic.STEP,
     staff_reply.STEP,
     contact.STEP,

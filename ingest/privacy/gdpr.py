@@ -2,9 +2,12 @@
 
 ``ingest gdpr export CONTACT`` and ``ingest gdpr erase CONTACT`` (ingest/cli/privacy.py). A
 contact is named by its id, e-mail address or phone number; a name that fits several contacts
-is refused rather than guessed. Erasure is the retention scrub (ingest/scrub.py) applied to every
-inquiry of the client whatever its age, plus the receipts that carry their address but never
-became a message (parked, automatic, unprocessed). An export holds only the client's own data: a
+is refused rather than guessed. Erasure is the retention scrub (ingest/privacy/scrub.py) applied to
+every inquiry of the client whatever its age (reply tokens and our Message-IDs included, so a late
+staff reply finds nothing: ingest/privacy/late_replies.py), plus the receipts that carry their
+address but never became a message (parked, automatic, unprocessed), the lines of morning digests
+that name their inquiries and the .eml copies of what was sent (ingest/privacy/outgoing_copies.py);
+then SQLite's write-ahead log is checkpointed and truncated. An export holds only the client's own data: a
 receipt that never became a message is exported when they sent it, and only listed (id and why,
 never its content) when it merely mentions them. Both write an audit row with ids and counts.
 """
@@ -25,8 +28,10 @@ from sqlmodel import Session, SQLModel
 
 from channels.base import Channel
 from ingest.inquiries.audit import record_action
-from ingest.privacy.scrub import ANONYMISED, Identifiers, ScrubCounts, scrub_contact, scrub_inquiry, scrub_receipt
+from ingest.privacy.outgoing_copies import OutgoingChanges, remove_copies, rewrite_copies, scrub_mentions
+from ingest.privacy.scrub import Identifiers, ScrubCounts, scrub_contact, scrub_inquiry, scrub_receipt
 from storage import inquiry_repo, privacy_repo
+from storage.db import SessionFactory, checkpoint_wal, transaction
 from storage.models import Contact, Inquiry, Receipt
 
 # A contact id is short; a phone number has at least 8 digits (a Latvian one without +371).
@@ -241,23 +246,29 @@ def write_export(export: Export, out: Path) -> None:
 # -- erasure ---------------------------------------------------------------------------------
 
 
-def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: str) -> ScrubCounts:
-    """Everything personal about the client, everywhere; the statistical skeleton stays."""
+def erase_contact(
+    session: Session, contact: Contact, *, now: datetime, actor: str, changes: OutgoingChanges | None = None
+) -> ScrubCounts:
+    """Everything personal about the client, everywhere; the statistical skeleton stays. The outbox
+    rows changed outside their inquiries are noted in ``changes`` (their .eml copies follow)."""
     assert contact.id is not None
     ids = Identifiers.of([contact])
     counts = ScrubCounts()
-    for inquiry in _inquiries(session, contact):
+    inquiries = _inquiries(session, contact)
+    for inquiry in inquiries:
         counts.add(scrub_inquiry(session, inquiry, ids, now=now, why="erasure"))
     for receipt in list(unlinked_receipts(session, ids)):
         scrub_receipt(receipt, ids, now=now)
         session.add(receipt)
         counts.receipts += 1
-    # Messages to them outside any inquiry (none are queued so today; kept safe if some ever are).
-    for row in privacy_repo.outbox_without_inquiry(session):
-        if ids.occur_in(row.recipient):
-            row.payload, row.recipient, row.last_error = {}, ANONYMISED, None
-            session.add(row)
-            counts.outbox += 1
+    # The morning digests that list their inquiries, messages to them outside any of their inquiries.
+    counts.outbox += scrub_mentions(
+        session,
+        references=[i.reference for i in inquiries],
+        ids=ids,
+        skip_inquiry_ids=[i.id for i in inquiries if i.id is not None],
+        changes=changes if changes is not None else OutgoingChanges(),
+    )
     scrub_contact(session, contact)
     counts.contacts += 1
     record_action(
@@ -266,18 +277,28 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, actor: s
     return counts
 
 
-def outbox_ids_of(session: Session, contact: Contact) -> list[int]:
-    return privacy_repo.outbox_ids_of_contact(session, contact_id=_contact_id(contact))
+@dataclass
+class Erasure:
+    """What ``erase`` did: the rows' counts, the .eml copies changed, whether the SQLite write-ahead
+    log is empty now (None on PostgreSQL)."""
+
+    contact_id: int
+    counts: ScrubCounts
+    files: int
+    log_emptied: bool | None
 
 
-def remove_outgoing_files(folder: Path, outbox_ids: list[int]) -> int:
-    """Without a relay, sent mail is kept as .eml files (ingest/mail_transport.py FolderTransport),
-    named by outbox id: those of an erased client go too."""
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for outbox_id in outbox_ids:
-        for path in folder.glob(f"{outbox_id:08d}-*.eml"):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+def erase(sessions: SessionFactory, contact_id: int, *, folder: Path, now: datetime, actor: str) -> Erasure:
+    """``ingest gdpr erase``: the rows in one transaction, then the files, then SQLite's file rebuilt
+    (VACUUM) and its log emptied, so that no erased value survives in an outgoing copy, an old WAL
+    frame or a page's unused bytes (storage/db.py checkpoint_wal)."""
+    changes = OutgoingChanges()
+    with transaction(sessions) as session:
+        contact = resolve_contact(session, str(contact_id))
+        outbox_ids = privacy_repo.outbox_ids_of_contact(session, contact_id=_contact_id(contact))
+        counts = erase_contact(session, contact, now=now, actor=actor, changes=changes)
+    files = remove_copies(folder, [*outbox_ids, *sorted(changes.emptied)])
+    with sessions() as session:
+        files += rewrite_copies(folder, session, sorted(changes.cut))
+        bind = session.get_bind()
+    return Erasure(contact_id, counts, files, checkpoint_wal(bind.engine, vacuum=True))

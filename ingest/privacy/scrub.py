@@ -4,7 +4,9 @@ Shared by the retention job (old closed inquiries) and the GDPR erasure (every i
 client). What goes: message texts, subjects, senders and names, attachment bytes and file names,
 the raw receipts (original e-mails, webhook bodies) and their metadata, outgoing message texts
 and the client's address on them, media URLs, and everything in event data that is not an id, a
-type, a time or a flag. What stays, so that reports still add up: the inquiry row (reference,
+type, a time or a flag. The reply token becomes a tombstone and our e-mails' Message-IDs their
+hashes, so a late staff reply finds the inquiry no more (ingest/privacy/late_replies.py).
+What stays, so that reports still add up: the inquiry row (reference,
 channel, kind, topic, complexity, employee, received/due/answered times, status), the message,
 attachment, outbox and event rows themselves (counts, directions, times), and the event fields
 statistics use (``on_time``, ``channel``, ``employee``, ``rule``, ids and timestamps).
@@ -133,6 +135,19 @@ def erased_id(value: str) -> str:
     return "erased:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# What an erased inquiry's reply token becomes: never a token again (tokens are 24 hex digits),
+# yet a reply to the old one is recognised (ingest/privacy/late_replies.py) and dropped.
+TOKEN_TOMBSTONE = "erased-"
+
+
+def token_tombstone(token: str) -> str:
+    """The value that replaces a reply token when its inquiry is anonymised: names nothing, and the
+    old token no longer finds the inquiry (a staff reply quoting the client cannot bring it back)."""
+    if token.startswith(TOKEN_TOMBSTONE):
+        return token
+    return TOKEN_TOMBSTONE + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:48]
+
+
 def safe_event_data(data: dict[str, Any], ids: Identifiers) -> dict[str, Any]:
     """The event fields statistics need, without anything that could name or quote the client."""
     kept: dict[str, Any] = {}
@@ -184,6 +199,7 @@ def scrub_inquiry(session: Session, inquiry: Inquiry, ids: Identifiers, *, now: 
     assert inquiry.id is not None
     counts = ScrubCounts(inquiries=1)
     inquiry.subject = None
+    inquiry.token = token_tombstone(inquiry.token)
     session.add(inquiry)
 
     messages = privacy_repo.messages_to_scrub(session, inquiry_id=inquiry.id)
@@ -262,6 +278,10 @@ def _withdraw_outbox(session: Session, inquiry_id: int, ids: Identifiers, *, why
     for row in rows:
         row.payload = {}
         row.last_error = None
+        if row.channel == "email" and row.external_id and not row.external_id.startswith("erased:"):
+            # A reply to this message (a staff reply quoting the client, by its In-Reply-To) must
+            # find the inquiry no more; late_replies.py still knows it by this hash.
+            row.external_id = erased_id(row.external_id)
         if row.kind.startswith("client_") or ids.occur_in(row.recipient):
             row.recipient = ANONYMISED
         if row.status in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
