@@ -17,7 +17,7 @@ from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
 from ingest.api.context import ApiContext
 from ingest.config import Settings
-from ingest.config.office import in_language
+from ingest.config.fields import LANGUAGES, in_language
 from ingest.dashboard.deps import DashboardOptions
 from ingest.inquiries.interactions import InteractionWindow, WrittenRequestInfo
 from ingest.intake.media_fetch import DEFAULT_API_BASE, MediaFetcher
@@ -102,8 +102,10 @@ def notices_from_settings(settings: Settings) -> Notices:
     return Notices(
         templates=ClientTemplates(cm.templates_dir),
         from_address=settings.outgoing_mail.from_address,
-        from_name=settings.outgoing_mail.from_name,
-        office=settings.service.name,
+        from_name=in_language(settings.outgoing_mail.from_name, "lv") or "",
+        office=in_language(settings.service.name, "lv") or "",
+        office_names={lang: in_language(settings.service.name, lang) or "" for lang in LANGUAGES},
+        from_names={lang: in_language(settings.outgoing_mail.from_name, lang) or "" for lang in LANGUAGES},
         tz=ZoneInfo(settings.service.timezone),
         topic_names={t.key: t.name for t in settings.topics},
         acknowledge=cm.acknowledge,

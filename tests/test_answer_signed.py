@@ -18,8 +18,14 @@ from storage.models import Contact, Employee, Inquiry, Message
 from tests.pipeline_office import T0, PipelineOffice, pipeline_office
 from tests.twilio_helpers import twilio_section
 
-SIGNATURE = "Jānis Kalniņš, Atkritumu apsaimniekošanas speciālists"
 CLOSING = {"lv": "Ar cieņu,", "ru": "С уважением,", "en": "Kind regards,"}
+# The position and the office's name in the client's language (config.example.toml has all three).
+SIGNATURES = {
+    "lv": "Jānis Kalniņš, Atkritumu apsaimniekošanas speciālists",
+    "ru": "Jānis Kalniņš, Специалист по обращению с отходами",
+    "en": "Jānis Kalniņš, Waste management specialist",
+}
+OFFICE = {"lv": "Klientu apkalpošana", "ru": "Обслуживание клиентов", "en": "Customer service"}
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def test_an_e_mail_answer_is_signed_in_the_clients_language(world: PipelineOffic
         reference = inquiry.reference
     assert sent is not None and sent.channel == "email"
     assert sent.payload["text"] == (
-        f"Konteiners tiks iztukšots rīt.\n\n{CLOSING[language]}\n{SIGNATURE}\nKlientu apkalpošana\n"
+        f"Konteiners tiks iztukšots rīt.\n\n{CLOSING[language]}\n{SIGNATURES[language]}\n{OFFICE[language]}\n"
     )
     assert sent.payload["subject"] == f"Re: Konteiners [{reference}]"  # today's Re: and reference rule stands
     for other, closing in CLOSING.items():
@@ -86,8 +92,10 @@ def test_a_text_answer_is_signed_on_one_line_with_the_reference(
                                      text="Izvedīsim rīt.", now=T0)  # fmt: skip
         reference = inquiry.reference
     assert sent is not None and sent.channel == channel
-    closing = CLOSING[language or "lv"]
-    assert sent.payload["text"] == (f"Izvedīsim rīt.\n\n{closing} {SIGNATURE} · {reference} · Klientu apkalpošana")
+    lang = language or "lv"
+    assert (
+        sent.payload["text"] == f"Izvedīsim rīt.\n\n{CLOSING[lang]} {SIGNATURES[lang]} · {reference} · {OFFICE[lang]}"
+    )
 
 
 def test_the_stored_answer_is_what_the_client_received(world: PipelineOffice) -> None:
@@ -97,7 +105,8 @@ def test_the_stored_answer_is_what_the_client_received(world: PipelineOffice) ->
         message, sent = answer(session, inquiry=inquiry, author=janis, text="Tomorrow.", notices=notices,
                                via="api", now=T0)  # fmt: skip
         assert sent is not None
-        assert message.text == sent.payload["text"] == f"Tomorrow.\n\nKind regards,\n{SIGNATURE}\nKlientu apkalpošana\n"
+        signed = f"Tomorrow.\n\nKind regards,\n{SIGNATURES['en']}\n{OFFICE['en']}\n"
+        assert message.text == sent.payload["text"] == signed
         # Nothing reaches a client without an address or a phone: what the employee wrote is kept.
         lonely = Contact(name="Pēteris")
         session.add(lonely)

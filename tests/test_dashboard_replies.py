@@ -118,4 +118,6 @@ def test_a_russian_client_gets_russian_templates_first_and_a_russian_closing(
         client.post(f"/dashboard/inquiries/{ref}/answer", data={"csrf": csrf_of(chosen), "text": "Укажите адрес."})
         with service.sessions() as session:
             out = session.exec(select(Outbox).where(Outbox.kind == "client_answer").order_by(col(Outbox.id))).one()
-        assert out.payload["text"] == f"Укажите адрес.\n\nС уважением,\n{SIGNATURE}\nKlientu apkalpošana\n"
+        # The position and the office's name in Russian too (config.example.toml has them).
+        ru_signature = "Jānis Kalniņš, Специалист по обращению с отходами"
+        assert out.payload["text"] == f"Укажите адрес.\n\nС уважением,\n{ru_signature}\nОбслуживание клиентов\n"

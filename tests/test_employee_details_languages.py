@@ -31,8 +31,10 @@ def test_check_config_names_each_detail_a_language_is_missing_for(tmp_path: Path
     doc = example_document()
     doc["employees"][1]["position"] = {"lv": "Atkritumu apsaimniekošanas speciālists", "ru": "Специалист"}
     doc["employees"][1]["reception_hours"] = "P., T. 9:00–12:00"
+    doc["service"]["name"] = "Klientu apkalpošana"
     found = untranslated_details(parse_config(doc, base_dir=tmp_path, env={}))
     assert found == [
+        ("service.name", "ru, en"),
         ("employees[1].position (atkritumi-1)", "en"),
         ("employees[1].reception_hours (atkritumi-1)", "ru, en"),
     ]
@@ -52,3 +54,5 @@ def test_a_russian_client_reads_the_russian_position(make_settings: Any) -> None
     text = ack.payload["text"]
     assert "Специалист по обращению с отходами" in text, text
     assert "speciālist" not in text and "Brīvības iela 1, Rīga" not in text
+    # The office signs, and sends, under its Russian name.
+    assert text.rstrip().endswith("Обслуживание клиентов") and ack.payload["from"][0] == "Обслуживание клиентов"

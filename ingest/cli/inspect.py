@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ingest.cli.common import config_arg, load_settings, terminal_translations
 from ingest.config import Settings
-from ingest.config.office import in_language
+from ingest.config.fields import in_language
 
 
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ingest.config.fields import EmailAddress, Section, check_zone
+from ingest.config.fields import EmailAddress, Localized, Section, check_zone
 
 
 class SmtpListenerSettings(Section):
@@ -27,7 +27,8 @@ class SmtpListenerSettings(Section):
 
 class OutgoingMailSettings(Section):
     from_address: EmailAddress = "klienti@example.lv"
-    from_name: str = "Klientu apkalpošana"
+    # The sender's name on e-mail: one text or one per client language, like [service] name.
+    from_name: Localized = "Klientu apkalpošana"
     # Empty relay_host: nothing is sent, each message is written to `folder` as an .eml file.
     relay_host: str = ""
     relay_port: int = Field(default=25, ge=1, le=65535)

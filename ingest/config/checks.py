@@ -105,9 +105,16 @@ def _check_webhook_paths(settings: Settings) -> None:
 def untranslated_details(settings: Settings) -> list[tuple[str, str]]:
     """(``employees[i].field``, languages) of each client-facing employee detail without a text in a
     client language: clients writing in it read the Latvian one. Not an error: a warning."""
-    from ingest.config.office import missing_languages
+    from ingest.config.fields import missing_languages
 
-    found = []
+    found = [
+        (where, ", ".join(missing))
+        for where, value in (
+            ("service.name", settings.service.name),
+            ("outgoing_mail.from_name", settings.outgoing_mail.from_name),
+        )
+        if (missing := missing_languages(value))
+    ]
     for i, emp in enumerate(settings.employees):
         if not _receives_inquiries(emp):
             continue

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ingest.config.fields import EmailAddress, Section
+from ingest.config.fields import EmailAddress, Localized, Section
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -24,37 +24,6 @@ def _check_hours(value: str) -> str:
 
 
 HoursText = Annotated[str, AfterValidator(_check_hours)]
-
-LANGUAGES = ("lv", "ru", "en")
-
-
-def _latvian_first(value: str | dict[str, str]) -> str | dict[str, str]:
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(LANGUAGES))
-        if unknown:
-            raise ValueError(f"unknown language {unknown[0]!r}; use {', '.join(LANGUAGES)}")
-        if not value.get("lv"):
-            raise ValueError('the Latvian text is required ({lv = "…", ru = "…", en = "…"})')
-    return value
-
-
-# A text the client reads in their language: one string (Latvian, used for every language) or one
-# per language, `{lv = "…", ru = "…", en = "…"}`, Latvian required.
-Localized = Annotated[str | dict[str, str], AfterValidator(_latvian_first)]
-
-
-def in_language(value: str | dict[str, str] | None, language: str) -> str | None:
-    """The text in ``language``; the Latvian one when there is none in it."""
-    if value is None or isinstance(value, str):
-        return value
-    return value.get(language) or value["lv"]
-
-
-def missing_languages(value: str | dict[str, str] | None) -> list[str]:
-    """The client languages a text has no translation for (a plain string has none)."""
-    if value is None:
-        return []
-    return [lang for lang in LANGUAGES if lang != "lv" and (isinstance(value, str) or not value.get(lang))]
 
 
 class WorkingTimeSettings(Section):

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ingest.config.fields import Section, check_zone
+from ingest.config.fields import Localized, Section, check_zone
 
 
 class ServiceSettings(Section):
-    name: str = "Klientu apkalpošana"
+    # The office's name as it signs to clients: one text or {lv = "…", ru = "…", en = "…"}.
+    name: Localized = "Klientu apkalpošana"
     timezone: str = "Europe/Riga"
     # Relative paths in the config are taken from the config file's folder.
     data_dir: Path = Path("var")

@@ -122,7 +122,7 @@ def page(dash: DashboardContext, name: str, status: int = 200, user: User | None
         dash.env,
         name,
         status,
-        office=dash.ctx.notices.office,
+        office=dash.ctx.notices.office_names.get(dash.language, dash.ctx.notices.office),
         user=user,
         language=dash.language,
         languages=LANGUAGES,

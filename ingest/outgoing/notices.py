@@ -11,6 +11,7 @@ transaction as the change it reports.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,6 +95,9 @@ class Notices:
     catalogs: Catalogs = field(default_factory=load_catalogs)
     # Employees' position, location and reception hours in the clients' other languages (config).
     employee_texts: EmployeeTexts = field(default_factory=dict)
+    # The office's name and the sender's name per client language ([service] name, from_name).
+    office_names: Mapping[str, str] = field(default_factory=dict)
+    from_names: Mapping[str, str] = field(default_factory=dict)
 
     def translations_for(self, employee: Employee) -> Translations:
         """The catalog of the language the employee works in, for what is written to them."""
@@ -132,7 +136,9 @@ class Notices:
         now: datetime,
         in_reply_to: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        language: str | None = None,
     ) -> Outbox:
+        """An e-mail; ``language``: the client's, for the sender's name (staff get the configured one)."""
         message_id = new_message_id(self.domain)
         reference_header = {"X-Inquiry-Reference": inquiry.reference} if inquiry is not None else {}
         row = Outbox(
@@ -143,7 +149,7 @@ class Notices:
             external_id=f"mid:{message_id}",
             payload=email_payload(
                 from_address=self.from_address,
-                from_name=self.from_name,
+                from_name=self.from_names.get(language or "", self.from_name),
                 to_address=to_address,
                 to_name=to_name,
                 subject=subject,
@@ -358,6 +364,7 @@ class Notices:
             now=now,
             in_reply_to=in_reply_to,
             extra_headers={"Auto-Submitted": "auto-replied"},
+            language=client_language(inquiry, contact),
         )
 
     def _render_for_client(
@@ -371,7 +378,7 @@ class Notices:
             client_name=contact.name or "",
             employee=card(employee, self.employee_texts, language),
             due=local_time(inquiry.due_at, self.tz) if inquiry.due_at else "",
-            office=self.office,
+            office=self.office_names.get(language, self.office),
             # What the texts may say differently: a complaint, a suggestion, a missed call (channel "phone").
             kind=inquiry.kind,
             channel=inquiry.channel,
@@ -448,6 +455,7 @@ class Notices:
             in_reply_to=in_reply_to,
             # A person's answer, not an automatic message: the client may reply to it.
             extra_headers={"Auto-Submitted": "no"},
+            language=client_language(inquiry, contact),
         )
 
 
