@@ -10,6 +10,8 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from typing import Any
 
+import pytest
+
 from ingest.outgoing.mail_transport import SmtpRelay, build_email, header_text
 
 WORDS = (
@@ -93,3 +95,32 @@ def test_the_subjects_arrive_whole_through_smtp(relay: Any) -> None:
     for subject in sent:
         transport.send(build_email(payload(subject)), name="test")
     assert [m["Subject"] for m in relay.parsed()] == [header_text(s) for s in sent]
+
+
+@pytest.mark.slow  # a running service, 50 client e-mails through the real outbox
+def test_every_message_the_outbox_sends_arrives_with_the_subject_it_was_rendered_with(
+    make_settings: Any, relay: Any, service_factory: Any
+) -> None:
+    """Fifty clients write with long generated subjects (each from their own address, so every one is
+    acknowledged): every staff notification and acknowledgement leaves through the outbox and the SMTP
+    transport, and each decoded Subject at the relay is exactly the one stored when it was rendered."""
+    from sqlmodel import Session, select
+
+    from storage.models import Outbox
+    from tests.smtp_helpers import client_mail, send
+    from tests.support import wait_until
+
+    settings = make_settings(outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"})
+    written = subjects()
+    with service_factory(settings) as service:
+        for n, subject in enumerate(written):
+            sender = f"client{n}@client.example"
+            send(service.smtp_port, client_mail(subject, "Labdien! Lūdzu, palīdziet.", sender=sender), sender=sender)
+        wait_until(lambda: len(relay.messages) >= 2 * len(written), what="every notification and acknowledgement",
+                   timeout=120)  # fmt: skip
+        with Session(service.engine) as session:
+            rendered = {row.payload["message_id"]: row.payload["subject"] for row in session.exec(select(Outbox))}
+    arrived = {m["Message-ID"].strip("<>"): m["Subject"] for m in relay.parsed()}
+    assert len(arrived) == 2 * len(written)
+    assert arrived == {mid: header_text(subject) for mid, subject in rendered.items() if mid in arrived}
+    assert sum(any(word in s for word in ("Šodien", "Новое", "😀")) for s in arrived.values()) > 10, "generated text"
