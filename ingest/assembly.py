@@ -26,6 +26,7 @@ from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpR
 from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.outgoing.reply_templates import ReplyTemplates
 from ingest.pipeline.runner import Pipeline
+from ingest.pipeline.staff_proof import StaffProof, staff_proof
 from ingest.routing import router_from_settings
 from router.deadlines import DeadlinePolicy
 from storage import repo, staff_repo
@@ -137,6 +138,21 @@ def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable
         reference_prefix=settings.service.reference_prefix,
         deadline_policy=deadline_policy(settings),
         clock=clock,
+        staff_proof=staff_proof_from_settings(settings),
+    )
+
+
+def staff_proof_from_settings(settings: Settings) -> StaffProof:
+    """What proves a staff reply by e-mail: ``[staff_replies]``, staff domains defaulting to the
+    domains of the employees' addresses."""
+    sr = settings.staff_replies
+    return staff_proof(
+        accept=sr.accept,
+        authserv_id=sr.authserv_id,
+        staff_domains=sr.staff_domains,
+        employee_addresses=[e.email for e in settings.employees],
+        dkim_keys=sr.dkim_keys,
+        token_grace_days=sr.token_grace_days,
     )
 
 

@@ -36,6 +36,7 @@ from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
 from ingest.outgoing.outbox import OutboxSender
 from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.pipeline.staff_proof import NOTHING_ACCEPTED
 from ingest.queues.workers import Worker
 from ingest.web import create_app
 from storage.db import make_engine, migrate, session_factory
@@ -231,6 +232,8 @@ class Service:
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(sync_employees, self.sessions, self.settings)
         log.info("outgoing mail goes to %s", self.transport.describe())
+        if not self.pipeline.staff_proof.accept:
+            log.warning(NOTHING_ACCEPTED)
         for worker in filter(self._runs, self.workers):
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)

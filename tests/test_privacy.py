@@ -35,6 +35,7 @@ from storage.db import transaction
 from storage.models import Attachment, Contact, Event, Inquiry, Message, Outbox, Receipt
 from storage.staff_models import AuditLog
 from tests.pipeline_office import T0, PipelineOffice, pipeline_office
+from tests.staff_proof_helpers import STAFF_REPLIES, vouch
 from tests.support import ROOT
 from tests.twilio_helpers import twilio_section
 
@@ -80,7 +81,8 @@ def whatsapp_form(sid: str, body: str) -> bytes:
 
 
 def staff_reply(notice: Outbox, text: str) -> bytes:
-    """The employee answers the staff notification from their mail program, quoting it."""
+    """The employee answers the staff notification from their mail program, quoting it (vouched for
+    by the office's mail server)."""
     payload = notice.payload
     msg = EmailMessage()
     msg["From"] = formataddr(tuple(payload["to"]))  # type: ignore[arg-type]
@@ -90,7 +92,7 @@ def staff_reply(notice: Outbox, text: str) -> bytes:
     msg["Message-ID"] = "<answer-1@example.lv>"
     quoted = "\n".join("> " + line for line in payload["text"].splitlines())
     msg.set_content(f"{text}\n\nKlientu apkalpošana rakstīja:\n{quoted}\n")
-    return msg.as_bytes()
+    return vouch(msg.as_bytes())
 
 
 @dataclass
@@ -108,7 +110,7 @@ class NoSuchChannel:
 
 @pytest.fixture
 def world(make_settings: Any) -> Iterator[PipelineOffice]:
-    with pipeline_office(make_settings(twilio=twilio_section())) as office:
+    with pipeline_office(make_settings(twilio=twilio_section(), staff_replies=STAFF_REPLIES)) as office:
         yield office
 
 

@@ -24,6 +24,7 @@ from ingest.logs import setup_logging
 from ingest.outgoing.mail_transport import build_email
 from storage.models import Message, Outbox
 from tests.pipeline_office import PipelineOffice, pipeline_office
+from tests.staff_proof_helpers import STAFF_REPLIES, vouch
 from tests.support import wait_until
 from tests.twilio_helpers import INBOUND, inbound_fields, signed_post, twilio_section
 
@@ -70,6 +71,7 @@ def test_no_client_data_in_the_logs(make_settings: Any, relay: Any, service_fact
     settings = make_settings(
         outgoing_mail={"relay_host": "127.0.0.1", "relay_port": relay.port, "security": "none"},
         twilio=twilio_section(),
+        staff_replies=STAFF_REPLIES,
     )
     with service_factory(settings) as service:
         mail = EmailMessage()
@@ -93,6 +95,7 @@ def test_no_client_data_in_the_logs(make_settings: Any, relay: Any, service_fact
         reply["In-Reply-To"] = notice["Message-ID"]
         quoted = "\n".join("> " + line for line in notice.get_content().splitlines())
         reply.set_content(f"{ANSWER_TEXT}\n\n{quoted}\n")
+        vouch(reply)
         employee = notice["To"].addresses[0].addr_spec
         with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
             smtp.send_message(reply, from_addr=employee, to_addrs=[reply["To"].addresses[0].addr_spec])

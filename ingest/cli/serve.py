@@ -43,6 +43,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for where, languages in untranslated_details(settings):
         print("ingest: " + _("warning: %(where)s has no %(languages)s text; those clients read the Latvian one")
               % {"where": where, "languages": languages}, file=sys.stderr)  # fmt: skip
+    if not settings.staff_replies.accept:
+        print("ingest: " + _(
+            "warning: [staff_replies] accept is empty: no reply to a notification is sent on to a client or"
+            " closes an inquiry; configure \"dkim\" or \"authentication-results\" (README, answering by e-mail)"
+        ), file=sys.stderr)  # fmt: skip
     employees, topics = len(settings.employees), len(settings.topics)
     print(
         _("%(path)s: OK (%(employees)s, %(topics)s, database %(database)s)")

@@ -39,6 +39,39 @@ class OutgoingMailSettings(Section):
     folder: Path = Path("outgoing-mail")
 
 
+class StaffReplySettings(Section):
+    """What proves that a reply to a notification is the employee's (ingest/pipeline/staff_proof.py).
+
+    Nothing accepted (the default): no reply by e-mail is sent on to a client or closes an inquiry;
+    it is kept as an internal note and its author told why.
+    """
+
+    # "dkim": a valid DKIM signature of the sender's (staff) domain. "authentication-results": the
+    # topmost Authentication-Results header of `authserv_id` says dkim=pass header.d=<staff domain>
+    # or dmarc=pass header.from=<staff domain>.
+    accept: list[Literal["dkim", "authentication-results"]] = Field(default_factory=list)
+    # The authserv-id the office's own mail server writes into its Authentication-Results headers.
+    authserv_id: str = ""
+    # Domains staff write from. Empty: the domains of the configured employees' addresses.
+    staff_domains: list[str] = Field(default_factory=list)
+    # DKIM keys used instead of DNS ("selector._domainkey.example.lv" = "v=DKIM1; k=rsa; p=...").
+    # When any is given, DNS is not asked at all.
+    dkim_keys: dict[str, str] = Field(default_factory=dict)
+    # A reply address stops working this many days after its inquiry was closed.
+    token_grace_days: int = Field(default=14, ge=0, le=3650)
+
+    @field_validator("staff_domains")
+    @classmethod
+    def _lower_domains(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower().rstrip(".") for v in value]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StaffReplySettings:
+        if "authentication-results" in self.accept and not self.authserv_id.strip():
+            raise ValueError('authserv_id: needed when accept holds "authentication-results"')
+        return self
+
+
 class ImapSettings(Section):
     """A mailbox the service reads with IMAP (next to, or instead of, the SMTP listener)."""
 

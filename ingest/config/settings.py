@@ -11,6 +11,7 @@ from ingest.config.channels import (
     ImapSettings,
     OutgoingMailSettings,
     SmtpListenerSettings,
+    StaffReplySettings,
     TwilioSettings,
     WhatsAppCloudSettings,
 )
@@ -45,6 +46,8 @@ class Settings(Section):
     smtp_listener: SmtpListenerSettings = Field(default_factory=SmtpListenerSettings)
     outgoing_mail: OutgoingMailSettings = Field(default_factory=OutgoingMailSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
+    # What proves a reply to a notification is the employee's (README "Answering by e-mail").
+    staff_replies: StaffReplySettings = Field(default_factory=StaffReplySettings)
     pipeline: RetrySettings = Field(default_factory=RetrySettings)
     outbox: RetrySettings = Field(default_factory=lambda: RetrySettings(poll_seconds=10, max_attempts=12))
     # Downloading Twilio media: retried with growing pauses, then given up (listed by `ingest doctor`).

@@ -91,18 +91,50 @@ def call_client_notice(reference: str, translations: Translations) -> StaffNotic
     )  # fmt: skip
 
 
-def not_relayed_notice(reference: str, responsible: Employee | None, translations: Translations) -> StaffNotice:
-    """A reply by e-mail that was kept as a note, not sent to the client, and why."""
+# Why a reply by e-mail was not sent on (or did not close the inquiry), besides "not the responsible
+# employee" (ingest/pipeline/staff_reply.py).
+NOT_RELAYED_WHY = {
+    "unverified": N_(
+        "it could not be verified that it came from you: the office's mail server did not confirm the"
+        " sender. Send it from your office mailbox, or write the answer in the dashboard"
+    ),
+    "not_yours": N_("the notification of this inquiry was not sent to you"),
+    "expired": N_(
+        "the inquiry was closed more than %(days)s days ago, so its reply address no longer works."
+        " Reopen it in the dashboard to write to the client"
+    ),
+    "erased": N_("the inquiry's data has been erased"),
+}
+
+
+def not_relayed_notice(
+    reference: str,
+    responsible: Employee | None,
+    translations: Translations,
+    *,
+    reason: str | None = None,
+    days: int = 0,
+    closing: bool = False,
+    kept: bool = True,
+) -> StaffNotice:
+    """A reply by e-mail that was kept as a note (``kept``) or not kept at all, not sent to the
+    client or, with ``closing``, not closing the inquiry; and why (``reason``: a NOT_RELAYED_WHY
+    key; None: only the responsible employee answers)."""
     _ = translations.gettext
-    if responsible is not None:
+    if reason is not None:
+        why = _(NOT_RELAYED_WHY[reason]) % {"days": days}
+    elif responsible is not None:
         why = _("only the responsible employee (%(name)s) answers the client") % {
             "name": f"{responsible.name} {responsible.surname}"
         }
     else:
         why = _("the inquiry has no responsible employee")
     values = {"reference": reference, "why": why}
-    return StaffNotice(
-        subject=_("[%(reference)s] The answer was not sent to the client") % values,
-        text=_("Your e-mail about inquiry %(reference)s was not sent to the client: %(why)s.") % values + "\n"
-        + _("It is kept with the inquiry as an internal note.") + "\n",
-    )  # fmt: skip
+    if closing:
+        subject = _("[%(reference)s] The inquiry was not closed") % values
+        lead = _("Your e-mail about inquiry %(reference)s did not close it: %(why)s.") % values
+    else:
+        subject = _("[%(reference)s] The answer was not sent to the client") % values
+        lead = _("Your e-mail about inquiry %(reference)s was not sent to the client: %(why)s.") % values
+    tail = _("It is kept with the inquiry as an internal note.") if kept else _("It was not added to the inquiry.")
+    return StaffNotice(subject=subject, text=lead + "\n" + tail + "\n")

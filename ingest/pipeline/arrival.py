@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from channels.base import InboundMessage
 from ingest.outgoing.notices import Notices
+from ingest.pipeline.staff_proof import StaffProof
 from router.deadlines import DeadlinePolicy
 from router.route import Router
 from storage.models import Contact, Inquiry, Message, Receipt
@@ -24,6 +25,8 @@ class Outcome(StrEnum):
     AUTOMATIC = "automatic"  # an auto-reply or bounce that belongs to no inquiry
     ANSWERED = "answered"  # the responsible employee's reply, sent on to the client
     NOTE = "note"  # a reply from someone else: kept as an internal note
+    # A reply through an erased inquiry's or an expired reply address: filed nowhere.
+    REFUSED = "refused"
     SKIPPED = "skipped"  # already processed by another worker
     PARKED = "parked"
 
@@ -37,6 +40,8 @@ class Office:
     tz: ZoneInfo
     reference_prefix: str
     deadline_policy: DeadlinePolicy
+    # What proves a reply to a notification is the employee's; the default proves nothing.
+    staff_proof: StaffProof = StaffProof()
 
 
 @dataclass

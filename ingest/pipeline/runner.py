@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from channels.base import Channel, UnprocessableReceipt
 from ingest.config import RetrySettings
 from ingest.outgoing.notices import Notices
 from ingest.pipeline.arrival import Arrival, Office, Outcome
+from ingest.pipeline.staff_proof import StaffProof
 from ingest.pipeline.steps import run_steps
 from ingest.pipeline.storable import storable
 from ingest.queues.runner import count_failure, run_batch
@@ -55,6 +56,8 @@ class Pipeline:
     on_outbox: Callable[[], None] = lambda: None
     # Called after a commit that queued media to download.
     on_media: Callable[[], None] = lambda: None
+    # What proves a staff reply by e-mail ([staff_replies]); the default proves nothing.
+    staff_proof: StaffProof = field(default_factory=StaffProof)
 
     @cached_property
     def office(self) -> Office:
@@ -65,6 +68,7 @@ class Pipeline:
             tz=self.tz,
             reference_prefix=self.reference_prefix,
             deadline_policy=self.deadline_policy,
+            staff_proof=self.staff_proof,
         )
 
     def process_due(self) -> int:
