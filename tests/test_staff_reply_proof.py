@@ -9,10 +9,13 @@ grace period after the inquiry was closed, and at once with its erasure.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from storage.db import transaction
 from storage.models import Contact, Employee, Event, Inquiry, Message, Outbox, Receipt
 from tests.pipeline_office import MAIL, PipelineOffice, pipeline_office
 from tests.staff_proof_helpers import AUTHSERV_ID, STAFF_REPLIES, dkim_signed, new_dkim_key, vouch
+from tests.support import write_config
 
 ANSWER = "Labdien! Lifts tiks salabots rīt."
 
@@ -198,3 +202,19 @@ def test_authentication_results_parsing() -> None:
                                 authserv_id=AUTHSERV_ID, domain="example.lv")  # fmt: skip
     assert not results_say_pass(["other.example; dkim=pass header.d=example.lv"], authserv_id=AUTHSERV_ID,
                                 domain="example.lv")  # fmt: skip
+
+
+def test_check_config_warns_while_nothing_proves_a_staff_reply(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "check-config", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "[staff_replies] accept is empty" in run.stderr
+    text = (
+        path.read_text(encoding="utf-8").replace("# accept = [", "accept = [").replace("# authserv_id", "authserv_id")
+    )
+    path.write_text(text, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "check-config", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "staff_replies" not in run.stderr, run.stderr
