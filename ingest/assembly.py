@@ -120,8 +120,7 @@ def employee_texts(settings: Settings) -> dict[str, dict[str, dict[str, str | No
     """Each employee's client-facing details in Russian and English, where the config has them."""
     return {
         e.key: {
-            language: {name: in_language(getattr(e, name), language) for name in FIELDS}
-            for language in ("ru", "en")
+            language: {name: in_language(getattr(e, name), language) for name in FIELDS} for language in ("ru", "en")
         }
         for e in settings.employees
     }
