@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from ingest.outgoing.staff_texts import NOT_RELAYED_WHY
 from ingest.pipeline.arrival import Outcome
 from ingest.pipeline.staff_proof import parse_results, results_say_pass
 from ingest.privacy.gdpr import erase_contact
@@ -86,6 +87,19 @@ def told(world: PipelineOffice, employee: Employee) -> list[str]:
     ]
 
 
+def why(world: PipelineOffice, employee: Employee, reason: str, days: int = 14) -> str:
+    """The reason as the employee reads it (in their language)."""
+    return world.pipeline.notices.translations_for(employee).gettext(NOT_RELAYED_WHY[reason]) % {"days": days}
+
+
+def did_not_close(world: PipelineOffice, employee: Employee) -> str:
+    """The start of "your e-mail did not close the inquiry", in the employee's language."""
+    text = world.pipeline.notices.translations_for(employee).gettext(
+        "Your e-mail about inquiry %(reference)s did not close it: %(why)s."
+    )
+    return text.split("%(reference)s")[0]
+
+
 def test_a_forged_reply_with_the_token_reaches_the_client_in_no_form(make_settings: Any) -> None:
     with office(make_settings) as world:  # nothing configured: nothing proves a reply
         inquiry, responsible = the_inquiry(world)
@@ -96,7 +110,7 @@ def test_a_forged_reply_with_the_token_reaches_the_client_in_no_form(make_settin
         assert sent_to_client(world) == []
         assert [m.direction for m in rows(world, Message)] == ["in", "note", "note"]
         (first, _second) = told(world, responsible)
-        assert "could not be verified" in first and inquiry.reference in first
+        assert why(world, responsible, "unverified") in first and inquiry.reference in first
         assert rows(world, Inquiry)[0].status == "open"
 
 
@@ -139,7 +153,7 @@ def test_close_needs_the_proof_and_a_note_does_not(make_settings: Any) -> None:
         assert deliver(world, reply(world, responsible.email, "#slēgt\nAtrisināts pa tālruni.", 1)) == Outcome.NOTE
         assert rows(world, Inquiry)[0].status == "open"
         (notice,) = told(world, responsible)
-        assert "did not close it" in notice and "could not be verified" in notice
+        assert did_not_close(world, responsible) in notice and why(world, responsible, "unverified") in notice
         assert deliver(world, reply(world, responsible.email, "#piezīme\nZvanīju klientam.", 2)) == Outcome.NOTE
         assert len(told(world, responsible)) == 1  # a note is harmless: kept, nobody told
 
@@ -147,7 +161,7 @@ def test_close_needs_the_proof_and_a_note_does_not(make_settings: Any) -> None:
         other = next(e for e in rows(world, Employee) if e.id != responsible.id and e.role == "employee")
         assert deliver(world, vouch(reply(world, other.email, "#slēgt", 3))) == Outcome.NOTE
         assert rows(world, Inquiry)[0].status == "open"
-        assert "was not sent to you" in told(world, other)[0]
+        assert why(world, other, "not_yours") in told(world, other)[0]
 
         assert deliver(world, vouch(reply(world, responsible.email, "#slēgt\nAtrisināts.", 4))) == Outcome.NOTE
         assert rows(world, Inquiry)[0].status == "closed"
@@ -166,7 +180,7 @@ def test_a_reply_address_dies_a_grace_period_after_closing(make_settings: Any) -
         messages = len(rows(world, Message))
         assert deliver(world, vouch(reply(world, responsible.email, ANSWER, 3))) == Outcome.REFUSED
         assert len(rows(world, Message)) == messages and sent_to_client(world) == []
-        assert "more than 14 days ago" in told(world, responsible)[-1]
+        assert why(world, responsible, "expired") in told(world, responsible)[-1]
         (refused,) = [e for e in rows(world, Event) if e.type == "staff_reply_refused"]
         assert refused.data["why"] == "expired"
         assert rows(world, Receipt)[-1].meta["outcome"]["staff_reply_refused"] == "expired"
@@ -187,7 +201,7 @@ def test_the_reply_address_of_an_erased_inquiry_never_works(make_settings: Any) 
         assert (len(rows(world, Message)), len(rows(world, Event))) == before, "nothing stored on it again"
         assert sent_to_client(world) == []
         if outcome == Outcome.REFUSED:
-            assert "has been erased" in told(world, responsible)[-1]
+            assert why(world, responsible, "erased") in told(world, responsible)[-1]
 
 
 def test_authentication_results_parsing() -> None:
