@@ -58,6 +58,12 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
     except ContactError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # The path may hold a client's file name (personal data): only the kind of failure is told,
+        # and nothing was recorded, as nothing was handed out.
+        print("ingest: " + _("the export could not be written (%(error)s)") % {"error": type(exc).__name__},
+              file=sys.stderr)  # fmt: skip
+        return 1
     said = _("contact %(id)s: %(inquiries)s, %(messages)s, %(attachments)s, %(receipts)s written to %(path)s")
     print(said % {"id": contact.id, "path": out, **_counted(translations, export.counts())})
     listed = [str(r["receipt_id"]) for r in export.data["receipts_to_review"]]

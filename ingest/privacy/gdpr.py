@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -128,10 +130,21 @@ def _row(obj: SQLModel, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
-def _safe_name(name: str | None, fallback: str) -> str:
-    """A file name that stays inside the export folder, whatever the client called the file."""
+# File systems allow 255 bytes in a name; the attachment's id and a hyphen come before it.
+NAME_BYTES = 200
+
+
+def safe_name(name: str | None, fallback: str) -> str:
+    """A file name that stays inside the export folder, whatever the client called the file, and
+    fits a file system's limit in UTF-8 bytes (200 Chinese characters are 600 bytes): the stem is
+    cut at a character boundary, the extension kept."""
     cleaned = re.sub(r"[^\w.-]+", "_", (name or "").strip(), flags=re.UNICODE).strip("._")
-    return cleaned[:120] or fallback
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or len(suffix.encode()) > 16:
+        stem, suffix = cleaned, ""
+    room = NAME_BYTES - (len(suffix.encode()) + 1 if suffix else 0)
+    short = stem.encode()[:room].decode("utf-8", "ignore").rstrip("._")
+    return (f"{short}.{suffix}" if suffix else short) or fallback
 
 
 def build_export(session: Session, contact: Contact, channels: Mapping[str, Channel] | None = None) -> Export:
@@ -180,7 +193,7 @@ def _export_inquiry(
         for attachment in privacy_repo.attachments_of_message(session, message_id=message.id):
             meta = _row(attachment, drop=("data",))
             if attachment.data is not None:
-                path = f"attachments/{attachment.id}-{_safe_name(attachment.filename, 'attachment')}"
+                path = f"attachments/{attachment.id}-{safe_name(attachment.filename, 'attachment')}"
                 export.files[path] = attachment.data
                 meta["file"] = path
             entry["attachments"].append(meta)
@@ -235,12 +248,21 @@ def write_export(export: Export, out: Path) -> None:
         return
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "data.json").write_bytes(body)
-    for path, data in export.files.items():
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    # Written beside it and renamed when whole: a failure leaves no partial export behind.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        (staging / "data.json").write_bytes(body)
+        for path, data in export.files.items():
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 # -- erasure ---------------------------------------------------------------------------------
