@@ -126,7 +126,8 @@ class Service:
                 leader=self.imap_lock,
                 leader_retry_seconds=settings.cluster.leader_retry_seconds,
             )
-        self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email)
+        self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email,
+                                               max_recipients=settings.smtp_listener.max_recipients)  # fmt: skip
         web = "web" in self.roles
         self.twilio_webhooks: TwilioWebhooks | None = None
         if settings.twilio.enabled and web:
@@ -269,7 +270,9 @@ class Service:
         listener = self.settings.smtp_listener
         if listener.enabled and "web" in self.roles:
             self._smtp_server = await self._loop.create_server(
-                smtp_protocol_factory(self.smtp_handler, max_message_bytes=listener.max_message_bytes),
+                smtp_protocol_factory(
+                    self.smtp_handler, max_message_bytes=listener.max_message_bytes, max_sessions=listener.max_sessions
+                ),  # fmt: skip
                 host=listener.host,
                 port=listener.port,
             )

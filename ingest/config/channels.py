@@ -18,6 +18,10 @@ class SmtpListenerSettings(Section):
     # Only mail for these addresses is accepted; anything else gets 550.
     recipients: list[EmailAddress] = Field(default_factory=list)
     max_message_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+    # Sessions open at once (a message is held in memory while it arrives) and recipients per
+    # message; over either, the sending server is told to try again later (421 / 452).
+    max_sessions: int = Field(default=20, ge=1, le=1000)
+    max_recipients: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("recipients")
     @classmethod

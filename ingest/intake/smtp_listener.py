@@ -19,9 +19,10 @@ StoreRaw = Callable[[bytes, dict[str, Any]], Awaitable[object]]
 
 
 class InboundSmtpHandler:
-    def __init__(self, *, recipients: Collection[str], store: StoreRaw) -> None:
+    def __init__(self, *, recipients: Collection[str], store: StoreRaw, max_recipients: int = 10) -> None:
         self._recipients = {r.lower() for r in recipients}
         self._store = store
+        self._max_recipients = max_recipients
         self.accepted = 0
         self.refused = 0
 
@@ -31,6 +32,9 @@ class InboundSmtpHandler:
         if base_address(address) not in self._recipients:
             self.refused += 1
             return "550 5.1.1 No such mailbox here: this server accepts mail for the customer-service addresses only"
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            # RFC 5321 4.5.3.1.10: the sender sends the rest in another transaction.
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -58,10 +62,48 @@ def base_address(address: str) -> str:
     return f"{local.partition('+')[0]}@{domain}"
 
 
+class Sessions:
+    """How many SMTP sessions are open, so that their number, and with it the memory their
+    messages take while they arrive, stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+class BoundedSMTP(SMTP):
+    """An SMTP session that is refused with 421 when ``sessions.limit`` are already open; the
+    sending server tries again later (RFC 5321 3.8)."""
+
+    def __init__(self, handler: InboundSmtpHandler, *, sessions: Sessions, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._sessions = sessions
+        self._counted = False
+
+    def connection_made(self, transport: Any) -> None:
+        if self._sessions.open >= self._sessions.limit:
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        self._sessions.open += 1
+        self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._counted:
+            return  # refused before it began: nothing was set up
+        self._sessions.open -= 1
+        self._counted = False
+        super().connection_lost(exc)
+
+
 def smtp_protocol_factory(
-    handler: InboundSmtpHandler, *, max_message_bytes: int, hostname: str | None = None
+    handler: InboundSmtpHandler, *, max_message_bytes: int, hostname: str | None = None, max_sessions: int = 20
 ) -> Callable[[], SMTP]:
+    sessions = Sessions(max_sessions)
+
     def factory() -> SMTP:
-        return SMTP(handler, data_size_limit=max_message_bytes, hostname=hostname, enable_SMTPUTF8=True)
+        return BoundedSMTP(handler, sessions=sessions, data_size_limit=max_message_bytes, hostname=hostname,
+                           enable_SMTPUTF8=True)  # fmt: skip
 
     return factory
