@@ -271,7 +271,10 @@ class Service:
         if listener.enabled and "web" in self.roles:
             self._smtp_server = await self._loop.create_server(
                 smtp_protocol_factory(
-                    self.smtp_handler, max_message_bytes=listener.max_message_bytes, max_sessions=listener.max_sessions
+                    self.smtp_handler,
+                    max_message_bytes=listener.max_message_bytes,
+                    max_sessions=listener.max_sessions,
+                    max_line_bytes=listener.max_line_bytes,
                 ),  # fmt: skip
                 host=listener.host,
                 port=listener.port,

@@ -42,3 +42,21 @@ def test_sessions_over_the_limit_get_421_and_recipients_over_it_452(make_setting
             smtp.mail(CLIENT)
             codes = [smtp.rcpt(address)[0] for address in (PUBLIC, PUBLIC.replace("@", "+a@"), PUBLIC)]
     assert codes == [250, 250, 452]
+
+
+@pytest.mark.slow  # a running service
+def test_a_line_longer_than_1000_bytes_is_taken_whole(make_settings: Any, service_factory: Any) -> None:
+    """aiosmtpd's default refused it with 500; Postfix and Exim take such mail (issue 14)."""
+    from sqlmodel import Session, select
+
+    from storage.models import Receipt
+
+    line = "Labdien! " + "konteiners " * 500  # about 5,500 bytes on one line
+    head = f"From: {CLIENT}\r\nTo: {PUBLIC}\r\nSubject: Long\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    raw = f"{head}{line}\r\n"
+    with service_factory(make_settings()) as service:
+        with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
+            refused = smtp.sendmail(CLIENT, [PUBLIC], raw.encode())
+        with Session(service.engine) as session:
+            stored = session.exec(select(Receipt)).one()
+    assert refused == {} and line.encode() in stored.raw

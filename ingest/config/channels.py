@@ -22,6 +22,8 @@ class SmtpListenerSettings(Section):
     # message; over either, the sending server is told to try again later (421 / 452).
     max_sessions: int = Field(default=20, ge=1, le=1000)
     max_recipients: int = Field(default=10, ge=1, le=1000)
+    # The longest line of a message taken (RFC 5321 says 1,000 bytes; Postfix and Exim take more).
+    max_line_bytes: int = Field(default=65536, ge=1001, le=16 * 1024 * 1024)
 
     @field_validator("recipients")
     @classmethod

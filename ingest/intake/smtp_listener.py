@@ -75,7 +75,13 @@ class BoundedSMTP(SMTP):
     """An SMTP session that is refused with 421 when ``sessions.limit`` are already open; the
     sending server tries again later (RFC 5321 3.8)."""
 
-    def __init__(self, handler: InboundSmtpHandler, *, sessions: Sessions, **kwargs: Any) -> None:
+    def __init__(
+        self, handler: InboundSmtpHandler, *, sessions: Sessions, line_length_limit: int = 65536, **kwargs: Any
+    ) -> None:
+        # aiosmtpd refuses lines over 1,000 bytes (RFC 5321's limit); real mailers send longer ones and
+        # Postfix and Exim take them, so a client's message is not refused for it (issue 14). Set before
+        # the base class makes its stream reader, which takes the limit.
+        self.line_length_limit = line_length_limit
         super().__init__(handler, **kwargs)
         self._sessions = sessions
         self._counted = False
@@ -98,12 +104,17 @@ class BoundedSMTP(SMTP):
 
 
 def smtp_protocol_factory(
-    handler: InboundSmtpHandler, *, max_message_bytes: int, hostname: str | None = None, max_sessions: int = 20
+    handler: InboundSmtpHandler,
+    *,
+    max_message_bytes: int,
+    hostname: str | None = None,
+    max_sessions: int = 20,
+    max_line_bytes: int = 65536,
 ) -> Callable[[], SMTP]:
     sessions = Sessions(max_sessions)
 
     def factory() -> SMTP:
-        return BoundedSMTP(handler, sessions=sessions, data_size_limit=max_message_bytes, hostname=hostname,
-                           enable_SMTPUTF8=True)  # fmt: skip
+        return BoundedSMTP(handler, sessions=sessions, line_length_limit=max_line_bytes,
+                           data_size_limit=max_message_bytes, hostname=hostname, enable_SMTPUTF8=True)  # fmt: skip
 
     return factory
