@@ -53,8 +53,15 @@ class EmailChannel:
 
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         parsed = parse_email(raw, max_attachment_bytes=self.max_attachment_bytes)
+        # Decided before the sender is required: a bounce without a usable From is filed, not parked.
+        automatic = classify(
+            raw,
+            envelope_from=meta.get("envelope_from"),
+            from_address=parsed.from_address,
+            own_addresses=self.own_addresses,
+        )
         sender = parsed.from_address or (meta.get("envelope_from") or None)
-        if not sender:
+        if not sender and automatic is None:
             raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
         received_at = datetime.fromisoformat(meta["received_at"])
         # A message that waited in the mailbox (the service was down) counts from its arrival there.
@@ -66,12 +73,6 @@ class EmailChannel:
                 arrived_at = None
             if arrived_at is not None and arrived_at.tzinfo is not None and arrived_at < received_at:
                 received_at = arrived_at
-        automatic = classify(
-            raw,
-            envelope_from=meta.get("envelope_from"),
-            from_address=parsed.from_address,
-            own_addresses=self.own_addresses,
-        )
         # Most specific first: the message answered (for a bounce: the one returned), then the
         # thread from newest to oldest.
         refs = (*(automatic.bounced_ids if automatic else ()), *parsed.in_reply_to, *reversed(parsed.references))
@@ -88,7 +89,7 @@ class EmailChannel:
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),
-            sender_address=sender,
+            sender_address=sender or "",  # empty only for automatic mail, which no one answers
             sender_name=parsed.from_name,
             subject=parsed.subject,
             text=parsed.text,

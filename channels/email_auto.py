@@ -48,6 +48,10 @@ def classify(
     auto = str(msg.get("Auto-Submitted", "")).strip().lower()
     if auto and auto != "no":
         return Automatic("auto-reply", f"Auto-Submitted: {auto.split(';')[0]}")
+    if envelope_from == "":
+        # RFC 5321 4.5.5 and RFC 3834: the null reverse-path is for delivery reports and automatic
+        # replies, whatever the From says ("System Administrator", "Symantec_AntiVirus", ...).
+        return Automatic("auto-reply", "empty envelope sender (MAIL FROM:<>)")
     for name in _AUTO_HEADERS:
         if msg.get(name) is not None:
             return Automatic("auto-reply", f"{name} header")

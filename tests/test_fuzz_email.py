@@ -292,7 +292,7 @@ def check_message(raw: bytes) -> InboundMessage | None:
     stored = storable(inbound)
     _utf8_str(stored.text, "text")
     _utf8_str(stored.sender_address, "sender_address")
-    assert stored.sender_address
+    assert stored.sender_address or inbound.automatic, "only automatic mail may come without a sender"
     for name in ("subject", "sender_name"):
         value = getattr(stored, name)
         if value is not None:

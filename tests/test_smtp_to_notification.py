@@ -132,25 +132,27 @@ def test_unknown_recipient_is_refused_with_550(settings: Any, service_factory: A
         assert rows(service, Receipt) == []
 
 
-def test_unprocessable_message_is_parked_counted_and_listener_keeps_working(
+def test_garbage_with_a_null_sender_is_filed_as_automatic_and_the_listener_keeps_working(
     settings: Any, relay: Any, service_factory: Any
 ) -> None:
+    """An empty envelope sender makes any message automatic (RFC 3834), so even bytes that are no
+    mail are filed (with their raw bytes kept), not parked for a retry that cannot help (issue 14)."""
     import httpx
 
     garbage = b"\x00\xff\xfe not a mail at all \x81\x82\r\n\r\n\xff"
     with service_factory(settings) as service:
         send(service.smtp_port, garbage, sender="")  # null envelope sender, no From: nobody to answer
-        wait_until(lambda: [r for r in rows(service, Receipt) if r.status == "parked"], what="the receipt to be parked")
+        wait_until(lambda: [r for r in rows(service, Receipt) if r.status == "processed"], what="the receipt filed")
         send(service.smtp_port, client_mail("Lifts", "Mājā nestrādā lifts."))
         wait_until(lambda: relay.staff(), what="the next message still processed")
         health = httpx.get(f"http://127.0.0.1:{service.http_port}/health", timeout=10).json()
-        parked = [r for r in rows(service, Receipt) if r.status == "parked"]
-    assert len(parked) == 1
-    assert "no sender address" in (parked[0].last_error or "")
-    assert parked[0].raw.startswith(garbage)  # SMTP ends the data with CRLF
-    assert health["receipts"]["parked"] == 1
-    assert health["receipts"]["processed"] == 1
+        receipts = rows(service, Receipt)
+    automatic = [r for r in receipts if (r.meta.get("outcome") or {}).get("automatic")]
+    assert len(automatic) == 1 and automatic[0].raw.startswith(garbage)  # SMTP ends the data with CRLF
+    assert health["receipts"].get("parked", 0) == 0
+    assert health["receipts"]["processed"] == 2
     assert health["components"]["smtp_listener"] == "listening"
+    assert len(relay.clients()) == 1, "only the client who wrote is acknowledged"
 
 
 @pytest.mark.slow  # waits through the outbox backoff

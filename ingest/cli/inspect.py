@@ -23,7 +23,8 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
 
     channel = channels_from_settings(settings)["email"]
     now = utcnow()
-    meta = {"received_at": now.isoformat(), "envelope_from": ""}
+    # No envelope: a file has none (an empty envelope sender would mean "automatic mail").
+    meta = {"received_at": now.isoformat()}
     inbound = channel.normalise(raw, meta)
     counts, thread = _stored_view(settings, inbound.refers_to, inbound.subject or "")
     decision = router_from_settings(settings).decide(
