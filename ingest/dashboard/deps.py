@@ -166,6 +166,14 @@ def current_user(dash: DashboardContext, request: Request, session: Session) -> 
     return User(principal=principal, session=live)
 
 
+def staff_sender(dash: DashboardContext, request: Request, session: Session, form: dict[str, str]) -> User | Response:
+    """Who posted the form (as :func:`form_sender`), if their role works on inquiries."""
+    user = form_sender(dash, request, session, form)
+    if isinstance(user, Response) or sees_inquiries(user):
+        return user
+    return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+
+
 def form_sender(dash: DashboardContext, request: Request, session: Session, form: dict[str, str]) -> User | Response:
     """Who posted the form, if logged in and the form carries this session's CSRF token;
     otherwise the answer to give instead."""

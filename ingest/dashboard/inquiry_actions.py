@@ -23,11 +23,9 @@ from ingest.dashboard.deps import (
     DashboardContext,
     Form,
     User,
-    form_sender,
     problem,
-    sees_inquiries,
 )
-from ingest.dashboard.inquiry_pages import load
+from ingest.dashboard.inquiry_pages import load, posted_on
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
@@ -58,14 +56,10 @@ def act(dash: DashboardContext, request: Request, reference: str, form: dict[str
     ``invalid`` is why the form cannot be taken (told only to a sender who may act)."""
     now = dash.ctx.clock()
     with transaction(dash.ctx.sessions) as session:
-        user = form_sender(dash, request, session, form)
-        if isinstance(user, Response):
-            return user
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
-        inquiry = load(session, user, reference)
-        if inquiry is None:
-            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        posted = posted_on(dash, request, session, form, reference)
+        if isinstance(posted, Response):
+            return posted
+        user, inquiry = posted
         if not can_act(session, user.principal, inquiry, action):
             return _refused(dash, action, user)
         if invalid is not None:
@@ -173,14 +167,10 @@ def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
     now = dash.ctx.clock()
     into = form.get("into", "").strip()[:40]
     with transaction(dash.ctx.sessions) as session:
-        user = form_sender(dash, request, session, form)
-        if isinstance(user, Response):
-            return user
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
-        source = load(session, user, reference)
-        if source is None:
-            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        posted = posted_on(dash, request, session, form, reference)
+        if isinstance(posted, Response):
+            return posted
+        user, source = posted
         if not into:
             return problem(dash, 422, N_("Choose the inquiry to merge into."), user)
         target = load(session, user, into)

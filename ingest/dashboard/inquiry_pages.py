@@ -29,10 +29,10 @@ from ingest.dashboard.deps import (
     User,
     current_user,
     employee_names,
-    form_sender,
     page,
     problem,
     sees_inquiries,
+    staff_sender,
     to_login,
 )
 from ingest.dashboard.explanation import routing_lines, time_left
@@ -56,6 +56,19 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+
+def posted_on(
+    dash: DashboardContext, request: Request, session: Session, form: dict[str, str], reference: str
+) -> tuple[User, Inquiry] | Response:
+    """The sender of a form posted on an inquiry and the inquiry, if they may see it; else the answer."""
+    user = staff_sender(dash, request, session, form)
+    if isinstance(user, Response):
+        return user
+    inquiry = load(session, user, reference)
+    if inquiry is None:
+        return problem(dash, 404, N_("No such inquiry that you may see."), user)
+    return user, inquiry
 
 
 def load(session: Session, user: User, reference: str) -> Inquiry | None:
@@ -184,14 +197,10 @@ def reassign_inquiry(request: Request, dash: Dashboard, reference: str, form: Fo
     reason = form.get("reason", "").strip()[:500]
     code = form.get("reason_code", "").strip()
     with transaction(dash.ctx.sessions) as session:
-        user = form_sender(dash, request, session, form)
-        if isinstance(user, Response):
-            return user
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
-        inquiry = load(session, user, reference)
-        if inquiry is None:
-            return problem(dash, 404, N_("No such inquiry that you may see."), user)
+        posted = posted_on(dash, request, session, form, reference)
+        if isinstance(posted, Response):
+            return posted
+        user, inquiry = posted
         if not can_act(session, user.principal, inquiry, Action.REASSIGN):
             return problem(
                 dash, 403, N_("Only the responsible employee, a supervisor or the board may reassign it."), user

@@ -18,10 +18,10 @@ from ingest.dashboard.deps import (
     Form,
     User,
     current_user,
-    form_sender,
     page,
     problem,
     sees_inquiries,
+    staff_sender,
     to_login,
 )
 from ingest.dashboard.labels import N_
@@ -93,11 +93,9 @@ def _when(dash: DashboardContext, user: User, value: str, now: datetime) -> date
 def log(request: Request, dash: Dashboard, form: Form) -> Response:
     now = dash.ctx.clock()
     with transaction(dash.ctx.sessions) as session:
-        user = form_sender(dash, request, session, form)
+        user = staff_sender(dash, request, session, form)
         if isinstance(user, Response):
             return user
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
         entry = _entry(form, now)
         if isinstance(entry, str):
             return problem(dash, 422, entry, user)

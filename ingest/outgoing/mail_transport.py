@@ -40,6 +40,22 @@ class MailTransport(Protocol):
     def describe(self) -> str: ...
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write then rename, so a half-written file never appears under the final name; a failed write
+    (disk full) leaves no partial file behind to fill the disk further."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def header_text(value: object) -> str:
     """Client text made safe for a header: control characters (CR, LF, NUL, ESC, ...) and Unicode
     line separators become spaces, runs of space one. Client text can never start a header of its own."""
@@ -161,19 +177,6 @@ class FolderTransport:
     def send(self, message: EmailMessage, *, name: str) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.folder / f"{name}.eml"
-            # Write then rename, so a half-written file never appears under the final name.
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(message.as_bytes())
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                # A failed write (disk full) leaves no partial file behind to fill the disk further.
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomically(self.folder / f"{name}.eml", message.as_bytes())
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to {self.folder}: {exc.strerror}") from None

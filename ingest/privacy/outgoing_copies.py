@@ -12,9 +12,6 @@ The caller owns the transaction; the files are changed after it is committed.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ingest.outgoing.mail_transport import build_email
+from ingest.outgoing.mail_transport import build_email, write_atomically
 from ingest.privacy.scrub import ANONYMISED, WITHDRAWN, Identifiers
 from storage import privacy_repo
 from storage.models import Outbox, OutboxStatus
@@ -123,7 +120,7 @@ def rewrite_copies(folder: Path, session: Session, outbox_ids: Collection[int]) 
             if data is None:
                 path.unlink(missing_ok=True)
             else:
-                _replace(path, data)
+                write_atomically(path, data)
             changed += 1
     return changed
 
@@ -133,18 +130,3 @@ def _eml(payload: dict[str, Any]) -> bytes | None:
         return build_email(payload).as_bytes()
     except Exception:  # noqa: BLE001 - a payload that no longer makes a message: the copy just goes
         return None
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write then rename, as the transport does: never a half-written copy."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
