@@ -14,7 +14,7 @@ from ingest.dashboard.deps import DashboardContext, DashboardOptions, internal_e
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
 from ingest.dashboard.web import ERROR_PAGE_STATE, template_environment
-from ingest.i18n import LANGUAGES, load_catalogs
+from ingest.i18n import LANGUAGES
 
 
 def dashboard_routers() -> list[APIRouter]:
@@ -33,7 +33,7 @@ def mount_dashboard(
 ) -> None:
     """The dashboard's routes on ``app``, answering with the service's ``ctx``; failed logins are
     counted by ``limiter``, by default one of this app's own."""
-    catalogs = load_catalogs()
+    catalogs = ctx.notices.catalogs  # compiled once for the service: its staff e-mails use them too
     app.state.dashboard = DashboardContext(
         ctx=ctx,
         options=options,
