@@ -20,6 +20,13 @@ The natural id is ``call:<source>:<call id>``: a retried callback or a re-import
 file is one receipt. Only a MISSED call from a client becomes an inquiry ("call
 back"): an answered call, a call from an internal extension, an outgoing call and
 a call from a withheld number are kept as automatic messages (no inquiry).
+
+So is a missed call that was already too old when it was imported (``[calls]
+callback_window``): the importer writes the moment of the import into the
+receipt's meta (``imported_at``), and a call whose window had closed by then is
+kept as ``late-call``. The decision is taken against that stamp, not against the
+clock of whoever processes the receipt, so the import's report, a later
+``--no-process`` run by the service and a retry all agree.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from channels.base import InboundMessage, UnprocessableReceipt
+from router.calendar import WorkingCalendar
 
 SOURCES = ("twilio-voice", "asterisk", "csv")
 # Twilio CallStatus values that end a call; the others (queued, ringing, in-progress) are progress.
@@ -55,6 +63,11 @@ DISPOSITIONS_LV = {
     "canceled": "zvanītājs nolika klausuli", "cancelled": "zvanītājs nolika klausuli",
     "abandoned": "zvanītājs nolika klausuli", "voicemail": "balss pasts",
 }  # fmt: skip
+# The automatic kind of a missed call imported after its call-back window closed.
+LATE_CALL = "late-call"
+# Longer than any window the configuration allows (30 working days): older calls are outside
+# without asking the calendar, which also keeps year-1 dates away from it.
+_OUTSIDE_ANY_WINDOW = timedelta(days=120)
 # A duration in whole seconds, as sources write it.
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
 
@@ -179,12 +192,47 @@ def twilio_call_document(fields: Mapping[str, list[str]], *, now: datetime) -> d
 
 
 @dataclass(frozen=True)
+class CallbackWindow:
+    """How long after a missed call a call back is still worth opening (``[calls] callback_window``)."""
+
+    calendar: WorkingCalendar
+    amount: int = 1
+    unit: str = "days"  # or "hours"
+
+    def closes_at(self, start: datetime) -> datetime:
+        """Days end when a call back would have been due (the deadline rule); hours are working time."""
+        if self.unit == "days":
+            return self.calendar.due_at(start, self.amount)
+        return self.calendar.add_working_time(start, timedelta(hours=self.amount))
+
+    def is_open(self, start: datetime, now: datetime) -> bool:
+        if now - start > _OUTSIDE_ANY_WINDOW:
+            return False
+        try:
+            return now <= self.closes_at(start)
+        except (ValueError, OverflowError):  # a date the calendar cannot place: not a call to return
+            return False
+
+
+def imported_at(meta: Mapping[str, Any]) -> datetime | None:
+    """The moment the importer stamped on the receipt, if any (aware)."""
+    value = meta.get("imported_at")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+@dataclass(frozen=True)
 class CallChannel:
     """Call records to messages: a missed call from a client asks for a call back."""
 
     name: str = "phone"
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Riga"))
     internal_numbers: str = DEFAULT_INTERNAL
+    # None: every missed call opens a call back, however old (Twilio callbacks carry no import stamp).
+    callback_window: CallbackWindow | None = None
 
     @staticmethod
     def _document(raw: bytes) -> dict[str, Any]:
@@ -205,6 +253,12 @@ class CallChannel:
         if source and call_id:
             return f"call:{source}:{call_id}"
         return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    def _too_late(self, start: datetime, meta: Mapping[str, Any]) -> bool:
+        stamp = imported_at(meta)
+        if self.callback_window is None or stamp is None:
+            return False
+        return not self.callback_window.is_open(start, stamp)
 
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         document = self._document(raw)
@@ -229,6 +283,8 @@ class CallChannel:
             automatic, why = "withheld-number", "the caller's number was withheld: it cannot be called back"
         elif is_internal(number, self.internal_numbers):
             automatic, why = "internal-call", "a call from an internal extension"
+        elif self._too_late(start, meta):
+            automatic, why = LATE_CALL, "imported after its call-back window closed: no call back is promised"
         local = start.astimezone(self.tz)
         text = f"Neatbildēts zvans no {number} {local:%d.%m.%Y %H:%M} — jāatzvana"
         disposition = str(document.get("disposition") or "")

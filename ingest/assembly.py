@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from channels.base import Channel
-from channels.calls import CallChannel
+from channels.calls import CallbackWindow, CallChannel
 from channels.email import EmailChannel
 from channels.twilio_messaging import TwilioMessagingChannel
 from channels.whatsapp_cloud import WhatsAppCloudChannel
@@ -27,7 +27,7 @@ from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.outgoing.reply_templates import ReplyTemplates
 from ingest.pipeline.runner import Pipeline
 from ingest.pipeline.staff_proof import StaffProof, staff_proof
-from ingest.routing import router_from_settings
+from ingest.routing import calendar_from_settings, router_from_settings
 from router.deadlines import DeadlinePolicy
 from storage import repo, staff_repo
 from storage.db import SessionFactory, transaction
@@ -58,10 +58,19 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     phone = CallChannel(
         tz=ZoneInfo(settings.calls.timezone or settings.service.timezone),
         internal_numbers=settings.calls.internal_numbers,
+        callback_window=callback_window_from_settings(settings),
     )
     # WhatsApp through Meta's Cloud API: receipts named "whatsapp_cloud", messages on "whatsapp".
     cloud = WhatsAppCloudChannel()
     return {email.name: email, whatsapp.name: whatsapp, sms.name: sms, phone.name: phone, cloud.name: cloud}
+
+
+def callback_window_from_settings(settings: Settings) -> CallbackWindow | None:
+    """``[calls] callback_window`` on the office's working calendar; None when it is off."""
+    span = settings.calls.callback_window_span()
+    if span is None:
+        return None
+    return CallbackWindow(calendar=calendar_from_settings(settings), amount=span[0], unit=span[1])
 
 
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:

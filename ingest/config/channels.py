@@ -206,6 +206,25 @@ class WhatsAppCloudSettings(Section):
         return self
 
 
+# At most 30 working days or 240 working hours: anything later than that is history, not a call to
+# return, and the bound lets the importer skip the calendar for calls months old.
+_WINDOW = re.compile(r"^\s*(?P<n>[0-9]{1,3})\s+working\s+(?P<unit>day|days|hour|hours)\s*$", re.IGNORECASE)
+_WINDOW_MAX = {"days": 30, "hours": 240}
+
+
+def parse_callback_window(text: str) -> tuple[int, str] | None:
+    """``"2 working days"`` -> ``(2, "days")``; ``"off"`` -> None; anything else is a ValueError."""
+    if text.strip().lower() == "off":
+        return None
+    found = _WINDOW.match(text)
+    if found is None:
+        raise ValueError(f'{text!r}: write "N working days", "N working hours" or "off"')
+    amount, unit = int(found["n"]), found["unit"].lower().rstrip("s") + "s"
+    if not 1 <= amount <= _WINDOW_MAX[unit]:
+        raise ValueError(f"{text!r}: from 1 to {_WINDOW_MAX[unit]} working {unit}")
+    return amount, unit
+
+
 class CallsSettings(Section):
     """The phone channel (policy clause 6.3): missed calls become "call back" inquiries."""
 
@@ -238,6 +257,11 @@ class CallsSettings(Section):
     )
     # Receipts stored per transaction by ingest import-calls.
     batch_size: int = Field(default=500, ge=1, le=10000)
+    # An imported missed call older than this opens no call-back inquiry and sends nothing (it is
+    # stored and counted): "N working day(s)" on the office's calendar, i.e. until the end of the
+    # N-th working day after the call, when a call back would have been due; "N working hour(s)";
+    # or "off" (every missed call opens one).
+    callback_window: str = "1 working day"
     # Twilio Voice status callbacks (mounted with the [twilio] webhooks, same signature check).
     voice_status_path: str = Field(default="/webhooks/twilio/voice-status", pattern=r"^/[^?#\s]*$")
 
@@ -249,6 +273,16 @@ class CallsSettings(Section):
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
+
+    @field_validator("callback_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_callback_window(value)
+        return value.strip()
+
+    def callback_window_span(self) -> tuple[int, str] | None:
+        """``(amount, "days" | "hours")`` of working time, or None when the window is off."""
+        return parse_callback_window(self.callback_window)
 
     @field_validator("timezone")
     @classmethod
