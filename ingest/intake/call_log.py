@@ -1,5 +1,11 @@
 """``ingest import-calls``: call logs (Asterisk ``Master.csv``, a generic CSV export) to call receipts.
 
+The file's encoding is given (``--encoding``) or detected: a byte-order mark
+(UTF-8, UTF-16), else UTF-8 when the file is UTF-8, else windows-1257, what
+Latvian Windows and the office's PBX exports write (see :func:`detect_encoding`).
+Each physical line is decoded on its own, so one undecodable line is rejected
+with its number and the rest are kept.
+
 Each physical line is one record, parsed with the csv module in strict mode: a
 quote left open at the end of its line is an error named by that line's number
 (call logs carry no multi-line fields, so the next line is read as the next
@@ -12,6 +18,12 @@ the call's unique id (Asterisk ``uniqueid``; the mapped id column; else a hash o
 the row), so importing a file again stores nothing new. Calls from internal
 extensions are skipped. The same call twice in one file (an Asterisk ring group
 writes one row per leg) is one call: answered if any leg was answered.
+
+A call that starts in the future (more than ``future_skew`` ahead of the clock, as
+the staff API allows) is rejected: it would open an inquiry due years ahead whose
+reminders never fire. A missed call older than ``[calls] callback_window`` at the
+moment of the import is stored and counted but opens nothing: the receipt carries
+``imported_at`` and the phone channel decides (channels/calls.py).
 """
 
 from __future__ import annotations
@@ -20,15 +32,24 @@ import csv
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from channels.calls import ASTERISK_ANSWERED, call_document, encode, is_internal, normalise_number, row_hash
+from channels.calls import (
+    ASTERISK_ANSWERED,
+    CallbackWindow,
+    call_document,
+    encode,
+    is_internal,
+    normalise_number,
+    row_hash,
+)
 from ingest.config import CallsSettings
+from ingest.intake.file_encoding import EncodingError, detect_encoding, physical_lines
 
 ASTERISK_COLUMNS = (
     "accountcode",
@@ -73,6 +94,7 @@ class Rejected:
 class Call:
     line: int
     document: dict[str, Any]
+    start: datetime
 
     @property
     def key(self) -> str:
@@ -95,41 +117,14 @@ class ImportReport:
     process_seconds: float = 0.0
     inquiries_opened: int = 0
     processed: dict[str, int] = field(default_factory=dict)
-
-    def lines(self) -> list[str]:
-        rate = self.rows / self.store_seconds if self.store_seconds > 0 else 0.0
-        out = [
-            f"{self.file} ({self.format}): {self.rows} rows",
-            f"  imported:   {self.imported} (missed {self.missed}, answered {self.answered})",
-            f"  duplicates: {self.duplicates}",
-            f"  internal:   {self.internal} (calls from internal extensions, skipped)",
-            f"  rejected:   {len(self.rejected)}",
-        ]
-        out += [f"    line {r.line}: {r.reason}" for r in self.rejected]
-        out.append(f"  stored in {self.store_seconds:.2f} s ({rate:.0f} rows/s)")
-        if self.processed:
-            out.append(
-                f"  processed:  {sum(self.processed.values())} in {self.process_seconds:.2f} s; "
-                f"call-back inquiries opened: {self.inquiries_opened}"
-            )
-        return out
+    # How the bytes were read, and whether that was detected (False: given with --encoding).
+    encoding: str = "utf-8"
+    encoding_detected: bool = True
+    # Missed calls stored but outside the call-back window at the import: no inquiry, nothing sent.
+    outside_window: int = 0
 
 
 # --- reading lines ----------------------------------------------------------------------------
-
-
-def physical_lines(data: bytes) -> Iterator[tuple[int, str | None, str]]:
-    """(line number, text or None when not UTF-8, reason) per non-blank line."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        raw = raw.rstrip(b"\r")
-        if not raw.strip():
-            continue
-        try:
-            yield number, raw.decode("utf-8"), ""
-        except UnicodeDecodeError as exc:
-            yield number, None, f"not UTF-8 text (byte {exc.start + 1})"
 
 
 def parse_line(text: str, delimiter: str = ",") -> list[str]:
@@ -213,6 +208,7 @@ def asterisk_call(fields: list[str], *, line: int, settings: CallsSettings, tz: 
             direction="inbound",
             record=row,
         ),
+        start,
     )
 
 
@@ -259,15 +255,47 @@ class GenericCsv:
                 direction="inbound",
                 record=dict(zip(self.header, fields, strict=True)),
             ),
+            start,
         )
 
 
-def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, report: ImportReport) -> list[Call]:
-    """The good calls of a file, one per call id (the rest counted in the report)."""
+# How far ahead of the clock a call may start (clocks differ); the staff API's default.
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def _not_in_future(call: Call, latest: datetime, tz: ZoneInfo) -> Call:
+    if call.start > latest:
+        raise RowError(
+            f"start {call.start.astimezone(tz):%Y-%m-%d %H:%M:%S} is in the future "
+            f"(later than {latest.astimezone(tz):%Y-%m-%d %H:%M} by this computer's clock)"
+        )
+    return call
+
+
+def read_calls(
+    data: bytes,
+    *,
+    fmt: str,
+    settings: CallsSettings,
+    tz: ZoneInfo,
+    report: ImportReport,
+    encoding: str | None = None,
+    now: datetime | None = None,
+    future_skew: timedelta = FUTURE_SKEW,
+) -> list[Call]:
+    """The good calls of a file, one per call id (the rest counted in the report).
+
+    ``encoding`` None detects it; ``now`` (default: the clock) bounds the start times."""
     calls: dict[str, Call] = {}
     generic: GenericCsv | None = None
     delimiter = settings.csv_delimiter if fmt == "csv" else ","
-    for line, text, reason in physical_lines(data):
+    latest = (now or datetime.now(UTC)) + future_skew
+    report.encoding, report.encoding_detected = encoding or detect_encoding(data), encoding is None
+    try:
+        lines = physical_lines(data, report.encoding)
+    except EncodingError as exc:
+        raise CallLogError(str(exc)) from None
+    for line, text, reason in lines:
         if fmt == "csv" and generic is None:
             if text is None:
                 raise CallLogError(f"line {line}: the header line is {reason}")
@@ -286,6 +314,7 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
                 if generic is None
                 else generic.call(fields, line=line)
             )
+            _not_in_future(call, latest, tz)
         except RowError as exc:
             report.rejected.append(Rejected(line, str(exc)))
             continue
@@ -299,7 +328,7 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
             continue
         report.duplicates += 1
         if call.document["answered"] and not seen.document["answered"]:
-            calls[call.key] = Call(seen.line, call.document)
+            calls[call.key] = Call(seen.line, call.document, call.start)
     if fmt == "csv" and generic is None:
         raise CallLogError("the file has no header line")
     return sorted(calls.values(), key=lambda c: c.line)
@@ -311,14 +340,21 @@ def read_calls(data: bytes, *, fmt: str, settings: CallsSettings, tz: ZoneInfo, 
 class Progress:
     """A text progress bar on stderr (a line per tenth when stderr is not a terminal)."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.total, self.stream, self.width = max(total, 1), stream, width
-        self.tty = stream.isatty()
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30, what: str = "stored") -> None:
+        self.stream = stream or sys.stderr  # looked up now: tests and callers swap sys.stderr
+        self.total, self.width, self.what = max(total, 1), width, what
+        self.tty = self.stream.isatty()
         self.shown = -1
 
-    def update(self, done: int, what: str = "stored") -> None:
+    def update(self, done: int, what: str | None = None) -> None:
+        what = what or self.what
         share = min(done / self.total, 1.0)
         if self.tty:
+            # Redrawn per thousandth, not per call: 50,000 writes to a terminal cost seconds.
+            step = int(share * 1000)
+            if step == self.shown and done < self.total:
+                return
+            self.shown = step
             bar = "#" * int(share * self.width)
             self.stream.write(f"\r[{bar:<{self.width}}] {done}/{self.total} {what}")
             self.stream.flush()
@@ -346,21 +382,32 @@ def import_calls(
     tz: ZoneInfo,
     store_batch: Callable[[list[tuple[bytes, dict[str, Any]]]], list[Any]],
     progress: Progress | None = None,
+    encoding: str | None = None,
+    now: datetime | None = None,
+    future_skew: timedelta = FUTURE_SKEW,
+    callback_window: CallbackWindow | None = None,
 ) -> ImportReport:
-    """Read, check and store; ``store_batch`` is ReceiptStore.store_batch_sync for the phone channel."""
+    """Read, check and store; ``store_batch`` is ReceiptStore.store_batch_sync for the phone channel.
+
+    ``callback_window`` only counts the missed calls outside it: the phone channel, given the same
+    window, is what keeps them from opening an inquiry (it reads the ``imported_at`` stamped here)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CallLogError(f"cannot read {path}: {exc.strerror}") from None
+    now = now or datetime.now(UTC)
     report = ImportReport(file=str(path), format=fmt)
     started = time.perf_counter()
-    calls = read_calls(data, fmt=fmt, settings=settings, tz=tz, report=report)
+    calls = read_calls(
+        data, fmt=fmt, settings=settings, tz=tz, report=report, encoding=encoding, now=now, future_skew=future_skew
+    )
     bar = progress or Progress(len(calls))
     bar.total = max(len(calls), 1)
     done = 0
+    meta = {"import": path.name, "format": fmt, "imported_at": now.isoformat()}
     for i in range(0, len(calls), settings.batch_size):
         batch = calls[i : i + settings.batch_size]
-        items = [(encode(c.document), {"import": path.name, "format": fmt, "line": c.line}) for c in batch]
+        items = [(encode(c.document), {**meta, "line": c.line}) for c in batch]
         for call, stored in zip(batch, store_batch(items), strict=True):
             if stored.duplicate:
                 report.duplicates += 1
@@ -369,8 +416,10 @@ def import_calls(
             report.new_receipt_ids.append(stored.id)
             if call.document["answered"]:
                 report.answered += 1
-            else:
-                report.missed += 1
+                continue
+            report.missed += 1
+            if callback_window is not None and not callback_window.is_open(call.start, now):
+                report.outside_window += 1
         done += len(batch)
         bar.update(done)
     bar.close()
