@@ -55,7 +55,9 @@ def _decodes(data: bytes, codec: str) -> bool:
 def check_encoding(name: str) -> str:
     """A text codec Python knows, by any of its names (``cp1257``, ``windows-1257``, ``utf-8-sig``)."""
     try:
-        b"".decode(name)  # LookupError too for codecs of bytes to bytes, such as base64
+        # Empty input is not looked up at all; base64 and the like decode bytes to bytes.
+        if not codecs.lookup(name)._is_text_encoding:
+            raise LookupError(name)
     except LookupError:
         raise EncodingError(f"unknown encoding {name!r}") from None
     return name
