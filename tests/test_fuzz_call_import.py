@@ -1,7 +1,7 @@
 """Fuzzing ``ingest import-calls``: Asterisk Master.csv and mapped CSV exports of any shape.
 
 Properties, for any file bytes (random quoting, unterminated quotes, wrong column counts, bad
-dates, BOMs, CRLF/LF mixes, non-UTF-8 bytes, NUL, huge fields):
+dates, BOMs, CRLF/LF mixes, non-UTF-8 bytes, windows-1257 lines among UTF-8 ones, NUL, huge fields):
 
 - reading never raises, except ``CallLogError`` for a mapped CSV whose header cannot be used
   (the CLI's "refused as a whole", exit 2); an Asterisk file is never refused as a whole;
@@ -27,7 +27,8 @@ from sqlmodel import Session, func, select
 
 from ingest.assembly import channels_from_settings
 from ingest.config import CallsSettings
-from ingest.intake.call_log import CallLogError, ImportReport, Progress, import_calls, physical_lines, read_calls
+from ingest.intake.call_log import CallLogError, ImportReport, Progress, import_calls, read_calls
+from ingest.intake.file_encoding import physical_lines
 from ingest.intake.receipts import ReceiptStore
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
@@ -161,9 +162,11 @@ def file_bytes(draw: st.DrawFn, lines: st.SearchStrategy[list[str]]) -> bytes:
         out += codecs.BOM_UTF8
     for line in draw(lines):
         data = line.encode("utf-8")
-        mangle = draw(st.sampled_from(["none"] * 8 + ["latin-1", "bytes", "nul", "blank"]))
+        mangle = draw(st.sampled_from(["none"] * 8 + ["latin-1", "cp1257", "bytes", "nul", "blank"]))
         if mangle == "latin-1":
             data = line.encode("latin-1", "replace") + b"\xe2"
+        elif mangle == "cp1257":
+            data = (line + "ā").encode("cp1257", "replace")
         elif mangle == "bytes":
             data += draw(st.binary(min_size=1, max_size=6))
         elif mangle == "nul" and data:
@@ -236,6 +239,8 @@ def check_read(data: bytes, fmt: str) -> tuple[ImportReport, list[Any]] | None:
 )
 @example(b'"","29123456","100","x","","a","b","Dial","d","2026-11-24 08:02:11","","","0","0","BUSY","D","u\x003",""')
 @example(b"\x00\n\r\n\xff\xfe\n" + b'"' * 5000)
+@example(b"\xff\xfe" + b"\n".join(MASTER_LINES))  # a UTF-16 mark on what is not UTF-16: not refused whole
+@example("\n".join(line.decode() for line in MASTER_LINES).encode("utf-16"))
 def test_asterisk_files_are_read_without_raising(data: bytes) -> None:
     check_read(data, "asterisk")
 
@@ -281,7 +286,7 @@ def test_unstorable_call_ids_are_rejected(uid: str) -> None:
 
 
 class _Quiet(Progress):
-    def update(self, done: int, what: str = "stored") -> None:
+    def update(self, done: int, what: str | None = None) -> None:
         pass
 
     def close(self) -> None:
