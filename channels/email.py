@@ -17,13 +17,14 @@ from typing import Any
 
 from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt, natural_id_of
 from channels.email_auto import classify
+from channels.email_headers import mend_header_block
 from channels.email_parse import parse_email
 
 
 def message_id_of(raw: bytes) -> str | None:
     """The Message-ID of a raw message, read leniently from the header block only."""
     try:
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(mend_header_block(raw))
         value = headers.get("Message-ID")
     except Exception:  # a header block the parser chokes on has no usable id
         return None
@@ -55,7 +56,7 @@ class EmailChannel:
         parsed = parse_email(raw, max_attachment_bytes=self.max_attachment_bytes)
         # Decided before the sender is required: a bounce without a usable From is filed, not parked.
         automatic = classify(
-            raw,
+            mend_header_block(raw),
             envelope_from=meta.get("envelope_from"),
             from_address=parsed.from_address,
             own_addresses=self.own_addresses,

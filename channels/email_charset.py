@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import codecs
-import email.header
 import re
 from dataclasses import dataclass, field
 
-_FALLBACK_CHARSETS = ("cp1252", "latin-1")
+import webencodings
+
 # Labels that programs use for a larger charset than they name (as browsers also assume):
 # GBK text labelled gb2312, Windows text labelled ISO-8859-1.
 _SUPERSETS = {
     "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
     "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
 }  # fmt: skip
+# WHATWG encodings that hold no text a mail program writes.
+_NOT_TEXT = frozenset({"replacement", "x-user-defined"})
+# A byte of 0xC0-0xFF (lowercase form) whose windows-1257 letter is frequent in Latvian or
+# Lithuanian while its windows-1252 one is rare anywhere (ā/â, ē/ç, ī/î, š/ð, ū/û, ž/þ, ...),
+# and the other way round (á/į, í/ķ, ñ/ń, ú/ś, ...). Bytes read alike in both (ä ö ü é ß) say nothing.
+_BALTIC_BYTES = frozenset(b"\xe2\xe7\xee\xf0\xfb\xfe\xf2\xef\xec\xeb")
+_WESTERN_BYTES = frozenset(b"\xe0\xe1\xe3\xe6\xea\xed\xf1\xf4\xf8\xf9\xfa\xfd")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
@@ -29,12 +38,7 @@ class ParseState:
             self.defects.append(what)
 
 
-def codec_for(charset: str | None) -> str | None:
-    """Python's codec name for a MIME charset, or None when Python has no text codec for it."""
-    if not charset:
-        return None
-    name = charset.strip().strip("\"'").lower()
-    name = _SUPERSETS.get(name, name)
+def _text_codec(name: str) -> str | None:
     try:
         info = codecs.lookup(name)
     except (LookupError, ValueError, TypeError):
@@ -45,49 +49,116 @@ def codec_for(charset: str | None) -> str | None:
     return info.name
 
 
-def _decode_guess(data: bytes, hint: str | None = None) -> str:
-    """Bytes of unknown charset: UTF-8 when valid, else the hint, else Western European.
+def codec_for(charset: str | None) -> str | None:
+    """Python's codec name for a MIME charset, or None when there is no text codec for it.
 
-    Baltic senders would be better served by windows-1257 than cp1252, but the
-    two cannot be told apart from the bytes alone; the hint (the charset the same
-    program declared for the body) settles it where there is one.
+    Python's own aliases first (they know utf-7 and the ISO-2022 family, which browsers refuse),
+    then the WHATWG encoding standard's labels (iso-8859-8-i, x-cp1257, unicode-1-1-utf-8, ...).
     """
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    codec = _text_codec(_SUPERSETS.get(name, name))
+    if codec is not None:
+        return codec
     try:
-        return data.decode("utf-8")
+        encoding = webencodings.lookup(name)
+    except Exception:  # a label of characters the table cannot even compare
+        return None
+    if encoding is None or encoding.name in _NOT_TEXT:
+        return None
+    codec = str(encoding.codec_info.name)
+    return _text_codec(_SUPERSETS.get(codec, codec))
+
+
+def _legacy_codec(data: bytes) -> str:
+    """The single-byte code page that most likely wrote these bytes, for a Latvian office.
+
+    Cyrillic words are runs of high bytes; Latin letters with diacritics stand alone between
+    ASCII ones. Latin text is windows-1257 unless its letters say Western European; Cyrillic
+    is windows-1251 (lowercase at 0xE0-0xFF) or KOI8-R (lowercase at 0xC0-0xDF).
+    """
+    runs = _HIGH_RUN.findall(data)
+    high = sum(len(r) for r in runs)
+    if runs and high >= 3 * len(runs):
+        upper_half = sum(1 for r in runs for b in r if b >= 0xE0)
+        lower_half = sum(1 for r in runs for b in r if 0xC0 <= b < 0xE0)
+        return "cp1251" if upper_half >= lower_half else "koi8-r"
+    baltic = western = 0
+    for run in runs:
+        for byte in run:
+            letter = byte | 0x20 if 0xC0 <= byte < 0xDF else byte
+            baltic += letter in _BALTIC_BYTES
+            western += letter in _WESTERN_BYTES
+    return "cp1252" if western > baltic else "cp1257"
+
+
+def _decode_line(line: bytes, legacy: str) -> str:
+    try:
+        return line.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    lenient = data.decode("utf-8", errors="replace")
+    lenient = line.decode("utf-8", errors="replace")
     bad = lenient.count("\ufffd")
     good = sum(1 for ch in lenient if ord(ch) > 127) - bad
     if good >= 2 and good >= 2 * bad:
         # Mostly valid UTF-8 with a stray byte (a name cut mid-character): a legacy
         # reading would garble every letter to save one.
         return lenient
-    for name in (hint, *_FALLBACK_CHARSETS):
-        if not name:
-            continue
+    for name in (legacy, "cp1252"):
         try:
-            return data.decode(name)
+            return line.decode(name)
         except (UnicodeError, LookupError):
             continue
-    return data.decode("latin-1")  # pragma: no cover - latin-1 decodes any bytes
+    return line.decode("latin-1")
+
+
+def decode_guess(data: bytes, hint: str | None = None) -> str:
+    """Bytes of unknown or wrongly declared charset: UTF-8 where valid, else a legacy code page.
+
+    Line by line, since a UTF-8 text often carries a legacy line (a signature or footer added by
+    another program). The code page is the hint (what the same program declared elsewhere) when
+    it is a legacy one, else guessed from the bytes that are not UTF-8.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = data.splitlines(keepends=True)
+    legacy = codec_for(hint)
+    if legacy is None or legacy in ("ascii", "utf-8"):
+        legacy = _legacy_codec(b"".join(line for line in lines if not _is_utf8(line)))
+    return "".join(_decode_line(line, legacy) for line in lines)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def decode_text(data: bytes, charset: str | None, state: ParseState, where: str) -> str:
     codec = codec_for(charset) if charset else "ascii"
     if codec is None:
-        state.note(f"{where}: unknown charset {charset!r}, read as UTF-8 or Latin-1")
-        return _decode_guess(data, "latin-1")
+        state.note(f"{where}: unknown charset {charset!r}, read as UTF-8 or a guessed legacy charset")
+        return decode_guess(data)
     try:
         return data.decode(codec)
     except UnicodeDecodeError:
         pass
     except Exception:  # a codec such as "undefined" refuses every input
         state.note(f"{where}: charset {charset!r} cannot decode text")
-        return _decode_guess(data)
+        return decode_guess(data)
     if codec == "ascii":
         # Undeclared or "us-ascii" 8-bit text is usually UTF-8 or the sender's Windows code page.
-        return _decode_guess(data, state.header_hint)
+        return decode_guess(data, state.header_hint)
+    if codec == "utf-8":
+        # Declared UTF-8 holding legacy bytes: a program that did not convert what it quoted or
+        # appended, or one that mislabels its code page. Read them, do not replace them.
+        state.note(f"{where}: text is not valid utf-8, the other lines read as a legacy charset")
+        return decode_guess(data, state.header_hint)
     try:
         # Programs that declare a legacy charset and then write UTF-8 are common.
         return data.decode("utf-8")
@@ -101,7 +172,7 @@ def decode_text(data: bytes, charset: str | None, state: ParseState, where: str)
 
 
 def has_surrogates(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE.search(value) is not None
 
 
 def _q_escape(word: re.Match[str]) -> str:
@@ -124,7 +195,7 @@ def repair_8bit(value: str, hint: str | None) -> str:
     except UnicodeEncodeError:
         # Mixed real non-ASCII text and escaped bytes; keep what can be kept.
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _decode_guess(data, hint)
+    return decode_guess(data, hint)
 
 
 def clean(text: str, state: ParseState) -> str:
@@ -132,42 +203,6 @@ def clean(text: str, state: ParseState) -> str:
     if not has_surrogates(text):
         return text
     try:
-        return _decode_guess(text.encode("utf-8", "surrogateescape"), state.header_hint)
+        return decode_guess(text.encode("utf-8", "surrogateescape"), state.header_hint)
     except UnicodeError:
         return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def decode_words(value: str) -> str:
-    """Encoded-words decoded the lenient compat32 way, when the modern parser has failed."""
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # an unknown charset in an encoded-word, or a broken encoded-word
-        pass
-    try:
-        chunks = email.header.decode_header(value)
-    except Exception:
-        return value
-    out: list[str] = []
-    for chunk, charset in chunks:
-        codec = codec_for(charset)
-        if isinstance(chunk, str):
-            out.append(chunk)
-        elif codec is None:
-            out.append(_decode_guess(chunk))
-        else:
-            try:
-                out.append(chunk.decode(codec, "replace"))
-            except Exception:  # codecs such as "undefined" raise even with errors="replace"
-                out.append(_decode_guess(chunk))
-    return " ".join(o.strip() for o in out)
-
-
-def widen_word_charsets(value: str) -> str:
-    """Encoded-words get the same superset charsets as bodies, before the standard parser reads them."""
-    if "=?" not in value:
-        return value
-    return re.sub(
-        r"=\?([^?*\s]+)(\*[^?]*)?\?",
-        lambda m: f"=?{_SUPERSETS.get(m.group(1).lower(), m.group(1))}{m.group(2) or ''}?",
-        value,
-    )

@@ -9,7 +9,8 @@ from email import policy
 from email.message import Message
 from typing import Any
 
-from channels.email_charset import ParseState, clean, decode_words, repair_8bit
+from channels.email_charset import ParseState, clean, repair_8bit
+from channels.email_words import decode_words
 
 # Nesting deeper than this is an attack or a loop, not a client's letter.
 _MAX_DEPTH = 40
@@ -51,6 +52,9 @@ def _content_type(part: Message, view: Message) -> str:
             return "text/plain"
     main = str(raw).split(";")[0].strip().lower()
     kind, slash, sub = main.partition("/")
+    if kind == "text" and not sub:
+        # "text" alone: a type without its subtype; MIME's default subtype is plain.
+        return "text/plain"
     if not slash or not _TOKEN.match(kind) or not _TOKEN.match(sub):
         # "BINARY", "" and other non-types: the content is unknown, so treat it as opaque data.
         return "application/octet-stream"
@@ -162,11 +166,22 @@ def is_body_candidate(leaf: Leaf, subtype: str) -> bool:
     return leaf.content_type == f"text/{subtype}" and leaf.disposition != "attachment" and leaf.filename is None
 
 
+def is_named_inline_text(leaf: Leaf) -> bool:
+    """Plain text shown inline that carries a file name: the body when no text came before it.
+
+    Some programs send the letter itself that way (Content-Disposition: inline; filename=...).
+    """
+    return leaf.content_type == "text/plain" and leaf.disposition == "inline" and leaf.filename is not None
+
+
 def is_attachment(leaf: Leaf) -> bool:
     if leaf.disposition == "attachment" or leaf.filename is not None:
         return True
     if leaf.content_type in ("text/plain", "text/html"):
         return False
+    if leaf.content_type == "text/calendar":
+        # A meeting invitation's alternative is no other rendering of the text: it is the invitation.
+        return True
     if leaf.content_type.startswith("text/"):
         # text/enriched beside text/plain is another rendering of the body; text/calendar on its own is content.
         return leaf.parent != "multipart/alternative"

@@ -18,6 +18,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 
 from channels.base import InboundAttachment
+from channels.email_calendar import calendar_summary
 from channels.email_charset import ParseState, codec_for, decode_text
 from channels.email_headers import (
     addresses,
@@ -25,6 +26,7 @@ from channels.email_headers import (
     collapse,
     describe_defect,
     header_date,
+    mend_header_block,
     message_ids,
     raw_header,
     unstructured,
@@ -33,6 +35,7 @@ from channels.email_mime import (
     Leaf,
     is_attachment,
     is_body_candidate,
+    is_named_inline_text,
     is_signature,
     part_charset,
     payload_bytes,
@@ -86,7 +89,7 @@ def _collect(msg: Message, state: ParseState, limit: int) -> _Body:
         )
     for index, leaf in enumerate(leaves):
         where = f"part {index + 1} ({leaf.content_type})"
-        if is_body_candidate(leaf, "plain"):
+        if is_body_candidate(leaf, "plain") or (not body.texts and is_named_inline_text(leaf)):
             text = decode_text(payload_bytes(leaf.part, state, where), part_charset(leaf.part), state, where)
             text, files = split_uuencoded(_normalise_text(text))
             # Blank lines opening a part only widen the gap between joined parts.
@@ -97,6 +100,12 @@ def _collect(msg: Message, state: ParseState, limit: int) -> _Body:
     if not any(t.strip() for t in body.texts) and body.html is not None:
         # No plain text worth reading (none, or an empty alternative some programs add): the HTML says it.
         body.texts = [html_to_text(body.html)]
+    if not any(t.strip() for t in body.texts):
+        # An invitation sent as nothing but its calendar: what, when and where is the text.
+        calendars = (a.data for a in body.attachments if a.content_type == "text/calendar" and a.data)
+        summary = next((text for text in map(calendar_summary, calendars) if text), None)
+        if summary:
+            body.texts = [summary]
     return body
 
 
@@ -104,10 +113,16 @@ def _file(leaf: Leaf, state: ParseState, where: str, limit: int) -> InboundAttac
     data = payload_bytes(leaf.part, state, where)
     if leaf.content_type in ("message/rfc822", "message/global"):
         return _attachment(leaf.filename or "message.eml", leaf.content_type, data, limit)
+    if leaf.content_type == "text/calendar":
+        return _attachment(leaf.filename or "invitation.ics", leaf.content_type, data, limit)
     return _attachment(leaf.filename, leaf.content_type, data, limit)
 
 
 def _load(raw: bytes, state: ParseState) -> Message:
+    mended = mend_header_block(raw)
+    if mended is not raw:
+        state.note("header lines without their leading blank read as continuations")
+        raw = mended
     try:
         return email.message_from_bytes(raw, policy=policy.default)
     except Exception as exc:  # deep nesting can exhaust the recursive parser
