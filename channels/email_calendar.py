@@ -17,20 +17,25 @@ _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})\d{0,2}(Z?))?")
 _ESCAPE = re.compile(r"\\([\\;,nN])")
 
 
+def _split(line: str) -> tuple[str, str] | None:
+    """Name with parameters, and value: split at the first colon outside quotes (ALTREP="https://...")."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return line[:index], line[index + 1 :]
+    return None
+
+
 def _properties(text: str) -> list[tuple[str, str, str]]:
     """(NAME, parameters, value) of each content line, folded lines unfolded."""
-    unfolded = re.sub(r"\r?\n[ \t]", "", text)
     found: list[tuple[str, str, str]] = []
-    for line in unfolded.splitlines():
-        name, sep, rest = line.partition(":")
-        if not sep:
-            continue
-        # A quoted parameter value may hold a colon (ALTREP="https://..."): the value starts after quotes close.
-        while name.count('"') % 2 == 1 and sep:
-            more, sep, rest = rest.partition(":")
-            name = f"{name}:{more}"
-        key, _, params = name.partition(";")
-        found.append((key.strip().upper(), params, rest))
+    for line in re.sub(r"\r?\n[ \t]", "", text).splitlines():
+        split = _split(line)
+        if split is not None:
+            key, _, params = split[0].partition(";")
+            found.append((key.strip().upper(), params, split[1]))
     return found
 
 

@@ -108,7 +108,7 @@ def _decode_line(line: bytes, legacy: str) -> str:
     for name in (legacy, "cp1252"):
         try:
             return line.decode(name)
-        except (UnicodeError, LookupError):
+        except Exception:  # wrong bytes for it, or a declared codec that decodes nothing (undefined, idna)
             continue
     return line.decode("latin-1")
 
