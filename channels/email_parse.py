@@ -82,6 +82,8 @@ class _Body:
 def _collect(msg: Message, state: ParseState, limit: int) -> _Body:
     leaves = list(walk_leaves(msg, state))
     first_html = next((leaf for leaf in leaves if is_body_candidate(leaf, "html")), None)
+    # A named inline text part is the body only as the first text of all (not after an HTML body).
+    first_text = next((leaf for leaf in leaves if leaf.content_type in ("text/plain", "text/html")), None)
     body = _Body()
     if first_html is not None:
         body.html = decode_text(
@@ -89,7 +91,7 @@ def _collect(msg: Message, state: ParseState, limit: int) -> _Body:
         )
     for index, leaf in enumerate(leaves):
         where = f"part {index + 1} ({leaf.content_type})"
-        if is_body_candidate(leaf, "plain") or (not body.texts and is_named_inline_text(leaf)):
+        if is_body_candidate(leaf, "plain") or (leaf is first_text and is_named_inline_text(leaf)):
             text = decode_text(payload_bytes(leaf.part, state, where), part_charset(leaf.part), state, where)
             text, files = split_uuencoded(_normalise_text(text))
             # Blank lines opening a part only widen the gap between joined parts.

@@ -56,6 +56,18 @@ def test_first_inline_named_text_part_of_a_multipart_is_the_body_and_later_ones_
     ]
 
 
+def test_a_named_inline_text_part_after_an_html_body_stays_a_file() -> None:
+    raw = _plain(
+        b"Content-Type: multipart/mixed; boundary=B\r\n",
+        b"--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Skat. pielikumu.</p>\r\n"
+        b"--B\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=log.txt\r\n\r\n"
+        b"12:00 2 bar\r\n--B--\r\n",
+    )
+    parsed = parse_email(raw)
+    assert parsed.text == "Skat. pielikumu."
+    assert [a.filename for a in parsed.attachments] == ["log.txt"]
+
+
 def test_a_text_attachment_alone_stays_an_attachment() -> None:
     raw = _plain(
         b"Content-Type: text/plain; name=akts.txt\r\nContent-Disposition: attachment; filename=akts.txt\r\n",
