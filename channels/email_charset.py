@@ -18,9 +18,10 @@ _SUPERSETS = {
 _NOT_TEXT = frozenset({"replacement", "x-user-defined"})
 # A byte of 0xC0-0xFF (lowercase form) whose windows-1257 letter is frequent in Latvian or
 # Lithuanian while its windows-1252 one is rare anywhere (ā/â, ē/ç, ī/î, š/ð, ū/û, ž/þ, ...),
-# and the other way round (á/į, í/ķ, ñ/ń, ú/ś, ...). Bytes read alike in both (ä ö ü é ß) say nothing.
+# and the other way round (á/į, í/ķ, ñ/ń, ú/ś, ...), with é and ß, alike in both but never
+# Baltic. Other bytes read alike (ä ö ü õ, Estonian as much as German) say nothing.
 _BALTIC_BYTES = frozenset(b"\xe2\xe7\xee\xf0\xfb\xfe\xf2\xef\xec\xeb")
-_WESTERN_BYTES = frozenset(b"\xe0\xe1\xe3\xe6\xea\xed\xf1\xf4\xf8\xf9\xfa\xfd")
+_WESTERN_BYTES = frozenset(b"\xe0\xe1\xe3\xe6\xe9\xea\xed\xf1\xf4\xf8\xf9\xfa\xfd\xdf")
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
@@ -87,7 +88,7 @@ def _legacy_codec(data: bytes) -> str:
     baltic = western = 0
     for run in runs:
         for byte in run:
-            letter = byte | 0x20 if 0xC0 <= byte < 0xDF else byte
+            letter = byte | 0x20 if 0xC0 <= byte <= 0xDE else byte
             baltic += letter in _BALTIC_BYTES
             western += letter in _WESTERN_BYTES
     return "cp1252" if western > baltic else "cp1257"

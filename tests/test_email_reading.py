@@ -248,6 +248,8 @@ def _utf8_declared(body: bytes) -> bytes:
     [
         (LV_TEXT, "windows-1257"),
         ("Buenos días, la información del año pasado está aquí.\nGracias, Iñaki", "cp1252"),
+        ("Bonjour, voilà le problème : ça ne marche plus depuis l'été.", "cp1252"),
+        ("Grüße aus Köln, Straße 5.", "cp1252"),
         ("Здравствуйте, в квартире нет горячей воды.\nОльга", "windows-1251"),
         ("Здравствуйте, в квартире нет горячей воды.\nОльга", "koi8-r"),
     ],
