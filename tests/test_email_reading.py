@@ -284,3 +284,12 @@ def test_a_from_of_many_encoded_words_is_read_in_linear_time() -> None:
     small, large = _seconds(10_000), _seconds(40_000)
     # Four times the words: linear is about 4x (3.2x measured), the quadratic decoder was 12x.
     assert large < 7 * small, (small, large)
+
+
+def test_raw_legacy_bytes_in_headers_without_any_declared_charset_are_read_as_baltic() -> None:
+    raw = (
+        b"From: " + "Jānis Bērziņš".encode("windows-1257") + b" <janis@pasts.example>\r\n"
+        b"Subject: " + "Ūdens noplūde pagrabā".encode("windows-1257") + b"\r\n\r\nhi\r\n"
+    )
+    parsed = parse_email(raw)
+    assert (parsed.from_name, parsed.subject) == ("Jānis Bērziņš", "Ūdens noplūde pagrabā")
