@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.config import WEEKDAYS, Settings
@@ -21,9 +22,23 @@ def calendar_from_settings(settings: Settings) -> WorkingCalendar:
     )
 
 
-def router_from_settings(settings: Settings) -> Router:
+def lexicon_dir(settings: Settings) -> Path:
+    """Where the router keeps its keyword lexicon between starts (router/lexicon.py)."""
+    return settings.service.data_dir / "router"
+
+
+def router_from_settings(settings: Settings, *, lexicon_folder: Path | None = None, cached: bool = True) -> Router:
+    """The router; its keyword lexicon read from ``lexicon_folder`` (by default the data folder's
+    ``router/``) or built there once; ``cached=False`` builds it in memory only."""
     topics = tuple(
-        Topic(key=t.key, name=t.name, keywords=tuple(t.keywords), employees=tuple(t.employees), complexity=t.complexity)
+        Topic(
+            key=t.key,
+            name=t.name,
+            keywords=tuple(t.keywords),
+            employees=tuple(t.employees),
+            complexity=t.complexity,
+            role=t.role,
+        )
         for t in settings.topics
     )
     c = settings.complexity
@@ -35,6 +50,7 @@ def router_from_settings(settings: Settings) -> Router:
             attachments_make_complex=c.attachments_make_complex,
             several_topics_make_complex=c.several_topics_make_complex,
         ),
+        lexicon_dir=(lexicon_folder or lexicon_dir(settings)) if cached else None,
     )
     staff = {
         e.key: StaffMember(

@@ -18,13 +18,14 @@ Rules, in order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from router.calendar import WorkingCalendar
-from router.understand import Understander, Understanding, fold, tokens
+from router.names import named_employees, surname_stems
+from router.understand import Understander, Understanding
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,8 @@ class StaffMember:
     active: bool = True
 
     def name_stems(self) -> tuple[str, ...]:
-        """Folded stems that find this person in a text despite Latvian case endings."""
-        # Latvian surnames decline in their last letter or two (Kalniņš: Kalniņa, Kalniņam;
-        # Zariņa: Zariņai, Zariņu); keeping all but the last letter finds those forms without
-        # catching shorter words ("zari", branches).
-        folded = fold(self.surname)
-        return (folded[:-1] if len(folded) >= 5 else folded,)
+        """Stems that find this person in a text despite case endings and script (router/names.py)."""
+        return surname_stems(self.surname)
 
 
 @dataclass(frozen=True)
@@ -107,14 +104,11 @@ class Router:
         facts: dict[str, Any] = {"language": u.language, "kind": u.kind}
         if u.kind_keyword:
             facts["kind_keyword"] = u.kind_keyword
-        if u.topic:
-            facts.update(topic=u.topic.topic.key, keyword=u.topic.keyword, matched_word=u.topic.word)
-        if len(u.topics) > 1:
-            facts["other_topics"] = [m.topic.key for m in u.topics[1:]]
+        facts.update(topic_facts(u))
         if situation.absent:
             facts["absent"] = sorted(situation.absent)
 
-        named = self._named_employees(f"{subject or ''}\n{text}", sender_name)
+        named = self.named_employees([subject, text], sender_name)
         if named:
             facts["employees_named"] = named
         employee, rule = self._choose(u, situation, named, facts)
@@ -209,16 +203,26 @@ class Router:
             return deputy
         return None
 
-    def _named_employees(self, text: str, sender_name: str | None = None) -> list[str]:
-        words = [fold(w) for w in tokens(text)]
-        # The client's own name (in the signature too) names no employee: Anna Bērziņa is not
-        # the coordinator Ilze Bērziņa.
-        own = [fold(w) for w in tokens(sender_name or "")]
-        named = []
-        for key, member in self.staff.items():
-            stems = member.name_stems()
-            if any(o.startswith(stem) for stem in stems for o in own):
-                continue
-            if any(w.startswith(stem) for stem in stems for w in words if len(w) >= len(stem)):
-                named.append(key)
-        return named
+    def named_employees(self, texts: Iterable[str | None], sender_name: str | None = None) -> list[str]:
+        """The employees named in any of ``texts`` (every message of an inquiry, for the complaint
+        rule), in any script and case form; the sender's own surname excepted."""
+        return named_employees(self.staff, texts, sender_name)
+
+
+def topic_facts(u: Understanding) -> dict[str, Any]:
+    """What chose the topic, for the ``routed`` event: the strongest evidence, every topic's score,
+    the near ties and, for a matter such as billing, the service it concerns."""
+    facts: dict[str, Any] = {}
+    if u.transliterated:
+        facts["transliterated"] = True
+    if not u.topic:
+        return facts
+    facts.update(topic=u.topic.topic.key, keyword=u.topic.keyword, matched_word=u.topic.word)
+    if len(u.topics) > 1:
+        facts["other_topics"] = [m.topic.key for m in u.topics[1:]]
+    facts["topic_scores"] = {m.topic.key: m.score for m in u.topics}
+    if u.near_ties:
+        facts["near_ties"] = list(u.near_ties)
+    if u.concerns:
+        facts["concerns"] = u.concerns
+    return facts

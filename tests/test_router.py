@@ -167,6 +167,10 @@ def test_complexity_signals(router) -> None:  # type: ignore[no-untyped-def]
     assert router.understand(subject="", text="Atkritumi").complexity == "simple"
     assert router.understand(subject="", text="Atkritumi", attachments=1).complexity == "complex"
     assert router.understand(subject="", text="Atkritumi. " * 200).complexity == "complex"
-    both = router.understand(subject="", text="Atkritumi un arī rēķins")
-    assert both.complexity == "complex" and "several topics" in both.complexity_reasons[0]
+    both = router.understand(subject="", text="Atkritumi un arī apkure")
+    assert both.complexity == "complex" and "several topics: atkritumi, siltums" in both.complexity_reasons
+    # An invoice for waste collection is one matter (billing) about one service, not two topics.
+    invoice = router.understand(subject="", text="Atkritumi un arī rēķins")
+    assert invoice.topic is not None and invoice.topic.topic.key == "rekini" and invoice.concerns == "atkritumi"
+    assert invoice.complexity == "simple"
     assert router.understand(subject="", text="Nav apkures").complexity == "complex"  # the topic's default

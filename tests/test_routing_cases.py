@@ -164,6 +164,8 @@ def differences(case: dict[str, Any], got: dict[str, Any]) -> list[str]:
             out.append(f"facts.matched_word {word!r} is not in the message")
         if "keyword" in exp:
             same("facts.keyword", exp["keyword"], keyword)
+        if "concerns" in exp:
+            same("facts.concerns", exp["concerns"], facts.get("concerns"))
         for key in ("load", "speaks_client_language"):
             if key in exp:
                 same(f"facts.{key}", exp[key], facts.get(key))

@@ -77,6 +77,9 @@ class TopicSettings(Section):
     keywords: list[str] = Field(min_length=1)
     employees: list[str] = Field(min_length=1)
     complexity: Literal["simple", "complex"] = "simple"
+    # "service": the service a message concerns (waste, heating...); "matter": what it is about
+    # whatever the service (billing): with enough evidence it wins over the service (router/topics.py).
+    role: Literal["service", "matter"] = "service"
 
 
 class KindSettings(Section):

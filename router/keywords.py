@@ -1,0 +1,174 @@
+"""Matching configured keywords against a client's words.
+
+A keyword matches a client's word when
+
+- the word begins with the keyword (stems such as ``atkritum``; keywords of four letters or
+  more; shorter ones, and any written ``=word``, match only that exact word, diacritics
+  included), or
+- both are forms of the same lemma in Latvian, Russian or English (so ``ūdenim``, ``ūdeni`` and
+  ``ūdens`` all match ``ūdens``), also typed without diacritics (``udeni``): the lexicon
+  (router/lexicon.py) holds every form of the keywords' lemmas, or
+- in a Russian message typed in Latin letters, one of the word's Cyrillic readings does
+  (``musora`` → ``мусора``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from router.lexicon import Lexicon, fold, load_lexicon
+from router.translit import cyrillic_readings
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# A keyword shorter than this matches whole words only ("kā" must not match "kāpnes").
+MIN_PREFIX = 4
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+# A part of a keyword: (folded prefix, folded lemmas, the exact word when only that word matches).
+Part = tuple[str, frozenset[str], str | None]
+
+
+@dataclass(frozen=True)
+class Keyword:
+    text: str  # as configured
+    parts: tuple[Part, ...]
+
+
+def keyword_words(keywords: Iterable[str]) -> list[str]:
+    """The words whose lemmas the lexicon must know: those matched by prefix and lemma."""
+    words: list[str] = []
+    for text in keywords:
+        if not text.startswith("="):
+            words.extend(w for w in tokens(text) if len(fold(w)) >= MIN_PREFIX)
+    return words
+
+
+def compile_keyword(text: str, lexicon: Lexicon | None = None) -> Keyword:
+    """``=word`` matches that word only; words shorter than MIN_PREFIX letters too, diacritics
+    included ("kā" is not "ka"); anything else by prefix and lemma."""
+    exact_all = text.startswith("=")
+    parts: list[Part] = []
+    for word in tokens(text.removeprefix("=")):
+        if exact_all or len(fold(word)) < MIN_PREFIX:
+            parts.append((fold(word), frozenset(), word))
+        else:
+            known = lexicon.keyword_lemmas.get(word) if lexicon is not None else None
+            parts.append((fold(word), known or frozenset({fold(word)}), None))
+    return Keyword(text=text, parts=tuple(parts))
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str  # case-folded, diacritics kept
+    folded: str
+    lemmas: frozenset[str]
+    readings: tuple[str, ...] = ()  # Cyrillic readings of a Latin-letter Russian word, case-folded
+
+    def spellings(self) -> tuple[str, ...]:
+        """The folded spellings a prefix may match: the word's, and its readings'."""
+        return (self.folded, *(fold(r) for r in self.readings))
+
+
+class Analysed:
+    """A text's tokens, indexed so that each keyword is looked up, not scanned for."""
+
+    def __init__(self, text_tokens: list[Token], subject_tokens: int = 0) -> None:
+        self.tokens = text_tokens
+        self.subject_tokens = subject_tokens  # the first ones come from the subject
+        self._by_lemma: dict[str, list[int]] = {}
+        for i, token in enumerate(text_tokens):
+            for lemma in token.lemmas:
+                self._by_lemma.setdefault(lemma, []).append(i)
+        self._sorted = sorted((spelling, i) for i, t in enumerate(text_tokens) for spelling in t.spellings())
+        self._keys = [spelling for spelling, _ in self._sorted]
+
+    def starts(self, part: Part) -> list[int]:
+        """Positions of the tokens that match one keyword word, in text order."""
+        prefix, lemmas, exact = part
+        if exact is not None:
+            return [i for i, t in enumerate(self.tokens) if _exact(t, exact)]
+        found: set[int] = set()
+        for lemma in lemmas:
+            found.update(self._by_lemma.get(lemma, ()))
+        lo = bisect.bisect_left(self._keys, prefix)
+        for key, i in self._sorted[lo:]:
+            if not key.startswith(prefix):
+                break
+            found.add(i)
+        return sorted(found)
+
+
+def _exact(token: Token, exact: str) -> bool:
+    return token.word == exact or exact in token.readings
+
+
+def _word_matches(token: Token, part: Part) -> bool:
+    prefix, lemmas, exact = part
+    if exact is not None:
+        return _exact(token, exact)
+    return any(s.startswith(prefix) for s in token.spellings()) or not token.lemmas.isdisjoint(lemmas)
+
+
+class KeywordIndex:
+    """Matches configured keywords against a text, with lemmas, without diacritics, across scripts."""
+
+    def __init__(self, keywords: Iterable[str], lexicon_dir: Path | None = None) -> None:
+        keywords = list(keywords)
+        self.lexicon = load_lexicon(keyword_words(keywords), lexicon_dir)
+        self._compiled = {k: compile_keyword(k, self.lexicon) for k in keywords}
+        self._russian_prefixes = frozenset(
+            prefix
+            for kw in self._compiled.values()
+            for prefix, _, exact in kw.parts
+            if exact is None and _CYRILLIC.search(prefix)
+        )
+
+    def russian_form(self, word: str) -> bool:
+        """Whether a Cyrillic word is a form of a keyword's lemma or begins with a keyword."""
+        if word in self.lexicon.forms["ru"]:
+            return True
+        folded = fold(word)
+        return any(folded[:k] in self._russian_prefixes for k in range(MIN_PREFIX, len(folded) + 1))
+
+    def token(self, word: str, transliterated: bool = False) -> Token:
+        folded = fold(word)
+        lemmas = {folded, *self.lexicon.lemmas(word)}
+        readings = cyrillic_readings(word) if transliterated else ()
+        for reading in readings:
+            lemmas.add(fold(reading))
+            lemmas.update(self.lexicon.lemmas(reading))
+        return Token(word, folded, frozenset(lemmas), readings)
+
+    def analyse(self, text: str, *, subject: str = "", transliterated: bool = False) -> Analysed:
+        """The subject's and the text's tokens; ``transliterated``: the text is Russian in Latin letters."""
+        subject_words = tokens(subject)
+        words = subject_words + tokens(text)
+        return Analysed([self.token(w, transliterated) for w in words], subject_tokens=len(subject_words))
+
+    def find_all(self, analysed: Analysed, keyword: str) -> list[tuple[int, int]]:
+        """Where ``keyword`` matches: (first token, number of tokens), in text order."""
+        kw = self._compiled.get(keyword) or compile_keyword(keyword, self.lexicon)
+        if not kw.parts:
+            return []
+        n = len(kw.parts)
+        text_tokens = analysed.tokens
+        return [
+            (i, n)
+            for i in analysed.starts(kw.parts[0])
+            if i + n <= len(text_tokens) and all(_word_matches(text_tokens[i + j], kw.parts[j]) for j in range(1, n))
+        ]
+
+    def find(self, analysed: Analysed, keyword: str) -> str | None:
+        """The client's words that matched ``keyword`` first, or None."""
+        for i, n in self.find_all(analysed, keyword):
+            return " ".join(t.folded for t in analysed.tokens[i : i + n])
+        return None
