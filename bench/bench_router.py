@@ -4,6 +4,10 @@ Run: .venv/bin/python bench/bench_router.py [--inquiries 100000]
 
 Figures are printed as ratios against a baseline measured in the same run (this machine is shared
 and noisy; absolute times are for scale only):
+- building the router and what it holds, each in a fresh process: the router as it was before the
+  keyword lexicon (router/understand.py at LEGACY_REVISION, read from git: simplemma's lv, ru and en
+  dictionaries decoded in full) against the lexicon built (first start: no file in the data folder)
+  and the lexicon read back (every later start); CPU seconds, VmRSS, and one message understood;
 - routing one inquiry (lemmatised keyword matching, language, kind, complexity, rules) against a
   naive substring search for the same keywords;
 - computing a due date on the Latvian calendar against adding days with datetime arithmetic;
@@ -13,10 +17,15 @@ and noisy; absolute times are for scale only):
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +36,8 @@ from ingest.routing import router_from_settings  # noqa: E402
 from router.route import Situation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# The last commit whose router decoded simplemma's dictionaries at every start (issue 16).
+LEGACY_REVISION = "9215a2fe3f006e63c860e613eec4b0b74b46573f"
 
 TEXTS = [
     (
@@ -56,7 +67,7 @@ def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 def bench_routing() -> None:
     settings = load_config(ROOT / "config.example.toml", env={})
-    router = router_from_settings(settings)
+    router = router_from_settings(settings, cached=False)
     at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     situation = Situation()
     keywords = [(t.key, [k.lower() for k in t.keywords]) for t in settings.topics]
@@ -182,10 +193,117 @@ def bench_sweep(total: int) -> None:
     )
 
 
+def _vm_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_with_children() -> float:
+    # The lexicon is built in a child process: its CPU counts as the build's.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _legacy_understander_class() -> type:
+    """The Understander of LEGACY_REVISION, loaded from git as a module of its own."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{LEGACY_REVISION}:router/understand.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType("legacy_understand")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, "legacy_understand.py", "exec"), module.__dict__)
+    return module.Understander  # type: ignore[no-any-return]
+
+
+def build_child(mode: str, folder: str) -> None:
+    """In a fresh process: build the router's understanding the ``mode`` way, print the figures as JSON."""
+    settings = load_config(ROOT / "config.example.toml", env={})
+    kinds = settings.kinds.model_dump()
+    rss_before = _vm_rss_mib()
+    start, wall = _cpu_with_children(), time.perf_counter()
+    if mode == "legacy":
+        understander_class = _legacy_understander_class()
+        topic_class = sys.modules["legacy_understand"].Topic
+        topics = [
+            topic_class(t.key, t.name, tuple(t.keywords), tuple(t.employees), t.complexity) for t in settings.topics
+        ]
+        understander = understander_class(topics=topics, kinds=kinds)
+    else:
+        from router.understand import Topic, Understander
+
+        topics = [
+            Topic(t.key, t.name, tuple(t.keywords), tuple(t.employees), t.complexity, t.role) for t in settings.topics
+        ]
+        understander = Understander(topics=topics, kinds=kinds, lexicon_dir=Path(folder))
+    first = time.perf_counter()
+    understander.understand(subject=TEXTS[0][0], text=TEXTS[0][1])
+    figures = {
+        "build_cpu": _cpu_with_children() - start,
+        "build_wall": first - wall,
+        "first_message": time.perf_counter() - first,
+        "rss_router": _vm_rss_mib() - rss_before,
+    }
+
+    def all_texts() -> None:
+        for subject, text in TEXTS:
+            understander.understand(subject=subject, text=text)
+
+    figures["per_message"] = timed(all_texts, 20) / len(TEXTS)
+    figures["rss"] = _vm_rss_mib()
+    print(json.dumps(figures))
+
+
+def _run_child(mode: str, folder: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--folder", folder],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def bench_build() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        before = _run_child("legacy", folder)
+        cold = _run_child("lexicon", folder)  # no file yet: builds it and writes it
+        warm = _run_child("lexicon", folder)  # every later start: reads it
+        size = sum(f.stat().st_size for f in Path(folder).iterdir())
+    print(f"router build, each in a fresh process (lexicon file {size / 1024:.0f} KiB):")
+    print(f"  {'':34} {'before':>10} {'lexicon built':>14} {'lexicon read':>13} {'before/read':>12}")
+    rows = [
+        ("build CPU (s)", "build_cpu", 1.0, "{:.2f}"),
+        ("build wall (s)", "build_wall", 1.0, "{:.2f}"),
+        ("router's memory, VmRSS growth (MiB)", "rss_router", 1.0, "{:.0f}"),
+        ("process VmRSS after routing (MiB)", "rss", 1.0, "{:.0f}"),
+        ("first message (ms)", "first_message", 1e3, "{:.2f}"),
+        ("one message understood (ms)", "per_message", 1e3, "{:.3f}"),
+    ]
+    for label, key, scale, shape in rows:
+        values = [shape.format(run[key] * scale) for run in (before, cold, warm)]
+        ratio = before[key] / warm[key] if warm[key] > 0 else float("inf")
+        print(f"  {label:34} {values[0]:>10} {values[1]:>14} {values[2]:>13} {ratio:>11.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--inquiries", type=int, default=100_000)
+    parser.add_argument("--child", choices=["legacy", "lexicon"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--build-only", action="store_true", help="only the router build, before and after")
     args = parser.parse_args()
+    if args.child:
+        build_child(args.child, args.folder)
+        return
+    bench_build()
+    if args.build_only:
+        return
     bench_routing()
     bench_sweep(args.inquiries)
 

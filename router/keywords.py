@@ -27,6 +27,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # A keyword shorter than this matches whole words only ("kā" must not match "kāpnes").
 MIN_PREFIX = 4
+# Words analysed before are looked up, not analysed again, up to this many.
+TOKEN_CACHE = 50_000
 
 
 def tokens(text: str) -> list[str]:
@@ -125,6 +127,7 @@ class KeywordIndex:
         keywords = list(keywords)
         self.lexicon = load_lexicon(keyword_words(keywords), lexicon_dir)
         self._compiled = {k: compile_keyword(k, self.lexicon) for k in keywords}
+        self._tokens: dict[tuple[str, bool], Token] = {}
         self._russian_prefixes = frozenset(
             prefix
             for kw in self._compiled.values()
@@ -140,6 +143,15 @@ class KeywordIndex:
         return any(folded[:k] in self._russian_prefixes for k in range(MIN_PREFIX, len(folded) + 1))
 
     def token(self, word: str, transliterated: bool = False) -> Token:
+        key = (word, transliterated)
+        found = self._tokens.get(key)
+        if found is None:
+            if len(self._tokens) >= TOKEN_CACHE:
+                self._tokens.clear()  # bounded: a flood of distinct words must not grow the process
+            found = self._tokens[key] = self._token(word, transliterated)
+        return found
+
+    def _token(self, word: str, transliterated: bool) -> Token:
         folded = fold(word)
         lemmas = {folded, *self.lexicon.lemmas(word)}
         readings = cyrillic_readings(word) if transliterated else ()

@@ -18,6 +18,9 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ LANGUAGES = ("lv", "ru", "en")
 FORMAT = 1
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case ``text`` and strip its diacritics (ā→a, š→s, ё→е, й→и)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -76,40 +80,66 @@ def load_lexicon(words: Iterable[str], folder: Path | None = None) -> Lexicon:
     """The lexicon for these keyword words: read from ``folder`` when built before, else built
     (and written there when a folder is given). Built at most once per process and word set."""
     wanted = frozenset(words)
-    key = lexicon_key(wanted)
-    path = folder / f"keyword-lexicon-{key}.json" if folder is not None else None
+    path = folder / f"keyword-lexicon-{lexicon_key(wanted)}.json" if folder is not None else None
     if path is not None and path.exists():
         try:
             return _from_document(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("keyword lexicon %s unreadable (%s): building it again", path, exc)
-    document = _built_document(wanted)
+    document = _document_for(wanted)
     if path is not None:
         _write(path, document)
     return _from_document(document)
 
 
 @lru_cache(maxsize=4)
-def _built_document(words: frozenset[str]) -> dict[str, object]:
-    # Cached per process: tests and commands that build several routers decode the dictionaries once.
-    return build_document(words)
+def _document_for(words: frozenset[str]) -> dict[str, object]:
+    # Once per process and word set: tests and commands that build several routers build it once.
+    # In a child process when one can be started, so that this one never holds the dictionaries
+    # (freed memory is not all given back to the system: a service would keep ~200 MiB).
+    return _built_in_child(words) or build_document(words)
+
+
+def _built_in_child(words: frozenset[str]) -> dict[str, object] | None:
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "router.lexicon"],
+            input=json.dumps(sorted(words), ensure_ascii=False),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=600,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+        document: dict[str, object] = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.warning("keyword lexicon not built in a child process (%s): building it here", exc)
+        return None
+    log.info("keyword lexicon built in %.1f s (%d keyword words)", time.monotonic() - started, len(words))
+    return document
 
 
 def build_document(words: Iterable[str]) -> dict[str, object]:
     """Decode simplemma's dictionaries and keep what leads to the keyword words' lemmas."""
-    import simplemma
+    from simplemma import Lemmatizer
+    from simplemma.strategies import DefaultStrategy
     from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
 
+    # A factory of our own, not simplemma's process-wide one: the decoded dictionaries are freed
+    # when the build returns instead of staying for the life of the process.
+    factory = DefaultDictionaryFactory()
+    lemmatizer = Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=factory))
     keyword_lemmas: dict[str, list[str]] = {}
     for word in sorted(set(words)):
         found = {fold(word)}
         for lang in LANGUAGES:
             # The full lemmatizer (rules and decompositions too), as the router used before.
-            found.add(fold(simplemma.lemmatize(word, lang=lang)))
+            found.add(fold(lemmatizer.lemmatize(word, lang=lang)))
         keyword_lemmas[word] = sorted(found)
     wanted = frozenset(lemma for lemmas in keyword_lemmas.values() for lemma in lemmas)
-    # A factory of our own: its decoded dictionaries are freed when the build returns.
-    factory = DefaultDictionaryFactory()
     forms = {lang: _forms_of(_raw(factory, lang), wanted) for lang in LANGUAGES}
     return {"format": FORMAT, "simplemma": simplemma_version(), "keywords": keyword_lemmas, "forms": forms}
 
@@ -174,3 +204,13 @@ def _write(path: Path, document: Mapping[str, object]) -> None:
     except OSError as exc:
         # The router works without the file; the next start builds again.
         log.warning("keyword lexicon not saved to %s: %s", path, exc)
+
+
+def main() -> None:
+    """``python -m router.lexicon``: keyword words (a JSON list) in, the lexicon's document out."""
+    words = json.loads(sys.stdin.read())
+    sys.stdout.write(json.dumps(build_document(words), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ skeleton as "Kalniņš" (soft signs and softening dropped, ш/š/sh → s), so o
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import product
 
 from router.lexicon import fold
@@ -37,6 +38,7 @@ _LATIN_TO_CYRILLIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ij", ("ий",)),
     ("yj", ("ый",)),
     ("iy", ("ий",)),
+    ("y", ("ы",)),
     ("a", ("а",)),
     ("b", ("б",)),
     ("v", ("в",)),
@@ -70,6 +72,7 @@ MAX_READINGS = 8
 _LATIN_WORD = re.compile(r"^[a-z']+$")
 
 
+@lru_cache(maxsize=65536)
 def cyrillic_readings(word: str) -> tuple[str, ...]:
     """The Cyrillic words a Latin-letter word may stand for (empty if it is not plain Latin)."""
     if not _LATIN_WORD.match(word):

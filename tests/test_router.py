@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from ingest.config import load_config
 from ingest.routing import router_from_settings
+from router import lexicon
 from router.route import Load, Situation
-from router.understand import detect_language, fold
+from router.translit import cyrillic_readings, name_skeleton
+from router.understand import Topic, Understander, detect_language, fold
 from tests.support import ROOT
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def router():  # type: ignore[no-untyped-def]
-    return router_from_settings(load_config(ROOT / "config.example.toml", env={}))
+def router(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    settings = load_config(ROOT / "config.example.toml", env={})
+    return router_from_settings(settings, lexicon_folder=tmp_path_factory.mktemp("lexicon"))
 
 
 def test_fold_strips_diacritics_and_case() -> None:
@@ -174,3 +179,138 @@ def test_complexity_signals(router) -> None:  # type: ignore[no-untyped-def]
     assert invoice.topic is not None and invoice.topic.topic.key == "rekini" and invoice.concerns == "atkritumi"
     assert invoice.complexity == "simple"
     assert router.understand(subject="", text="Nav apkures").complexity == "complex"  # the topic's default
+
+
+# --- issue 16: evidence, Russian in Latin letters, names in any script, the lexicon ----------
+
+
+def test_topics_are_weighed_and_the_scores_recorded(router) -> None:  # type: ignore[no-untyped-def]
+    d = router.decide(
+        subject="Rēķins",
+        text="Kāpēc novembra rēķinā par mājas apsaimniekošanu summa ir divreiz lielāka?",
+        received_at=AT,
+        situation=Situation(),
+    )
+    assert d.topic_key == "rekini" and d.employee_key == "rekini" and d.complexity == "simple"
+    assert d.facts["concerns"] == "nami" and set(d.facts["topic_scores"]) == {"rekini", "nami"}
+    assert d.facts["topic_scores"]["rekini"] > d.facts["topic_scores"]["nami"]
+    # Evidence outweighs order: the roof (twice) over the pavement (once, later).
+    roof = router.understand(subject="Lāstekas", text="Uz ietves krīt lāstekas no jumta. Notīriet jumtu!")
+    assert roof.topic.topic.key == "nami" and roof.complexity == "simple" and not roof.near_ties
+    # An invoice mentioned in passing does not take a waste letter to billing.
+    waste = router.understand(
+        subject="Atkritumi", text="Atkritumi nav izvesti, konteineri pārpildīti, maisi pagalmā. Rēķins gan atnāca."
+    )
+    assert waste.topic.topic.key == "atkritumi" and waste.concerns is None
+
+
+def test_without_roles_the_first_configured_topic_wins_ties() -> None:
+    # An old configuration (no role): equal evidence goes to the topic listed first, as before.
+    topics = [
+        Topic("atkritumi", "Atkritumi", ("atkritum",), ("a",), "simple"),
+        Topic("rekini", "Rēķini", ("rēķin",), ("r",), "simple"),
+    ]
+    u = Understander(topics=topics, kinds={})
+    assert [m.topic.key for m in u.understand(subject="", text="rēķins atkritumi").topics] == ["rekini", "atkritumi"]
+    assert u.understand(subject="", text="atkritumi rēķins").topic.topic.key == "atkritumi"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("Musor ne vyvozjat uzhe nedelju", "atkritumi"),
+        ("schet za vyvoz musora prishel dvazhdy", "rekini"),
+        ("U nas net otoplenija, batarei holodnye", "siltums"),
+        ("Na trotuare gololed", "celi"),
+        ("V podjezde ne rabotaet lift", "nami"),
+    ],
+)
+def test_russian_in_latin_letters(router, text: str, topic: str) -> None:  # type: ignore[no-untyped-def]
+    u = router.understand(subject="", text=text)
+    assert u.language == "ru" and u.transliterated
+    assert u.topic is not None and u.topic.topic.key == topic
+
+
+def test_latvian_and_english_are_not_read_as_russian(router) -> None:  # type: ignore[no-untyped-def]
+    for text, language in (
+        ("Sveiki, ka es varu samaksat rekinu par atkritumu izvesanu?", "lv"),
+        ("Nav karsta udens jau divas dienas", "lv"),
+        ("The bins were not emptied this week", "en"),
+    ):
+        u = router.understand(subject="", text=text)
+        assert (u.language, u.transliterated) == (language, False), text
+
+
+def test_cyrillic_readings() -> None:
+    assert "мусор" in cyrillic_readings("musor")
+    assert "счет" in cyrillic_readings("schet") and "щет" in cyrillic_readings("schet")
+    assert "вывозят" in cyrillic_readings("vyvozjat")
+    assert "горячей" in cyrillic_readings("gorjachej")
+    assert cyrillic_readings("ūdens") == ()
+
+
+@pytest.mark.parametrize(
+    ("written", "employee"),
+    [
+        ("Kalniņš", "atkritumi-1"),
+        ("Kalniņu", "atkritumi-1"),
+        ("Kalninam", "atkritumi-1"),
+        ("Калниньш", "atkritumi-1"),
+        ("Калниньша", "atkritumi-1"),
+        ("Калнинш", "atkritumi-1"),
+        ("Kalninsha", "atkritumi-1"),
+        ("Петрову", "atkritumi-2"),
+        ("Петровой", "atkritumi-2"),
+        ("Petrovai", "atkritumi-2"),
+        ("Зариню", "valde"),
+        ("Zarinju", "valde"),
+        ("Иванову", "rekini"),
+        ("Иванов", "rekini"),
+        ("Озолсом", "siltums"),
+        ("Круминей", "nami"),
+        ("Лиепы", "celi"),
+        ("Берзиня", "koordinatore"),
+    ],
+)
+def test_surnames_in_any_script_and_case(router, written: str, employee: str) -> None:  # type: ignore[no-untyped-def]
+    assert router.named_employees([f"Жалоба на {written}, грубо отвечал."]) == [employee]
+
+
+def test_names_that_are_not_surnames_and_the_senders_own(router) -> None:  # type: ignore[no-untyped-def]
+    assert router.named_employees(["Zari nolūza vējā, zarainā mežā"]) == []  # "zari": branches, not Zariņa
+    assert router.named_employees(["Жалоба на Петрову. Анна Берзиня"], "Анна Берзиня") == ["atkritumi-2"]
+    assert name_skeleton("Kalniņš") == name_skeleton("Калниньш") == "kalnins"
+
+
+def test_names_in_any_message_of_the_inquiry(router) -> None:  # type: ignore[no-untyped-def]
+    first = "Здравствуйте, контейнер не вывозят."
+    later = "Жалоба: ваш сотрудник Калниньш ответил грубо."
+    assert router.named_employees([first]) == []
+    assert router.named_employees([first, later]) == ["atkritumi-1"]
+
+
+def test_lexicon_built_once_then_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    words = ["ūdens", "мусор", "invoice"]
+    built = lexicon.load_lexicon(words, tmp_path)
+    [file] = tmp_path.iterdir()
+    assert file.stat().st_size < 100_000
+    assert {"udeni", "ūdeni", "ūdenim"} <= set(built.forms["lv"]) | set(built.folded)
+    assert "udens" in built.lemmas("udeni") and "мусор" in built.lemmas("мусора")
+
+    def no_build(words: frozenset[str]) -> dict[str, object]:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(lexicon, "_document_for", no_build)
+    assert lexicon.load_lexicon(words, tmp_path) == built  # read, not built
+    # Another simplemma or another keyword set is another file.
+    assert lexicon.lexicon_key(words) != lexicon.lexicon_key([*words, "siltum"])
+    file.write_text(json.dumps({"format": -1}), encoding="utf-8")
+    monkeypatch.undo()
+    assert lexicon.load_lexicon(words, tmp_path) == built  # an unreadable file is built again
+
+
+def test_the_router_holds_no_simplemma_dictionary(router) -> None:  # type: ignore[no-untyped-def]
+    from simplemma.strategies.dictionaries.dictionary_factory import DEFAULT_DICTIONARY_FACTORY
+
+    router.understand(subject="Rēķins", text="Musor ne vyvozjat, ūdens, отопление, invoice")
+    assert DEFAULT_DICTIONARY_FACTORY._get_dictionary.cache_info().currsize == 0  # type: ignore[attr-defined]
