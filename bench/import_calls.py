@@ -1,8 +1,10 @@
 """How fast ``ingest import-calls`` takes an Asterisk Master.csv.
 
 Run: .venv/bin/python -m bench.import_calls [--rows N] [--database-url URL] [--missed-share S]
-(default: 20,000 rows, 25 % missed, 5 % internal, SQLite in a temp dir). Prints the command's
-report, with storing and processing separately, and a baseline: csv.reader alone over the file.
+[--recent-share R] [--window W] (default: 20,000 rows, 25 % missed, 5 % internal, 2 % within the
+last hour and the rest weeks old, the default call-back window of one working day, SQLite in a temp
+dir). Prints the command's report, with storing and processing separately (the old missed calls are
+stored as late and open nothing; the recent ones are routed), and a baseline: csv.reader alone.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def master_csv(path: Path, rows: int, missed_share: float) -> None:
+def master_csv(path: Path, rows: int, missed_share: float, recent_share: float = 0.0) -> None:
+    """Calls 7 seconds apart from four weeks ago, the last ``recent_share`` of them in the last hour."""
     rng = random.Random(7)
-    start = datetime(2026, 11, 2, 8, 0)
+    now = datetime.now(ZoneInfo("Europe/Riga")).replace(tzinfo=None, microsecond=0)
+    recent = int(rows * recent_share)
     out = []
     for i in range(rows):
-        when = start + timedelta(seconds=i * 7)
+        old = i < rows - recent
+        when = now - timedelta(days=28) + timedelta(seconds=i * 7) if old else now - timedelta(seconds=(rows - i) * 3)
         r = rng.random()
         internal = r < 0.05
         missed = not internal and r < 0.05 + missed_share
@@ -46,11 +52,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--missed-share", type=float, default=0.25)
+    parser.add_argument("--recent-share", type=float, default=0.02)
+    parser.add_argument("--window", default="", help='[calls] callback_window, e.g. "off" (default: the config\'s)')
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     data = folder / "Master.csv"
-    master_csv(data, args.rows, args.missed_share)
+    master_csv(data, args.rows, args.missed_share, args.recent_share)
     config = folder / "config.toml"
     config.write_text(
         (ROOT / "config.example.toml")
@@ -66,6 +74,8 @@ def main() -> None:
     env = {**os.environ, "INGEST__SERVICE__LOG_LEVEL": "WARNING"}
     if args.database_url:
         env["INGEST__DATABASE__URL"] = args.database_url
+    if args.window:
+        env["INGEST__CALLS__CALLBACK_WINDOW"] = args.window
     for label in ("first import", "again (all duplicates)"):
         started = time.perf_counter()
         run = subprocess.run(
