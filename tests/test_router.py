@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.config import load_config
+from ingest.inquiries.explain import _explain_routing
 from ingest.routing import router_from_settings
 from router import lexicon
 from router.route import Load, Situation
@@ -194,6 +195,9 @@ def test_topics_are_weighed_and_the_scores_recorded(router) -> None:  # type: ig
     assert d.topic_key == "rekini" and d.employee_key == "rekini" and d.complexity == "simple"
     assert d.facts["concerns"] == "nami" and set(d.facts["topic_scores"]) == {"rekini", "nami"}
     assert d.facts["topic_scores"]["rekini"] > d.facts["topic_scores"]["nami"]
+    explained = _explain_routing({"rule": d.rule, "employee": d.employee_key, "facts": d.facts})
+    assert any(line.startswith("topic scores: rekini ") and ", nami " in line for line in explained)
+    assert "concerning the service: nami" in explained
     # Evidence outweighs order: the roof (twice) over the pavement (once, later).
     roof = router.understand(subject="Lāstekas", text="Uz ietves krīt lāstekas no jumta. Notīriet jumtu!")
     assert roof.topic.topic.key == "nami" and roof.complexity == "simple" and not roof.near_ties

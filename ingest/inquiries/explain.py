@@ -50,6 +50,7 @@ def _explain_routing(data: dict[str, Any]) -> list[str]:
     out = [f"rule {data.get('rule')} chose {data.get('employee')}"]
     if "topic" in facts:
         out.append(f"topic {facts['topic']}: keyword {facts.get('keyword')!r} matched {facts.get('matched_word')!r}")
+    out.extend(_topic_evidence(facts))
     if facts.get("reason"):
         out.append(f"why: {facts['reason']}")
     out.append(
@@ -75,6 +76,22 @@ def _explain_routing(data: dict[str, Any]) -> list[str]:
         )
         for skipped in due.get("skipped", []):
             out.append(f"    skipped {skipped['date']}: {skipped['why']}")
+    return out
+
+
+def _topic_evidence(facts: dict[str, Any]) -> list[str]:
+    """The weighed evidence (router/topics.py): every topic's score, near ties, the service a
+    matter such as billing concerns, and Russian read from Latin letters."""
+    out = []
+    scores = facts.get("topic_scores") or {}
+    if scores:
+        out.append("topic scores: " + ", ".join(f"{key} {score:g}" for key, score in scores.items()))
+    if facts.get("near_ties"):
+        out.append(f"near ties: {', '.join(facts['near_ties'])}")
+    if facts.get("concerns"):
+        out.append(f"concerning the service: {facts['concerns']}")
+    if facts.get("transliterated"):
+        out.append("Russian typed in Latin letters: read with their Cyrillic readings")
     return out
 
 
