@@ -78,21 +78,30 @@ def latin_scores(words: Sequence[str], russian_form: Callable[[str], bool] | Non
     """The share of the words that speak for each language."""
     counts = dict.fromkeys(LANGUAGES, 0)
     words = [w for w in words if not _CYRILLIC.search(w)]
+    frequent_russian = 0
     for word in words:
         folded = fold(word)
         if folded in _LV or any(c in _LATVIAN_LETTERS for c in word):
             counts["lv"] += 1
         if folded in _EN or (len(word) > 2 and _ENGLISH_PATTERN.search(word) and word == folded):
             counts["en"] += 1
-        if looks_russian(word, russian_form):
-            counts["ru"] += 1
+        russian = looks_russian(word, russian_form)
+        counts["ru"] += russian > 0
+        frequent_russian += russian == 2
+    # Keyword forms alone do not make Russian: "kontejners pilns" is Latvian misspelt, not "контейнерс".
+    if len(words) > 1 and not frequent_russian:
+        counts["ru"] = 0
     total = max(len(words), 1)
     return {lang: counts[lang] / total for lang in LANGUAGES}
 
 
-def looks_russian(word: str, russian_form: Callable[[str], bool] | None = None) -> bool:
-    """A Latin-letter word one of whose Cyrillic readings is a frequent Russian word or a keyword's form."""
+def looks_russian(word: str, russian_form: Callable[[str], bool] | None = None) -> int:
+    """2 when a Cyrillic reading of the Latin-letter word is a frequent Russian word, 1 when it is
+    a form of a Russian keyword, else 0."""
+    found = 0
     for reading in cyrillic_readings(word):
-        if reading in _RU or (russian_form is not None and len(reading) > 3 and russian_form(reading)):
-            return True
-    return False
+        if reading in _RU:
+            return 2
+        if russian_form is not None and len(reading) > 3 and russian_form(reading):
+            found = 1
+    return found

@@ -240,6 +240,8 @@ def test_latvian_and_english_are_not_read_as_russian(router) -> None:  # type: i
         ("Sveiki, ka es varu samaksat rekinu par atkritumu izvesanu?", "lv"),
         ("Nav karsta udens jau divas dienas", "lv"),
         ("The bins were not emptied this week", "en"),
+        # Its one Russian-looking word is a keyword misspelt ("контейнерс"): no frequent Russian word.
+        ("Kontejners pilns", "lv"),
     ):
         u = router.understand(subject="", text=text)
         assert (u.language, u.transliterated) == (language, False), text
