@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage import event_buffer
 from storage.models import Attachment, Contact, Employee, Event, Inquiry, Message, Outbox
 from storage.staff_models import Role
 
@@ -37,6 +38,7 @@ def messages_of(session: Session, *, inquiry_id: int) -> list[Message]:
 
 
 def events_of(session: Session, *, inquiry_id: int) -> list[Event]:
+    event_buffer.write_waiting(session)
     stmt = select(Event).where(Event.inquiry_id == inquiry_id).order_by(col(Event.at), col(Event.id))
     return list(session.exec(stmt).all())
 
@@ -116,6 +118,7 @@ def employees_by_id(session: Session) -> dict[int, Employee]:
 
 def routed_events(session: Session, *, inquiry_id: int) -> list[Event]:
     """The inquiry's ``routed`` events: who the router chose, by which rule, with which facts."""
+    event_buffer.write_waiting(session)
     stmt = select(Event).where(Event.inquiry_id == inquiry_id, Event.type == "routed")
     return list(session.exec(stmt).all())
 
@@ -144,7 +147,10 @@ def recent_acknowledgements(session: Session, *, recipient: str, since: datetime
     stmt = select(func.count(col(Outbox.id))).where(
         Outbox.kind == "client_ack", Outbox.recipient == recipient, col(Outbox.created_at) > since
     )
-    return int(session.exec(stmt).one())
+    # Without flushing first: what waits to be flushed is the caller's own work in progress (a
+    # staff notification queued with the acknowledgement, to be written in one INSERT with it).
+    with session.no_autoflush:
+        return int(session.exec(stmt).one())
 
 
 def inquiries_of_contact(

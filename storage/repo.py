@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlmodel import Session, SQLModel, col, select
 
+from storage import event_buffer
 from storage.models import (
     OPEN_STATUSES,
     Absence,
@@ -290,10 +291,10 @@ def add_event(
     at: datetime,
     data: dict[str, Any] | None = None,
     actor: str = "system",
-) -> Event:
-    event = Event(inquiry_id=inquiry_id, type=type, at=at, data=data or {}, actor=actor)
-    session.add(event)
-    return event
+) -> None:
+    row: dict[str, Any] = {"inquiry_id": inquiry_id, "type": type, "at": at, "data": data or {}, "actor": actor}
+    if not event_buffer.hold(session, row):
+        session.add(Event(inquiry_id=inquiry_id, type=type, at=at, data=data or {}, actor=actor))
 
 
 def reference_pattern(prefix: str) -> re.Pattern[str]:

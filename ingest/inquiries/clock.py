@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from router.calendar import WorkingCalendar
@@ -24,15 +25,25 @@ log = logging.getLogger(__name__)
 
 
 def schedule_alarms(
-    session: Session, *, inquiry: Inquiry, calendar: WorkingCalendar, policy: DeadlinePolicy, counted_from: datetime
+    session: Session,
+    *,
+    inquiry: Inquiry,
+    calendar: WorkingCalendar,
+    policy: DeadlinePolicy,
+    counted_from: datetime,
+    fresh: bool = False,
 ) -> None:
-    """Replace the inquiry's unfired alarms with those for its current due date."""
+    """Replace the inquiry's unfired alarms with those for its current due date (``fresh``: a new
+    inquiry, which has none yet)."""
     assert inquiry.id is not None
-    alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry.id)
+    if not fresh:
+        alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry.id)
     if inquiry.due_at is None:
         return
-    for kind, fire_at in alarm_times(calendar, counted_from=counted_from, due_at=inquiry.due_at, policy=policy):
-        session.add(DeadlineAlarm(inquiry_id=inquiry.id, kind=kind, fire_at=fire_at))
+    times = alarm_times(calendar, counted_from=counted_from, due_at=inquiry.due_at, policy=policy)
+    rows = [{"inquiry_id": inquiry.id, "kind": kind, "fire_at": fire_at} for kind, fire_at in times]
+    if rows:  # one multi-row INSERT: nothing reads the new alarms' ids
+        session.execute(insert(DeadlineAlarm), rows)
 
 
 def cancel_alarms(session: Session, *, inquiry_id: int) -> None:

@@ -11,6 +11,7 @@ storage (:func:`situation`), a new inquiry row with its reference and reply toke
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,15 +49,24 @@ def create_inquiry(
     contact: Contact,
     received_at: datetime,
     now: datetime,
+    next_number: Callable[[str], int] | None = None,
     **fields: Any,
 ) -> Inquiry:
     """A new inquiry row (flushed, so it has its id) with the next reference of its year.
 
     ``fields`` are the inquiry's own columns (channel, topic, kind, language, complexity,
     subject, employee_id, due_at). The contact's language is set from the first inquiry.
+    ``next_number`` hands out the year's reference numbers (the pipeline's batch keeps them in
+    memory); by default each call takes the counter's row.
     """
     year = received_at.astimezone(tz).year
-    number = repo.next_counter(session, name=f"reference-{year}")
+    name = f"reference-{year}"
+    number = next_number(name) if next_number else repo.next_counter(session, name=name)
+    if contact.preferred_language is None:
+        contact.preferred_language = fields.get("language")
+        session.add(contact)
+    if contact.id is None:
+        session.flush()  # a new client's contact, stored with its language in one INSERT
     inquiry = Inquiry(
         reference=f"{reference_prefix}-{year}-{number:06d}",
         # Lower-case hex: survives mail servers that fold the case of addresses.
@@ -68,9 +78,6 @@ def create_inquiry(
         **fields,
     )
     session.add(inquiry)
-    if contact.preferred_language is None:
-        contact.preferred_language = inquiry.language
-        session.add(contact)
     session.flush()
     return inquiry
 
@@ -97,6 +104,7 @@ def record_routing(
     )
     schedule_alarms(
         session,
+        fresh=True,
         inquiry=inquiry,
         calendar=calendar,
         policy=policy,

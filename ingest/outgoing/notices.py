@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from ingest.i18n import Catalogs, load_catalogs
 from ingest.outgoing.employee_card import EmployeeTexts, card
+from ingest.outgoing.queued_events import record_queued
 from ingest.outgoing.redirect_reasons import reason_for_client
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
 from ingest.outgoing.staff_texts import call_client_notice
@@ -163,15 +164,7 @@ class Notices:
             created_at=now,
         )
         session.add(row)
-        session.flush()
-        if inquiry is not None:
-            repo.add_event(
-                session,
-                inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                type=f"{kind}_queued",
-                at=now,
-                data={"outbox_id": row.id},
-            )
+        record_queued(session, row, at=now)
         return row
 
     def staff_message(
@@ -268,14 +261,7 @@ class Notices:
             created_at=now,
         )
         session.add(row)
-        session.flush()
-        repo.add_event(
-            session,
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            type=f"{kind}_queued",
-            at=now,
-            data={"outbox_id": row.id, "channel": channel},
-        )
+        record_queued(session, row, at=now, data={"channel": channel})
         return row
 
     def _unreachable(self, session: Session, *, inquiry: Inquiry, what: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ from storage.models import InquiryStatus
 def run(arrival: Arrival) -> Outcome | None:
     inquiry, session, now = arrival.inquiry, arrival.session, arrival.now
     assert inquiry is not None and inquiry.id is not None
-    arrival.message = add_message(session, inquiry, arrival.inbound, arrival.receipt)
+    arrival.message = add_message(session, inquiry, arrival.inbound, arrival.receipt, link_receipt=False)
     if not arrival.follow_up:
         return None
     repo.add_event(

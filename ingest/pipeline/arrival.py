@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from channels.base import InboundMessage
 from ingest.outgoing.notices import Notices
+from ingest.pipeline.batch import Batch
 from ingest.pipeline.staff_proof import StaffProof
 from router.deadlines import DeadlinePolicy
 from router.route import Router
@@ -53,6 +54,8 @@ class Arrival:
     inbound: InboundMessage
     now: datetime
     office: Office
+    # What the receipts of this batch share: routing's view of the office, reference numbers.
+    batch: Batch
     contact: Contact | None = None
     inquiry: Inquiry | None = None
     # True when the message joins an inquiry that existed before it.

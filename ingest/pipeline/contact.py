@@ -20,18 +20,19 @@ def run(arrival: Arrival) -> Outcome | None:
     if arrival.inbound.channel in PHONE_CHANNELS:
         arrival.contact = _phone_contact(arrival.session, arrival.inbound)
     else:
-        arrival.contact = _address_contact(arrival.session, arrival.inbound)
+        arrival.contact = _address_contact(arrival)
     return None
 
 
-def _address_contact(session: Session, inbound: InboundMessage) -> Contact:
+def _address_contact(arrival: Arrival) -> Contact:
+    session, inbound = arrival.session, arrival.inbound
     address = inbound.sender_address.lower()
     is_email = inbound.channel == "email"
-    contact = repo.find_contact_by_email(session, email=address) if is_email else None
+    contact = arrival.batch.contact_by_email(address) if is_email else None
     if contact is None:
+        # Stored with the inquiry it opens (which gives it its language), or the message it sends.
         contact = Contact(name=inbound.sender_name, email=address if is_email else None)
         session.add(contact)
-        session.flush()
     elif not contact.name and inbound.sender_name:
         contact.name = inbound.sender_name
         session.add(contact)

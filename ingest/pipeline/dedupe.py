@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from ingest.pipeline.arrival import Arrival, Outcome, Step
-from storage import repo
 
 
 def run(arrival: Arrival) -> Outcome | None:
     inbound, receipt = arrival.inbound, arrival.receipt
-    existing = repo.message_by_external_id(arrival.session, channel=inbound.channel, external_id=inbound.external_id)
+    existing = arrival.batch.stored_message_id(channel=inbound.channel, external_id=inbound.external_id)
     if existing is None:
         return None
-    receipt.message_id = existing.id
+    receipt.message_id = existing
     arrival.session.add(receipt)
     return Outcome.DUPLICATE
 

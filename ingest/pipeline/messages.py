@@ -19,6 +19,7 @@ def add_message(
     *,
     direction: str = "in",
     text: str | None = None,
+    link_receipt: bool = True,
 ) -> Message:
     """The message row (and the receipt linked to it); a Twilio media URL becomes an attachment
     without bytes plus a ``media_fetch`` row, downloaded outside this transaction."""
@@ -56,6 +57,7 @@ def add_message(
             session.add(
                 MediaFetch(attachment_id=attachment.id, url=item.fetch_url, next_attempt_at=inbound.received_at)
             )
-    receipt.message_id = message.id
-    session.add(receipt)
+    if link_receipt:  # else the caller links it (the pipeline's runner, with the receipt's status)
+        receipt.message_id = message.id
+        session.add(receipt)
     return message

@@ -3,6 +3,7 @@ handles it and by when (policy 9). Always the last step: it decides the outcome.
 
 from __future__ import annotations
 
+from ingest.outgoing.queued_events import together
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from storage.models import Employee
 
@@ -12,20 +13,28 @@ def run(arrival: Arrival) -> Outcome | None:
     assert inquiry is not None and contact is not None and message is not None
     employee = arrival.session.get(Employee, inquiry.employee_id) if inquiry.employee_id is not None else None
     if employee is not None:
-        notices, session, now = arrival.office.notices, arrival.session, arrival.now
-        notices.staff(
-            session,
-            inquiry=inquiry,
-            contact=contact,
-            message=message,
-            employee=employee,
-            follow_up=arrival.follow_up,
-            now=now,
-        )
-        if not arrival.follow_up:
-            notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now)
+        # One INSERT for both messages, and their events after it.
+        with together(arrival.session):
+            _tell(arrival, employee)
         arrival.queued = True
     return Outcome.THREADED if arrival.follow_up else Outcome.NEW_INQUIRY
+
+
+def _tell(arrival: Arrival, employee: Employee) -> None:
+    inquiry, contact, message = arrival.inquiry, arrival.contact, arrival.message
+    assert inquiry is not None and contact is not None and message is not None
+    notices, session, now = arrival.office.notices, arrival.session, arrival.now
+    notices.staff(
+        session,
+        inquiry=inquiry,
+        contact=contact,
+        message=message,
+        employee=employee,
+        follow_up=arrival.follow_up,
+        now=now,
+    )
+    if not arrival.follow_up:
+        notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now)
 
 
 STEP = Step("notify", run)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from ingest.inquiries.opening import create_inquiry, record_routing, situation
+from ingest.inquiries.opening import create_inquiry, record_routing
 from ingest.pipeline.arrival import Arrival, Outcome, Step
-from storage import repo
+from storage.repo import add_event
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,16 @@ def run(arrival: Arrival) -> Outcome | None:
         arrival.now,
     )
     assert contact is not None
-    calendar = office.router.calendar
+    calendar, batch = office.router.calendar, arrival.batch
     decision = office.router.decide(
         subject=inbound.subject,
         text=inbound.text,
         received_at=inbound.received_at,
         attachments=len(inbound.attachments),
-        situation=situation(session, calendar=calendar, contact=contact, received_at=inbound.received_at),
+        situation=batch.situation(contact=contact, received_at=inbound.received_at),
         sender_name=inbound.sender_name,
     )
-    employee = repo.employees_by_key(session).get(decision.employee_key)
+    employee = batch.employees().get(decision.employee_key)
     inquiry = create_inquiry(
         session,
         reference_prefix=office.reference_prefix,
@@ -44,6 +44,7 @@ def run(arrival: Arrival) -> Outcome | None:
         contact=contact,
         received_at=inbound.received_at,
         now=now,
+        next_number=batch.next_number,
         channel=inbound.channel,
         topic=decision.topic_key,
         kind=decision.kind,
@@ -53,8 +54,10 @@ def run(arrival: Arrival) -> Outcome | None:
         employee_id=employee.id if employee else None,
         due_at=decision.due_at,
     )
-    assert inquiry.id is not None
-    repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, data={"channel": inbound.channel})
+    assert inquiry.id is not None and inquiry.due_at is not None
+    if employee is not None:
+        batch.assigned(employee_key=employee.key, due_at=inquiry.due_at)
+    add_event(session, inquiry_id=inquiry.id, type="received", at=now, data={"channel": inbound.channel})
     record_routing(
         session,
         inquiry=inquiry,
