@@ -422,6 +422,11 @@ def record_message_status(
     return True, row
 
 
+def outbox_rows(session: Session, *, ids: Sequence[int]) -> dict[int, Outbox]:
+    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids)))).all() if ids else []
+    return {row.id: row for row in rows if row.id is not None}
+
+
 def link_message_sid(session: Session, *, outbox_id: int, message_sid: str, now: datetime) -> None:
     """Record the provider's id of a sent row (``sid:<sid>``) and apply callbacks that came first."""
     from storage.twilio_models import MessageStatus

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from ingest.config import RetrySettings
 from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, build_email
-from ingest.queues.runner import count_failure, run_batch
-from storage import repo
+from ingest.queues.runner import count_failure
+from storage import event_buffer, repo
 from storage.db import SessionFactory, transaction
 from storage.models import Outbox, OutboxStatus
 
@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 
 # How long an attempt's outcome is kept trying to be recorded while the database is away.
 RECORD_PATIENCE_SECONDS = 120.0
+# Outcomes are recorded together, after this many sends or this long, whichever comes first.
+RECORD_EVERY = 50
+RECORD_AFTER_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """One send tried: the row as claimed, and its error or the provider's id of the message."""
+
+    row: Outbox
+    error: BaseException | None
+    provider_id: str | None
 
 
 @dataclass
@@ -40,8 +52,23 @@ class OutboxSender:
     clock: Callable[[], datetime]
 
     def deliver_due(self) -> int:
-        """Send one batch of due rows; returns how many were tried."""
-        return run_batch(self)
+        """Send one batch of due rows, recording the outcomes of several sends in one transaction;
+        returns how many rows were claimed."""
+        rows = self.claim()
+        attempted: list[Attempted] = []
+        recorded_at = time.monotonic()
+        for row in rows:
+            if row.lease_until is not None and row.lease_until <= self.clock():
+                break  # a slow batch outlived its lease (the rows share it): another process may have them
+            attempted.append(self._try(row))
+            # Recorded every so often, not only at the end: a process that dies between sending
+            # and recording sends again what it did not record (at least once, never lost).
+            if len(attempted) >= RECORD_EVERY or time.monotonic() - recorded_at > RECORD_AFTER_SECONDS:
+                self.record_all(attempted)
+                attempted, recorded_at = [], time.monotonic()
+        if attempted:
+            self.record_all(attempted)
+        return len(rows)
 
     def claim(self) -> list[Outbox]:
         with transaction(self.sessions) as session:
@@ -52,21 +79,11 @@ class OutboxSender:
                 limit=self.retry.batch_size,
             )
 
-    def attempt(self, row: Outbox) -> None:
-        if row.lease_until is not None and row.lease_until <= self.clock():
-            return  # a slow batch outlived this row's lease: another process may be sending it now
+    def _try(self, row: Outbox) -> Attempted:
         try:
-            provider_id = self.send(row)
+            return Attempted(row, None, self.send(row))
         except Exception as exc:  # noqa: BLE001 - recorded on the row: retried or given up, never lost
-            self.record(row, exc)
-            return
-        self.record(row, None)
-        if provider_id:
-            # After the row is marked sent: delivery callbacks that already came in (a failure
-            # among them) are applied on top.
-            with transaction(self.sessions) as session:
-                assert row.id is not None
-                repo.link_message_sid(session, outbox_id=row.id, message_sid=provider_id, now=self.clock())
+            return Attempted(row, exc, None)
 
     def send(self, row: Outbox) -> str | None:
         """Hand the row to its channel's transport; raises TemporaryFailure or PermanentFailure.
@@ -77,46 +94,49 @@ class OutboxSender:
         transport.send(build_email(row.payload), name=f"{row.id:08d}-{row.kind}")
         return None
 
-    def record(self, row: Outbox, error: BaseException | None) -> None:
-        """Record the attempt. The message may already be with the relay, so a database that is
-        away for a while (a restart, a fail-over) is waited for rather than given up on: the row
-        would otherwise be sent a second time once its lease runs out. While the database is
-        away no other process can claim the row either; the pauses stay short so that this
-        process records it first when the database is back."""
+    def record_all(self, attempted: Sequence[Attempted]) -> None:
+        """Record the attempts, in one transaction. The messages may already be with the relay,
+        so a database that is away for a while (a restart, a fail-over) is waited for rather
+        than given up on: the rows would otherwise be sent a second time once their lease runs
+        out. While the database is away no other process can claim the rows either; the pauses
+        stay short so that this process records them first when the database is back."""
         give_up_at = time.monotonic() + max(self.retry.lease_seconds, RECORD_PATIENCE_SECONDS)
         pause = 0.2
         while True:
             try:
-                self._record_once(row, error)
+                self._record_once(attempted)
                 return
             except DBAPIError as exc:
                 if time.monotonic() + pause > give_up_at:
                     raise
-                log.warning(
-                    "outbox %s: cannot record the attempt (%s); trying again in %.1f s",
-                    row.id,
-                    type(exc).__name__,
-                    pause,
-                )
+                log.warning("outbox: cannot record %d attempts (%s); trying again in %.1f s",
+                            len(attempted), type(exc).__name__, pause)  # fmt: skip
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    def _record_once(self, row: Outbox, error: BaseException | None) -> None:
+    def _record_once(self, attempted: Sequence[Attempted]) -> None:
         now = self.clock()
-        with transaction(self.sessions) as session:
-            current = session.get(Outbox, row.id)
-            if current is None or current.status == OutboxStatus.WITHDRAWN.value:
-                return  # erased meanwhile: neither "sent" nor an error text that may quote the address
-            if current.status != OutboxStatus.SENDING.value or current.lease_until != row.lease_until:
-                # Recorded already (a commit that succeeded but reported an error), or the lease
-                # ran out and another process took the row over: its record is the one that counts.
-                return
-            current.lease_until = None
-            if error is None:
-                _sent(session, current, now)
-            else:
-                _not_sent(session, current, error, retry=self.retry, now=now)
-            session.add(current)
+        with transaction(self.sessions) as session, event_buffer.together(session):
+            current_rows = repo.outbox_rows(session, ids=[item.row.id for item in attempted if item.row.id])
+            for item in attempted:
+                current = current_rows.get(item.row.id or 0)
+                if current is None or current.status == OutboxStatus.WITHDRAWN.value:
+                    continue  # erased meanwhile: neither "sent" nor an error text that may quote the address
+                if current.status != OutboxStatus.SENDING.value or current.lease_until != item.row.lease_until:
+                    # Recorded already (a commit that succeeded but reported an error), or the lease
+                    # ran out and another process took the row over: its record is the one that counts.
+                    continue
+                current.lease_until = None
+                if item.error is None:
+                    _sent(session, current, now)
+                else:
+                    _not_sent(session, current, item.error, retry=self.retry, now=now)
+                session.add(current)
+                if item.error is None and item.provider_id:
+                    # After the row is marked sent: delivery callbacks that already came in (a
+                    # failure among them) are applied on top.
+                    session.flush()
+                    repo.link_message_sid(session, outbox_id=current.id, message_sid=item.provider_id, now=now)  # type: ignore[arg-type]
 
 
 def _sent(session: Session, row: Outbox, now: datetime) -> None:
