@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,8 +69,8 @@ def _store(
 
 
 def _process(report: ImportReport, settings: Settings, sessions: SessionFactory, translations: Translations) -> None:
-    """The same pipeline the service runs, one receipt at a time so that progress can be shown
-    (a running service may take some first: they count as skipped here)."""
+    """The same pipeline the service runs, in its batches, with progress after each batch (a
+    running service may take some first: they count as skipped here)."""
     from ingest.assembly import build_pipeline, sync_employees
     from ingest.intake.call_log import Progress
     from ingest.pipeline.runner import Outcome
@@ -81,11 +80,8 @@ def _process(report: ImportReport, settings: Settings, sessions: SessionFactory,
     pipeline = build_pipeline(settings, sessions, utcnow)
     ids = report.new_receipt_ids
     bar = Progress(len(ids), what=translations.gettext("processed"))
-    outcomes: Counter[Outcome] = Counter()
     started = time.perf_counter()
-    for done, receipt_id in enumerate(ids, start=1):
-        outcomes[pipeline.process(receipt_id)] += 1
-        bar.update(done)
+    outcomes = pipeline.process_all(ids, progress=bar.update)
     bar.close()
     report.process_seconds = time.perf_counter() - started
     report.processed = {outcome.value: n for outcome, n in outcomes.items()}
