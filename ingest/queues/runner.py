@@ -1,9 +1,12 @@
 """One durable work queue: claim a batch, attempt each item, record the outcome.
 
 The pipeline (receipts), the outbox (outgoing messages) and the media fetcher (Twilio media)
-are three queues of rows in the database. Each is only its step (:class:`QueueStep`): which
-rows are due, the work on one row, and what success or failure means for it. What they share
-lives here, so that all three retry, give up and describe an error the same way:
+are three queues of rows in the database. The media fetcher is only its step
+(:class:`QueueStep`, driven by :func:`run_batch`): which rows are due, the work on one row, and
+what success or failure means for it. The pipeline and the outbox drive their own batches, so
+that a batch's outcomes are recorded in one transaction (ingest/pipeline/runner.py,
+ingest/outgoing/outbox.py). What all three share lives here, so that they retry, give up and
+describe an error the same way:
 
 - a failed attempt is counted on the row; the row is tried again after a growing pause
   (:func:`~ingest.queues.backoff.backoff_delay`) until ``max_attempts``, or at once given up
