@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, delete, update
+from sqlalchemy import CursorResult, delete, func, update
 from sqlmodel import Session, col, select
 
 from storage.models import DeadlineAlarm, Employee, Inquiry, InquiryStatus
@@ -33,14 +33,32 @@ def has_pending_alarms(session: Session, *, inquiry_id: int) -> bool:
     return session.exec(stmt.limit(1)).first() is not None
 
 
-def due_alarm_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+def due_alarm_inquiries(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """The inquiries with alarms due at ``now``, the longest waiting first: the sweep takes all of an
+    inquiry's due alarms together, so that those that piled up while it did not run go out as one."""
+    first = func.min(col(DeadlineAlarm.fire_at))
     stmt = (
-        select(DeadlineAlarm.id)
+        select(DeadlineAlarm.inquiry_id, first)
         .where(col(DeadlineAlarm.fired_at).is_(None), col(DeadlineAlarm.fire_at) <= now)
-        .order_by(col(DeadlineAlarm.fire_at))
+        .group_by(col(DeadlineAlarm.inquiry_id))
+        .order_by(first, col(DeadlineAlarm.inquiry_id))
         .limit(limit)
     )
-    return [int(i) for i in session.exec(stmt).all() if i is not None]
+    return [int(inquiry_id) for inquiry_id, _ in session.exec(stmt).all()]
+
+
+def due_alarms_of(session: Session, *, inquiry_id: int, now: datetime) -> list[DeadlineAlarm]:
+    """The inquiry's alarms due at ``now`` and not fired, in time order."""
+    stmt = (
+        select(DeadlineAlarm)
+        .where(
+            col(DeadlineAlarm.inquiry_id) == inquiry_id,
+            col(DeadlineAlarm.fired_at).is_(None),
+            col(DeadlineAlarm.fire_at) <= now,
+        )
+        .order_by(col(DeadlineAlarm.fire_at), col(DeadlineAlarm.id))
+    )
+    return list(session.exec(stmt).all())
 
 
 def claim_alarm(session: Session, *, alarm_id: int, now: datetime) -> bool:

@@ -23,6 +23,9 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
+# In the order the alarms come (router/deadlines.py); ``late`` is set instead of all of them.
+ALARM_SEVERITY = {"share_left": 1, "due_day": 2, "late": 3, "overdue": 4, "overdue_board": 5}
+
 
 def schedule_alarms(
     session: Session,
@@ -31,19 +34,44 @@ def schedule_alarms(
     calendar: WorkingCalendar,
     policy: DeadlinePolicy,
     counted_from: datetime,
+    now: datetime,
     fresh: bool = False,
 ) -> None:
     """Replace the inquiry's unfired alarms with those for its current due date (``fresh``: a new
-    inquiry, which has none yet)."""
+    inquiry, which has none yet); none of them in the past (:func:`settle_past`)."""
     assert inquiry.id is not None
     if not fresh:
         alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry.id)
     if inquiry.due_at is None:
         return
     times = alarm_times(calendar, counted_from=counted_from, due_at=inquiry.due_at, policy=policy)
+    times = settle_past(times, now=now)
     rows = [{"inquiry_id": inquiry.id, "kind": kind, "fire_at": fire_at} for kind, fire_at in times]
     if rows:  # one multi-row INSERT: nothing reads the new alarms' ids
         session.execute(insert(DeadlineAlarm), rows)
+
+
+def settle_past(times: list[tuple[str, datetime]], *, now: datetime) -> list[tuple[str, datetime]]:
+    """The alarms as they may be set at ``now``: none of them for a moment already gone.
+
+    An inquiry that is late when its deadline is set (a visit logged days afterwards, a backlog
+    read after an outage) gets one ``late`` notice to its employee and nothing more: the reminders
+    would announce a due day already gone, and escalating at once would report to the supervisor
+    and the board a deadline the employee never had a chance to keep. Reminders whose moment has
+    passed while the deadline is still ahead collapse into the most urgent one, sent now.
+    """
+    past = [kind for kind, at in times if at <= now]
+    if not past:
+        return times
+    if "overdue" in past:
+        return [("late", now)]
+    upcoming = [(kind, at) for kind, at in times if at > now]
+    return [(max(past, key=severity), now), *upcoming]
+
+
+def severity(kind: str) -> int:
+    """How urgent an alarm kind is: of several due at once, only the most urgent is sent."""
+    return ALARM_SEVERITY.get(kind, 0)
 
 
 def cancel_alarms(session: Session, *, inquiry_id: int) -> None:
@@ -88,4 +116,4 @@ def resume_clock(
             "due_at": inquiry.due_at.isoformat() if inquiry.due_at else None,
         },
     )
-    schedule_alarms(session, inquiry=inquiry, calendar=calendar, policy=policy, counted_from=restart)
+    schedule_alarms(session, inquiry=inquiry, calendar=calendar, policy=policy, counted_from=restart, now=now)

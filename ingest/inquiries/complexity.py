@@ -59,5 +59,6 @@ def change_complexity(
     )
     if inquiry.status == InquiryStatus.OPEN.value:
         # Waiting: no alarms until the client answers (resume_clock schedules them).
-        schedule_alarms(session, inquiry=inquiry, calendar=calendar, policy=policy, counted_from=counted_from)
+        schedule_alarms(session, inquiry=inquiry, calendar=calendar, policy=policy, counted_from=counted_from,
+                        now=now)  # fmt: skip
     return old_complexity

@@ -109,4 +109,5 @@ def record_routing(
         calendar=calendar,
         policy=policy,
         counted_from=calendar.start_of_counting(inquiry.received_at),
+        now=now,
     )

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from sqlmodel import Session
+
+from ingest.inquiries.clock import severity
 from ingest.outgoing.notices import Notices
 from ingest.outgoing.staff_texts import deadline_notice, digest_notice
 from router.calendar import WorkingCalendar
@@ -48,49 +51,68 @@ class DeadlineKeeper:
         queued = 0
         while True:
             with self.sessions() as session:
-                due = alarm_repo.due_alarm_ids(session, now=now, limit=self.batch_size)
-            for alarm_id in due:
+                due = alarm_repo.due_alarm_inquiries(session, now=now, limit=self.batch_size)
+            for inquiry_id in due:
                 try:
-                    queued += self._fire(alarm_id, now)
+                    queued += self._fire(inquiry_id, now)
                 except Exception:  # noqa: BLE001 - one bad alarm must not stop the others
-                    log.exception("deadline alarm %s failed; it stays due", alarm_id)
+                    log.exception("deadline alarms of inquiry %s failed; they stay due", inquiry_id)
             if len(due) < self.batch_size:
                 return queued
 
-    def _fire(self, alarm_id: int, now: datetime) -> int:
+    def _fire(self, inquiry_id: int, now: datetime) -> int:
+        """Send the most urgent of the inquiry's due alarms; the others are marked fired with it.
+
+        Several are due at once only when the sweep did not run at their times (the service was
+        down): the employee, the supervisor and the board would all be written to within a second,
+        mostly about moments long gone, when the last of them says what is true now.
+        """
         with transaction(self.sessions) as session:
-            if not alarm_repo.claim_alarm(session, alarm_id=alarm_id, now=now):
+            alarms = alarm_repo.due_alarms_of(session, inquiry_id=inquiry_id, now=now)
+            if not alarms:
+                return 0
+            alarm = max(alarms, key=lambda a: (severity(a.kind), a.fire_at))
+            assert alarm.id is not None
+            if not alarm_repo.claim_alarm(session, alarm_id=alarm.id, now=now):
                 return 0  # another process fired it
-            alarm = session.get(DeadlineAlarm, alarm_id)
-            assert alarm is not None
-            inquiry = session.get(Inquiry, alarm.inquiry_id)
+            passed: list[str] = []
+            for other in alarms:
+                if other is not alarm and alarm_repo.claim_alarm(session, alarm_id=other.id or 0, now=now):
+                    passed.append(other.kind)
+            inquiry = session.get(Inquiry, inquiry_id)
             if inquiry is None or inquiry.status != InquiryStatus.OPEN.value:
                 return 0  # answered, closed or waiting: nothing to remind of
-            employees = repo.employees_by_key(session)
-            responsible = next((e for e in employees.values() if e.id == inquiry.employee_id), None)
-            recipient = self._recipient(alarm.kind, responsible, employees)
-            if recipient is None:
-                return 0
-            notice = deadline_notice(
-                alarm.kind, inquiry=inquiry, responsible=responsible, contact=session.get(Contact, inquiry.contact_id),
-                topic_name=self.notices.topic_names.get(inquiry.topic or "", inquiry.topic), tz=self.calendar.tz,
-                translations=self.notices.translations_for(recipient),
-            )  # fmt: skip
-            self.notices.staff_message(
-                session, kind=f"deadline_{alarm.kind}", inquiry=inquiry, employee=recipient, subject=notice.subject,
-                text=notice.text, now=now,
-            )  # fmt: skip
-            repo.add_event(
-                session,
-                inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                type="escalated" if alarm.kind.startswith("overdue") else "reminded",
-                at=now,
-                data={"alarm": alarm.kind, "to": recipient.key},
-            )
-            return 1
+            return self._send(session, alarm, inquiry, passed, now)
+
+    def _send(self, session: Session, alarm: DeadlineAlarm, inquiry: Inquiry, passed: list[str], now: datetime) -> int:
+        employees = repo.employees_by_key(session)
+        responsible = next((e for e in employees.values() if e.id == inquiry.employee_id), None)
+        recipient = self._recipient(alarm.kind, responsible, employees)
+        if recipient is None:
+            return 0
+        notice = deadline_notice(
+            alarm.kind, inquiry=inquiry, responsible=responsible, contact=session.get(Contact, inquiry.contact_id),
+            topic_name=self.notices.topic_names.get(inquiry.topic or "", inquiry.topic), tz=self.calendar.tz,
+            translations=self.notices.translations_for(recipient),
+        )  # fmt: skip
+        self.notices.staff_message(
+            session, kind=f"deadline_{alarm.kind}", inquiry=inquiry, employee=recipient, subject=notice.subject,
+            text=notice.text, now=now,
+        )  # fmt: skip
+        data: dict[str, object] = {"alarm": alarm.kind, "to": recipient.key}
+        if passed:
+            data["passed"] = passed  # not sent: their moments went by while the sweep did not run
+        repo.add_event(
+            session,
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            type="escalated" if alarm.kind.startswith("overdue") else "reminded",
+            at=now,
+            data=data,
+        )
+        return 1
 
     def _recipient(self, kind: str, responsible: Employee | None, employees: dict[str, Employee]) -> Employee | None:
-        if kind in ("share_left", "due_day"):
+        if kind in ("share_left", "due_day", "late"):
             return responsible
         if kind == "overdue":
             key = (responsible.supervisor_key if responsible else None) or self.fallback_employee

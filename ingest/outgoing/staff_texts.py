@@ -19,6 +19,15 @@ from storage.models import Contact, Employee, Inquiry
 DEADLINE_TEXTS = {
     "share_left": (N_("Reminder"), N_("The answer is due soon.")),
     "due_day": (N_("Due today"), N_("The time to answer ends today.")),
+    # Set instead of all the others when the deadline has passed before it was set
+    # (ingest/inquiries/clock.py: settle_past).
+    "late": (
+        N_("Already late"),
+        N_(
+            "The time to answer had already passed when the inquiry was registered. Please answer the client as"
+            " soon as possible."
+        ),
+    ),  # fmt: skip
     "overdue": (
         N_("Overdue"),
         N_("The time to answer has passed. You receive this as the responsible employee's supervisor."),
