@@ -120,6 +120,7 @@ def notices_from_settings(settings: Settings) -> Notices:
         topic_names={t.key: t.name for t in settings.topics},
         acknowledge=cm.acknowledge,
         ack_window=timedelta(minutes=cm.ack_window_minutes),
+        ack_burst_per_minute=cm.ack_burst_per_minute,
         texting=settings.twilio.enabled,
         employee_texts=employee_texts(settings),
     )
@@ -147,6 +148,7 @@ def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable
         deadline_policy=deadline_policy(settings),
         clock=clock,
         staff_proof=staff_proof_from_settings(settings),
+        cross_channel=timedelta(hours=settings.threading.cross_channel_hours),
     )
 
 

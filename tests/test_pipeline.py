@@ -89,8 +89,9 @@ def test_automatic_reply_opens_no_inquiry(world: PipelineOffice) -> None:
 
 
 def test_references_are_numbered_per_year(world: PipelineOffice) -> None:
+    # Four clients: one client's mails the same day would be one inquiry (ingest/pipeline/joining.py).
     for i in range(3):
-        raw = MAIL.replace(b"lift-1", f"lift-{i + 10}".encode())
+        raw = MAIL.replace(b"lift-1", f"lift-{i + 10}".encode()).replace(b"anna@", f"anna{i}@".encode())
         world.store.store_sync(world.pipeline.channels["email"], source="smtp", raw=raw, meta={})
     world.clock.now = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     world.store.store_sync(

@@ -131,13 +131,24 @@ class ClientMessageSettings(Section):
     # Send the client an acknowledgement naming the employee and the answer date (clauses 8, 9).
     acknowledge: bool = True
     # At most one acknowledgement per address within this many minutes, so that two
-    # auto-responders cannot keep each other busy.
+    # auto-responders cannot keep each other busy ...
     ack_window_minutes: int = Field(default=15, ge=0)
+    # ... but only while the sender is in a burst (this many messages or more within a minute):
+    # a loop. Otherwise every new inquiry gets its own acknowledgement with its own reference.
+    ack_burst_per_minute: int = Field(default=5, ge=1)
     # A folder with edited copies of the templates in ingest/outgoing/templates; looked in first.
     templates_dir: Path | None = None
     # The reply templates (canned answers) offered in the dashboard's answer form, one file per
     # template and language (ingest/outgoing/reply_templates.py); by default ingest/outgoing/replies.
     reply_templates_dir: Path | None = None
+
+
+class ThreadingSettings(Section):
+    """When a client's next message joins their open inquiry, whatever channel it comes on."""
+
+    # Working hours on the office calendar since the inquiry's last activity (8: one working day),
+    # so that a Friday-evening SMS still joins Thursday's WhatsApp inquiry on Monday morning.
+    cross_channel_hours: float = Field(default=8, ge=0, le=24 * 30)
 
 
 class InteractionSettings(Section):

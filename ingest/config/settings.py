@@ -26,6 +26,7 @@ from ingest.config.office import (
     InteractionSettings,
     KindSettings,
     RoutingSettings,
+    ThreadingSettings,
     TopicSettings,
     WorkingTimeSettings,
 )
@@ -60,6 +61,8 @@ class Settings(Section):
     topics: list[TopicSettings] = Field(default_factory=list)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     client_messages: ClientMessageSettings = Field(default_factory=ClientMessageSettings)
+    # A client's next message on any channel joins their open inquiry (README "Threading").
+    threading: ThreadingSettings = Field(default_factory=ThreadingSettings)
     kinds: KindSettings = Field(default_factory=KindSettings)
     complexity: ComplexitySettings = Field(default_factory=ComplexitySettings)
     # Known absences (leave, sick days); staff can also enter them through the API.

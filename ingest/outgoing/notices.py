@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from sqlmodel import Session
 
 from ingest.i18n import Catalogs, load_catalogs
+from ingest.outgoing.acks import send_ack
 from ingest.outgoing.employee_card import EmployeeTexts, card
 from ingest.outgoing.queued_events import record_queued
 from ingest.outgoing.redirect_reasons import reason_for_client
@@ -90,6 +91,8 @@ class Notices:
     topic_names: dict[str, str]
     acknowledge: bool = True
     ack_window: timedelta = timedelta(minutes=15)
+    # A sender with this many messages within a minute is in a loop (ingest/outgoing/acks.py).
+    ack_burst_per_minute: int = 5
     # Whether SMS and WhatsApp can be sent at all (Twilio configured).
     texting: bool = False
     # The staff e-mails' texts, in each employee's language (ingest/i18n).
@@ -288,34 +291,12 @@ class Notices:
         employee: Employee,
         now: datetime,
     ) -> Outbox | None:
-        """Tell the client who handles the inquiry and by when; at most one per address per window."""
+        """Tell the client who handles the inquiry and by when, on the channel the inquiry came on (the
+        client's last); one per inquiry, held back only in a loop (ingest/outgoing/acks.py)."""
         if not self.acknowledge:
             return None
-        route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
-        if route is None:
-            repo.add_event(
-                session,
-                inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                type="client_ack_suppressed",
-                at=now,
-                data={"reason": "no channel to write to (an address that bounced is not used)"},
-            )
-            return None
-        _, address = route
-        recent = inquiry_repo.recent_acknowledgements(session, recipient=address, since=now - self.ack_window)
-        if recent:
-            repo.add_event(
-                session,
-                inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                type="client_ack_suppressed",
-                at=now,
-                data={"reason": f"an acknowledgement went to this address within {self.ack_window}"},
-            )
-            return None
-        return self.send_template(
-            session, "ack", route, inquiry=inquiry, contact=contact, employee=employee, now=now,
-            in_reply_to=email_message_id(message.external_id),
-        )  # fmt: skip
+        return send_ack(self, session, inquiry=inquiry, contact=contact, employee=employee, now=now,
+                        in_reply_to=email_message_id(message.external_id))  # fmt: skip
 
     def send_template(
         self,

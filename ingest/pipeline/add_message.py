@@ -21,7 +21,8 @@ def run(arrival: Arrival) -> Outcome | None:
         inquiry_id=inquiry.id,
         type="message_received",
         at=now,
-        data={"message_id": arrival.message.id, "channel": arrival.inbound.channel},
+        # How it was threaded (references, tag, the client's open inquiry within the window).
+        data={"message_id": arrival.message.id, "channel": arrival.inbound.channel, "joined": arrival.threading},
     )
     if inquiry.status == InquiryStatus.WAITING_CLIENT.value:
         office = arrival.office

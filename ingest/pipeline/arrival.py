@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,9 @@ class Office:
     deadline_policy: DeadlinePolicy
     # What proves a reply to a notification is the employee's; the default proves nothing.
     staff_proof: StaffProof = StaffProof()
+    # [threading] cross_channel_hours: working time within which a client's next message on any
+    # channel joins their open (or just answered) inquiry.
+    cross_channel: timedelta = timedelta(hours=8)
 
 
 @dataclass
@@ -61,6 +64,10 @@ class Arrival:
     # True when the message joins an inquiry that existed before it.
     follow_up: bool = False
     message: Message | None = None
+    # How the message was threaded (the rule and its facts), for the event that records it.
+    threading: dict[str, object] | None = None
+    # The client's open inquiry the message was clearly not about: the new one links to it.
+    split_from: Inquiry | None = None
     # Set when the step queued outgoing messages, so the sender is woken after the commit.
     queued: bool = False
 

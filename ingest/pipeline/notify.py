@@ -1,8 +1,10 @@
 """Step: the responsible employee is told (policy 8); the client of a new inquiry is told who
-handles it and by when (policy 9). Always the last step: it decides the outcome."""
+handles it and by when (policy 9). A missed call on an inquiry is a call-back task for its
+employee (ingest/inquiries/call_back.py). Always the last step: it decides the outcome."""
 
 from __future__ import annotations
 
+from ingest.inquiries.call_back import call_back_task
 from ingest.outgoing.queued_events import together
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from storage.models import Employee
@@ -24,6 +26,10 @@ def _tell(arrival: Arrival, employee: Employee) -> None:
     inquiry, contact, message = arrival.inquiry, arrival.contact, arrival.message
     assert inquiry is not None and contact is not None and message is not None
     notices, session, now = arrival.office.notices, arrival.session, arrival.now
+    if arrival.follow_up and arrival.inbound.channel == "phone":
+        call_back_task(session, notices=notices, calendar=arrival.office.router.calendar, inquiry=inquiry,
+                       message=message, employee=employee, now=now)  # fmt: skip
+        return
     notices.staff(
         session,
         inquiry=inquiry,

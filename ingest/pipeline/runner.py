@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -79,6 +79,8 @@ class Pipeline:
     on_media: Callable[[], None] = lambda: None
     # What proves a staff reply by e-mail ([staff_replies]); the default proves nothing.
     staff_proof: StaffProof = field(default_factory=StaffProof)
+    # [threading] cross_channel_hours, as working time.
+    cross_channel: timedelta = timedelta(hours=8)
     # One batch holds the database's write lock (SQLite) for at most about this long, so that
     # receivers waiting to commit a receipt are not held up for long ...
     max_batch_seconds: float = 0.25
@@ -97,6 +99,7 @@ class Pipeline:
             reference_prefix=self.reference_prefix,
             deadline_policy=self.deadline_policy,
             staff_proof=self.staff_proof,
+            cross_channel=self.cross_channel,
         )
 
     def process_due(self) -> int:

@@ -14,6 +14,7 @@ STEPS: tuple[Step, ...] = (
     contact.STEP,
     thread.STEP,
     open_route.STEP,
+    thread.LINK_STEP,  # a message about another topic: its new inquiry and the open one linked
     add_message.STEP,
     notify.STEP,
 )

@@ -1,27 +1,22 @@
 """Step: the open inquiry the message continues, if any.
 
-By In-Reply-To / References first; SMS, WhatsApp and calls have neither, so a client's next
-message (or a repeated missed call) on the same channel joins their open inquiry there, or the
-one answered there within the last 24 hours; a
-``[GK-2026-000123]`` tag in the subject joins only an inquiry of the same client, because
-references are sequential and easy to guess. An inquiry merged into another one hands the
-message on to that one.
+By In-Reply-To / References first; a ``[GK-2026-000123]`` tag in the subject joins only an
+inquiry of the same client, because references are sequential and easy to guess. Otherwise the
+client's open inquiry, on any channel, within ``[threading] cross_channel_hours`` of working
+time (ingest/pipeline/joining.py): a text or call soon after an answer ("Jā, der. Paldies!")
+reopens the answered inquiry, where staff can close a thank-you in one click, instead of opening
+a new inquiry for the coordinator. A message clearly about another topic opens a new inquiry
+linked to the open one (:data:`LINK_STEP`, after the new inquiry exists). An inquiry merged into
+another one hands the message on to that one. How the message was threaded is kept for the
+``message_received`` event (ingest/pipeline/add_message.py).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from ingest.pipeline.arrival import Arrival, Outcome, Step
-from ingest.pipeline.contact import PHONE_CHANNELS
+from ingest.pipeline.joining import client_inquiry
 from storage import merge_repo, repo
 from storage.models import Inquiry
-
-# A text or call soon after an answer ("Jā, der. Paldies!") continues the answered inquiry on that
-# channel, as an e-mail reply does: it reopens there, where staff can close a thank-you in one
-# click, instead of opening a new inquiry for the coordinator. WhatsApp's own conversation lasts
-# as long; later messages open a new inquiry.
-ANSWERED_WINDOW = timedelta(hours=24)
 
 
 def run(arrival: Arrival) -> Outcome | None:
@@ -52,18 +47,37 @@ def _thread_target(arrival: Arrival) -> Inquiry | None:
     assert contact is not None
     inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
     if inquiry is not None:
+        arrival.threading = {"rule": "references"}
         return inquiry
-    if inbound.channel in PHONE_CHANNELS and contact.id is not None:
-        since = arrival.now - ANSWERED_WINDOW
-        return repo.open_inquiry_on_channel(
-            session, contact_id=contact.id, channel=inbound.channel, answered_since=since
-        )
     match = repo.reference_pattern(arrival.office.reference_prefix).search(inbound.subject or "")
     if match:
         tagged = repo.inquiry_by_reference(session, reference=match.group(1))
         if tagged is not None and tagged.contact_id == contact.id:
+            arrival.threading = {"rule": "reference_tag", "reference": tagged.reference}
             return tagged
+    joined = client_inquiry(arrival)
+    if joined is None:
+        return None
+    if joined.split:
+        arrival.split_from, arrival.threading = joined.inquiry, joined.facts
+        return None
+    arrival.threading = joined.facts
+    return joined.inquiry
+
+
+def link(arrival: Arrival) -> Outcome | None:
+    """The new inquiry of a message clearly about another topic, and the open one, point at each
+    other: an event on both, with the reason."""
+    other, inquiry, facts = arrival.split_from, arrival.inquiry, arrival.threading or {}
+    if other is None or inquiry is None or arrival.follow_up:
+        return None
+    assert other.id is not None and inquiry.id is not None
+    repo.add_event(arrival.session, inquiry_id=inquiry.id, type="split_from", at=arrival.now,
+                   data={**facts, "inquiry_id": other.id, "reference": other.reference})  # fmt: skip
+    repo.add_event(arrival.session, inquiry_id=other.id, type="split_to", at=arrival.now,
+                   data={**facts, "inquiry_id": inquiry.id, "reference": inquiry.reference})  # fmt: skip
     return None
 
 
 STEP = Step("thread", run)
+LINK_STEP = Step("link split", link)

@@ -1,0 +1,96 @@
+"""Whether a client's message joins their open inquiry when it carries no reference to it.
+
+Policy 5.1.1: the client's need is one matter whatever channel they use next. A message (e-mail,
+SMS, WhatsApp) joins the client's open inquiry, or one answered, when it comes within
+``[threading] cross_channel_hours`` of working time after the inquiry's last activity; a text
+on the channel of an open inquiry joins it whatever its age (as before this rule), and a missed
+call joins any open inquiry of the client (it becomes a call-back task there). A message that
+is clearly about another topic opens a new inquiry linked to the open one instead: the router
+finds another topic in it, and no evidence at all of the open inquiry's topic, and no near tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ingest.pipeline.arrival import Arrival
+from router.calendar import WorkingCalendar
+from router.understand import Understanding
+from storage import thread_repo
+from storage.models import Inquiry
+
+TEXT_CHANNELS = ("sms", "whatsapp")
+CALL = "phone"
+# How far back the cutoff is looked for; longer than any window the configuration allows.
+_MAX_DAYS_BACK = 400
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The inquiry the message continues, or the one it is clearly not about (``split``)."""
+
+    inquiry: Inquiry
+    split: bool
+    facts: dict[str, Any]
+
+
+def working_cutoff(calendar: WorkingCalendar, now: datetime, amount: timedelta) -> datetime:
+    """The moment ``amount`` of working time before ``now`` (what lies in between is that much)."""
+    if amount <= timedelta(0):
+        return now
+    start = now
+    for _ in range(_MAX_DAYS_BACK):
+        start -= timedelta(days=1)
+        if calendar.working_time_between(start, now) >= amount:
+            break
+    left = amount
+    for begin, end in reversed(list(calendar.working_periods(start, now))):
+        if end - begin >= left:
+            return end - left
+        left -= end - begin
+    return start
+
+
+def client_inquiry(arrival: Arrival) -> Joined | None:
+    """The client's inquiry this message continues (or is clearly not about); None: a new matter."""
+    session, inbound, contact, office = arrival.session, arrival.inbound, arrival.contact, arrival.office
+    if contact is None or contact.id is None:
+        return None  # a client first seen now has no inquiry yet
+    since = working_cutoff(office.router.calendar, arrival.now, office.cross_channel)
+    channel = inbound.channel
+    # A call joins any open inquiry; a text the open inquiry on its channel, however old.
+    any_age = (CALL, *TEXT_CHANNELS, "email") if channel == CALL else (channel,) if channel in TEXT_CHANNELS else ()
+    found = thread_repo.thread_candidate(session, contact_id=contact.id, since=since, any_age_channels=any_age)
+    if found is None:
+        return None
+    facts: dict[str, Any] = {
+        "rule": "missed_call" if channel == CALL else "same_channel" if found.channel == channel else "cross_channel",
+        "inquiry_channel": found.channel,
+        "window_working_hours": office.cross_channel.total_seconds() / 3600,
+    }
+    if channel == CALL or not found.topic:
+        return Joined(found, split=False, facts=facts)
+    understood = office.router.understand(subject=inbound.subject, text=inbound.text)
+    other = other_topic(understood, found.topic)
+    if other is not None:
+        return Joined(found, split=True, facts={**facts, "rule": "other_topic", **other})
+    return Joined(found, split=False, facts=facts)
+
+
+def other_topic(understood: Understanding, topic: str) -> dict[str, Any] | None:
+    """The facts that make the message clearly about another topic than ``topic``; None if not."""
+    best = understood.topic
+    if best is None or best.topic.key == topic:
+        return None
+    seen = {m.topic.key for m in understood.topics}
+    if topic in seen or understood.near_ties or understood.concerns == topic:
+        return None  # some evidence of the inquiry's topic, or a close call: the same matter
+    return {
+        "topic": best.topic.key,
+        "inquiry_topic": topic,
+        "keyword": best.keyword,
+        "score": best.score,
+        "topic_scores": {m.topic.key: m.score for m in understood.topics},
+    }
