@@ -116,10 +116,17 @@ def employees_by_id(session: Session) -> dict[int, Employee]:
     return {e.id: e for e in session.exec(select(Employee)).all() if e.id is not None}
 
 
+# Employees named in a complaint's later message (ingest/pipeline/complaint_names.py).
+NAMED_EVENT = "named_in_complaint"
+# The events whose data holds routing facts such as the employees a complaint names.
+ROUTING_FACT_EVENTS = ("routed", NAMED_EVENT)
+
+
 def routed_events(session: Session, *, inquiry_id: int) -> list[Event]:
-    """The inquiry's ``routed`` events: who the router chose, by which rule, with which facts."""
+    """The inquiry's ``routed`` events (who the router chose, by which rule, with which facts) and
+    the names a complaint's later messages added to those facts (``named_in_complaint``)."""
     event_buffer.write_waiting(session)
-    stmt = select(Event).where(Event.inquiry_id == inquiry_id, Event.type == "routed")
+    stmt = select(Event).where(Event.inquiry_id == inquiry_id, col(Event.type).in_(ROUTING_FACT_EVENTS))
     return list(session.exec(stmt).all())
 
 

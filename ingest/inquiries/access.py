@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from ingest.api.auth import Principal
+from storage import inquiry_repo
 from storage.actors import RESERVED_ACTORS
 from storage.models import Event, Inquiry, Kind
 from storage.staff_models import Role
@@ -54,7 +55,7 @@ def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
     return exists(
         select(col(Event.id)).where(
             col(Event.inquiry_id) == col(Inquiry.id),
-            col(Event.type) == "routed",
+            col(Event.type).in_(inquiry_repo.ROUTING_FACT_EVENTS),
             named.contains(f'"{key}"', autoescape=True),
         )
     )

@@ -30,11 +30,21 @@ REDIRECT_REASONS: dict[str, dict[str, str]] = {
     },
 }
 
+# Reasons the service gives itself, never offered to staff: a complaint's later message names the
+# employee who holds it (ingest/pipeline/complaint_names.py).
+SERVICE_REASONS: dict[str, dict[str, str]] = {
+    "complaint_names_handler": {
+        "lv": "lai sūdzību izskatītu darbinieks, uz kuru tā neattiecas",
+        "ru": "чтобы жалобу рассмотрел сотрудник, которого она не касается",
+        "en": "so that the complaint is examined by an employee it does not concern",
+    },
+}
+
 
 def reason_for_client(code: str | None, written: str, language: str) -> str:
     """The chosen reason in the client's language (Latvian when theirs is not one of ours), else what
     staff wrote."""
-    texts = REDIRECT_REASONS.get(code or "")
+    texts = REDIRECT_REASONS.get(code or "") or SERVICE_REASONS.get(code or "")
     if texts is None:
         return written
     return texts.get(language) or texts["lv"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ingest.inquiries.clock import resume_clock
 from ingest.pipeline.arrival import Arrival, Outcome, Step
+from ingest.pipeline.complaint_names import record_names
 from ingest.pipeline.messages import add_message
 from storage import repo
 from storage.models import InquiryStatus
@@ -16,6 +17,7 @@ def run(arrival: Arrival) -> Outcome | None:
     arrival.message = add_message(session, inquiry, arrival.inbound, arrival.receipt, link_receipt=False)
     if not arrival.follow_up:
         return None
+    record_names(arrival)
     repo.add_event(
         session,
         inquiry_id=inquiry.id,
