@@ -9,14 +9,14 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
-from storage.models import OPEN_STATUSES, Contact, Inquiry, InquiryStatus, Message, Outbox
+from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus, Message, Outbox
 
 
-def thread_candidate(
-    session: Session, *, contact_id: int, since: datetime, any_age_channels: Sequence[str] = ()
-) -> Inquiry | None:
-    """The client's inquiry a new message joins: an open one active at or after ``since`` (on
-    ``any_age_channels``, whatever its age), else one answered at or after ``since``; the most
+def thread_candidates(
+    session: Session, *, contact_id: int, since: datetime, any_age_channels: Sequence[str] = (), limit: int = 5
+) -> list[Inquiry]:
+    """The client's inquiries a new message may join: open ones active at or after ``since`` (on
+    ``any_age_channels``, whatever their age), then ones answered at or after ``since``; the most
     recently active first. Merged inquiries are left out (their target is found instead)."""
     is_open = col(Inquiry.status).in_(OPEN_STATUSES)
     recent = or_(col(Inquiry.updated_at) >= since, col(Inquiry.received_at) >= since)
@@ -26,9 +26,9 @@ def thread_candidate(
         select(Inquiry)
         .where(Inquiry.contact_id == contact_id, col(Inquiry.merged_into_id).is_(None), or_(open_ok, answered_ok))
         .order_by(case((is_open, 0), else_=1), col(Inquiry.updated_at).desc(), col(Inquiry.id).desc())
-        .limit(1)
+        .limit(limit)
     )
-    return session.exec(stmt).first()
+    return list(session.exec(stmt).all())
 
 
 def acknowledgements_of(session: Session, *, inquiry_id: int) -> int:
@@ -47,10 +47,6 @@ def messages_from_contact(session: Session, *, contact_id: int, since: datetime)
         .where(Inquiry.contact_id == contact_id, Message.direction == "in", col(Message.received_at) >= since)
     )
     return int(session.exec(stmt).one())
-
-
-def contact_by_phone(session: Session, *, phone: str) -> Contact | None:
-    return session.exec(select(Contact).where(Contact.phone == phone).order_by(col(Contact.id)).limit(1)).first()
 
 
 def move_inquiries(session: Session, *, from_id: int, to_id: int) -> list[int]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from ingest.api import inquiries, interactions, staff
+from ingest.api import contacts, inquiries, interactions, staff
 from ingest.api.context import ApiContext
 
 
 def staff_api_routers() -> list[APIRouter]:
-    return [staff.router, inquiries.router, interactions.router]
+    return [staff.router, inquiries.router, interactions.router, contacts.router]
 
 
 def mount_staff_api(app: FastAPI, ctx: ApiContext) -> None:

@@ -42,7 +42,43 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
         elif event.type == "reassigned":
             data = event.data
             lines.append(f"    from {data.get('from')} to {data.get('to')}: {data.get('reason') or 'no reason given'}")
+        else:
+            lines.extend("    " + line for line in _explain_threading(event.type, event.data))
     return Explanation(reference=inquiry.reference, lines=lines)
+
+
+# How a message was threaded (ingest/pipeline/thread.py, joining.py), in words.
+_JOIN_RULES = {
+    "references": "it answers a message of this inquiry (In-Reply-To / References)",
+    "reference_tag": "its subject carries this inquiry's reference, and it is from the same client",
+    "same_channel": "the client's open inquiry on the same channel",
+    "cross_channel": "the client's open inquiry, on another channel, within the threading window",
+    "missed_call": "a missed call from the client of an open inquiry: a call-back task",
+    "other_topic": "clearly about another topic than the client's open inquiry",
+}
+
+
+def _explain_threading(kind: str, data: dict[str, Any]) -> list[str]:
+    """Why a message joined this inquiry, or split off into another one; the call-back task."""
+    if kind == "message_received" and data.get("joined"):
+        joined = data["joined"]
+        out = [f"joined on {data.get('channel')}: {_JOIN_RULES.get(joined.get('rule'), joined.get('rule'))}"]
+        if joined.get("inquiry_channel") and joined.get("rule") != "references":
+            out.append(f"inquiry came on {joined['inquiry_channel']}; window {joined.get('window_working_hours')} "
+                       "working hours")  # fmt: skip
+        return out
+    if kind in ("split_from", "split_to"):
+        where = "opened apart from" if kind == "split_from" else "a message split off into"
+        return [
+            f"{where} {data.get('reference')}: {_JOIN_RULES['other_topic']}",
+            f"message topic {data.get('topic')} (keyword {data.get('keyword')!r}, score {data.get('score')}), "
+            f"inquiry topic {data.get('inquiry_topic')} not found in it",
+        ]
+    if kind == "call_back_task":
+        return [f"call back {data.get('caller')}: {data.get('employee')}, reminded {data.get('remind_at')}"]
+    if kind == "client_ack_suppressed":
+        return [f"no acknowledgement: {data.get('reason')}"]
+    return []
 
 
 def _explain_routing(data: dict[str, Any]) -> list[str]:

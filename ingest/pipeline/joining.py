@@ -62,21 +62,28 @@ def client_inquiry(arrival: Arrival) -> Joined | None:
     channel = inbound.channel
     # A call joins any open inquiry; a text the open inquiry on its channel, however old.
     any_age = (CALL, *TEXT_CHANNELS, "email") if channel == CALL else (channel,) if channel in TEXT_CHANNELS else ()
-    found = thread_repo.thread_candidate(session, contact_id=contact.id, since=since, any_age_channels=any_age)
-    if found is None:
+    found = thread_repo.thread_candidates(session, contact_id=contact.id, since=since, any_age_channels=any_age)
+    if not found:
         return None
-    facts: dict[str, Any] = {
-        "rule": "missed_call" if channel == CALL else "same_channel" if found.channel == channel else "cross_channel",
-        "inquiry_channel": found.channel,
-        "window_working_hours": office.cross_channel.total_seconds() / 3600,
-    }
-    if channel == CALL or not found.topic:
-        return Joined(found, split=False, facts=facts)
-    understood = office.router.understand(subject=inbound.subject, text=inbound.text)
-    other = other_topic(understood, found.topic)
-    if other is not None:
-        return Joined(found, split=True, facts={**facts, "rule": "other_topic", **other})
-    return Joined(found, split=False, facts=facts)
+    if channel == CALL:
+        return Joined(found[0], split=False, facts=_facts(found[0], channel, office.cross_channel))
+    understood: Understanding | None = None
+    # The most recent inquiry the message is not clearly apart from: a client writing about two
+    # matters in turn goes on in each, instead of opening a new inquiry with every message.
+    for candidate in found:
+        if candidate.topic and understood is None:
+            understood = office.router.understand(subject=inbound.subject, text=inbound.text)
+        if not candidate.topic or understood is None or other_topic(understood, candidate.topic) is None:
+            return Joined(candidate, split=False, facts=_facts(candidate, channel, office.cross_channel))
+    assert understood is not None and found[0].topic is not None
+    apart = other_topic(understood, found[0].topic) or {}
+    return Joined(found[0], split=True, facts={**_facts(found[0], channel, office.cross_channel), **apart,
+                                               "rule": "other_topic"})  # fmt: skip
+
+
+def _facts(inquiry: Inquiry, channel: str, window: timedelta) -> dict[str, Any]:
+    rule = "missed_call" if channel == CALL else "same_channel" if inquiry.channel == channel else "cross_channel"
+    return {"rule": rule, "inquiry_channel": inquiry.channel, "window_working_hours": window.total_seconds() / 3600}
 
 
 def other_topic(understood: Understanding, topic: str) -> dict[str, Any] | None:
