@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ingest.cli import calls, dashboard, inquiries, inspect, privacy, queues, serve, tokens
+from ingest.cli import calls, dashboard, inquiries, inspect, privacy, queues, routing, serve, tokens
 
 # In the order ``ingest --help`` lists them.
-GROUPS = (serve, inspect, inquiries, queues, calls, tokens, privacy, dashboard)
+GROUPS = (serve, inspect, inquiries, routing, queues, calls, tokens, privacy, dashboard)
 
 
 def build_parser() -> argparse.ArgumentParser:
