@@ -29,11 +29,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ingest.inquiries.routing_review import misroutes, suggested_keywords
 
     settings = load_settings(args.config)
-    _ = terminal_translations().gettext
+    translations = terminal_translations()
+    _ = translations.gettext
     start, end = _period(settings, args)
     with opened(settings) as sessions, sessions() as session:
         found = misroutes(session, start=start, end=end, topics=_topics(settings))
-    print(_("%(count)s reassignments moved an inquiry to another topic") % {"count": len(found)})
+    print(translations.ngettext("%(count)s reassignment moved an inquiry to another topic",
+                                "%(count)s reassignments moved an inquiry to another topic", len(found))
+          % {"count": len(found)})  # fmt: skip
     for item in found:
         misled = _("misled by: %(words)s") % {"words": " / ".join(item.misled_by) or "-"}
         moved = f"{item.routed_topic or '-'} -> {item.final_topic or '-'}"
@@ -62,7 +65,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ingest.routing import router_from_settings
 
     settings = load_settings(args.config)
-    _ = terminal_translations().gettext
+    translations = terminal_translations()
+    _ = translations.gettext
     try:
         with open(args.cases, encoding="utf-8") as fh:
             cases = [json.loads(line) for line in fh if line.strip()]
@@ -71,7 +75,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     result = evaluate(router_from_settings(settings), cases)
     share = result.right / result.total if result.total else 0.0
-    print(_("%(right)s of %(total)s cases routed to their topic (%(share).0f%%)")
+    print(translations.ngettext("%(right)s of %(total)s case routed to its topic (%(share).0f%%)",
+                                "%(right)s of %(total)s cases routed to their topic (%(share).0f%%)", result.total)
           % {"right": result.right, "total": result.total, "share": 100 * share})  # fmt: skip
     for topic, (n, right) in sorted(result.per_topic.items()):
         print(f"  {topic:16} {right:5} / {n:<5} {100 * right / n:5.0f}%")
