@@ -159,10 +159,11 @@ def test_bounce_of_our_acknowledgement_marks_the_address(settings: Any, relay: A
             ],
             what="the address marked undeliverable",
         )
-        # A new matter from that address: routed and notified, but no acknowledgement into the void.
+        # A new matter from that address (another topic: the same one would join the open inquiry):
+        # routed and notified, but no acknowledgement into the void.
         send(
             service.smtp_port,
-            client_mail("Bedre", "Bedre uz ietves.", sender="gone@client.example"),
+            client_mail("Apkure", "Radiatori ir auksti, dzīvoklī nav apkures.", sender="gone@client.example"),
             sender="gone@client.example",
         )
         wait_until(lambda: len(relay.staff()) == 2, what="the second notification")

@@ -271,6 +271,7 @@ def test_a_reply_arriving_during_a_merge_waits_and_lands_on_the_target(make_sett
     with pipeline_office(make_settings()) as o:
         w = World(o)
         w.receive(mail(JANIS, "Atkritumi", "Netiek izvesti atkritumi.", Message_ID="<a@client.example>"))
+        o.clock.now += timedelta(days=2)  # later than the threading window: a second inquiry
         w.receive(mail(JANIS, "Konteiners", "Konteiners salauzts.", Message_ID="<b@client.example>"))
         first, second = w.inquiries()
         locked, done = threading.Event(), threading.Event()
