@@ -15,8 +15,8 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from channels.base import InboundAttachment, InboundMessage, UnprocessableReceipt, natural_id_of
-from channels.email_auto import classify
+from channels.base import InboundAttachment, InboundMessage, natural_id_of
+from channels.email_auto import read_signs
 from channels.email_headers import mend_header_block
 from channels.email_parse import parse_email
 
@@ -47,6 +47,8 @@ class EmailChannel:
     max_attachment_bytes: int = 25 * 1024 * 1024
     # Our own addresses: mail from them is ours coming back, never a client's.
     own_addresses: frozenset[str] = frozenset()
+    # Glob patterns of senders whose mail is never an inquiry ([email] never_inquiry_senders).
+    never_inquiry_senders: tuple[str, ...] = ()
     name: str = "email"
 
     def natural_id(self, raw: bytes, meta: Mapping[str, Any]) -> str:
@@ -54,16 +56,18 @@ class EmailChannel:
 
     def normalise(self, raw: bytes, meta: Mapping[str, Any]) -> InboundMessage:
         parsed = parse_email(raw, max_attachment_bytes=self.max_attachment_bytes)
-        # Decided before the sender is required: a bounce without a usable From is filed, not parked.
-        automatic = classify(
+        # Only read here: the pipeline's automatic step decides what the signs mean, before it
+        # requires a sender, so a bounce without a usable From is filed, not parked.
+        signs = read_signs(
             mend_header_block(raw),
             envelope_from=meta.get("envelope_from"),
             from_address=parsed.from_address,
             own_addresses=self.own_addresses,
+            never_inquiry=self.never_inquiry_senders,
         )
-        sender = parsed.from_address or (meta.get("envelope_from") or None)
-        if not sender and automatic is None:
-            raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
+        # Any usable address: From, then Sender, Reply-To, the envelope's.
+        fallbacks = (*(a for _, a in parsed.sender), *(a for _, a in parsed.reply_to), meta.get("envelope_from"))
+        sender = parsed.from_address or next((a for a in fallbacks if a), None)
         received_at = datetime.fromisoformat(meta["received_at"])
         # A message that waited in the mailbox (the service was down) counts from its arrival there.
         arrived = meta.get("imap_internaldate")
@@ -76,7 +80,7 @@ class EmailChannel:
                 received_at = arrived_at
         # Most specific first: the message answered (for a bounce: the one returned), then the
         # thread from newest to oldest.
-        refs = (*(automatic.bounced_ids if automatic else ()), *parsed.in_reply_to, *reversed(parsed.references))
+        refs = (*signs.bounced_ids, *parsed.in_reply_to, *reversed(parsed.references))
         refers_to = tuple(dict.fromkeys(f"mid:{r}" for r in refs))
         recipients = tuple(dict.fromkeys(a.lower() for a in (*parsed.to, *meta.get("envelope_to", ()))))
         attachments = parsed.attachments
@@ -90,15 +94,18 @@ class EmailChannel:
         return InboundMessage(
             channel=self.name,
             external_id=self.natural_id(raw, meta),
-            sender_address=sender or "",  # empty only for automatic mail, which no one answers
+            sender_address=sender or "",  # empty: the automatic step files it or refuses it
             sender_name=parsed.from_name,
             subject=parsed.subject,
             text=parsed.text,
             received_at=received_at,
             refers_to=refers_to,
             attachments=attachments,
-            automatic=automatic.kind if automatic else None,
-            automatic_why=automatic.why if automatic else None,
             recipients=recipients,
-            extra={"message_id": parsed.message_id, "defects": list(parsed.defects)},
+            extra={
+                "message_id": parsed.message_id,
+                "defects": list(parsed.defects),
+                "automatic_signs": signs.as_dict(),
+                "reply_to": [list(pair) for pair in parsed.reply_to[:1]],
+            },
         )

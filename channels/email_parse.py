@@ -60,6 +60,10 @@ class ParsedEmail:
     attachments: tuple[InboundAttachment, ...]
     auto_submitted: str | None  # Auto-Submitted lowercased; None when absent or "no"
     defects: tuple[str, ...]  # short notes on what was wrong with the message, for inspection
+    # (display name, address) of Reply-To and Sender, usable addresses only: who to answer when a
+    # machine wrote From (web forms), and a sender to file under when From is unusable.
+    reply_to: tuple[tuple[str, str], ...] = ()
+    sender: tuple[tuple[str, str], ...] = ()
 
 
 def _normalise_text(text: str) -> str:
@@ -208,4 +212,6 @@ def _parse(raw: bytes, max_attachment_bytes: int) -> ParsedEmail:
         attachments=tuple(body.attachments),
         auto_submitted=auto_submitted(msg),
         defects=tuple(state.defects),
+        reply_to=tuple((collapse(n), a) for n, a in addresses(msg, "Reply-To", state) if a),
+        sender=tuple((collapse(n), a) for n, a in addresses(msg, "Sender", state) if a),
     )

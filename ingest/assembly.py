@@ -50,7 +50,11 @@ def mail_transport(settings: Settings) -> MailTransport:
 
 def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     own = frozenset({settings.outgoing_mail.from_address.lower(), *settings.smtp_listener.recipients})
-    email = EmailChannel(max_attachment_bytes=settings.service.max_attachment_bytes, own_addresses=own)
+    email = EmailChannel(
+        max_attachment_bytes=settings.service.max_attachment_bytes,
+        own_addresses=own,
+        never_inquiry_senders=tuple(settings.email.never_inquiry_senders),
+    )
     # WhatsApp and SMS through Twilio: always registered, so stored receipts normalise even
     # while the webhook is switched off.
     whatsapp, sms = TwilioMessagingChannel(name="whatsapp"), TwilioMessagingChannel(name="sms")

@@ -61,7 +61,11 @@ def test_inspect_email_recognises_an_auto_reply(tmp_path: Path) -> None:
     )
     run = subprocess.run([*INGEST, "inspect-email", str(eml), "--config", str(config)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["automatic"] == {"kind": "auto-reply", "why": "Auto-Submitted: auto-replied"}
+    assert json.loads(run.stdout)["automatic"] == {
+        "kind": "auto-reply",
+        "why": "Auto-Submitted: auto-replied",
+        "opens_inquiry": False,
+    }
 
 
 def test_inspect_email_reports_unusable_message(tmp_path: Path) -> None:

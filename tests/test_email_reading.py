@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from channels.base import UnprocessableReceipt
 from channels.email import EmailChannel, natural_id
 from channels.email_charset import codec_for
 from channels.email_parse import parse_email
+from ingest.pipeline.automatic_rules import decide_inbound
 
 META = {"received_at": "2026-11-25T09:00:00+00:00"}
 LV_TEXT = "Labdien, šodien netika izvesti atkritumi no Brīvības ielas 12.\nAr cieņu, Jānis Bērziņš"
@@ -162,8 +162,9 @@ def test_a_sender_with_a_single_label_domain_is_accepted() -> None:
     raw = b"From: guest@localhost\r\nSubject: s\r\n\r\nhi\r\n"
     assert parse_email(raw).from_address == "guest@localhost"
     assert EmailChannel().normalise(raw, META).sender_address == "guest@localhost"
-    with pytest.raises(UnprocessableReceipt):
-        EmailChannel().normalise(b"From: guest@\r\nSubject: s\r\n\r\nhi\r\n", META)
+    # No usable address at all: the pipeline's automatic step refuses it (nothing says it is automatic).
+    unusable = EmailChannel().normalise(b"From: guest@\r\nSubject: s\r\n\r\nhi\r\n", META)
+    assert unusable.sender_address == "" and decide_inbound(unusable) is None
 
 
 @pytest.mark.parametrize(

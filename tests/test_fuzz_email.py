@@ -32,6 +32,7 @@ from channels.email import EmailChannel
 from channels.email_parse import parse_email
 from ingest.assembly import build_pipeline, sync_employees
 from ingest.intake.receipts import ReceiptStore
+from ingest.pipeline.automatic_rules import decide_inbound
 from ingest.pipeline.runner import Outcome, storable
 from storage.db import make_engine, migrate, session_factory
 from storage.models import Receipt
@@ -292,7 +293,7 @@ def check_message(raw: bytes) -> InboundMessage | None:
     stored = storable(inbound)
     _utf8_str(stored.text, "text")
     _utf8_str(stored.sender_address, "sender_address")
-    assert stored.sender_address or inbound.automatic, "only automatic mail may come without a sender"
+    assert stored.sender_address or decide_inbound(inbound), "only automatic mail may come without a sender"
     for name in ("subject", "sender_name"):
         value = getattr(stored, name)
         if value is not None:

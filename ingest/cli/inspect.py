@@ -16,7 +16,9 @@ from ingest.config.fields import in_language
 
 def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     """What the service would make of a message, without storing anything."""
+    from channels.base import UnprocessableReceipt
     from ingest.assembly import channels_from_settings
+    from ingest.pipeline.automatic_rules import decide_inbound
     from ingest.routing import router_from_settings
     from router.route import Load, Situation
     from storage.types import utcnow
@@ -26,6 +28,10 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
     # No envelope: a file has none (an empty envelope sender would mean "automatic mail").
     meta = {"received_at": now.isoformat()}
     inbound = channel.normalise(raw, meta)
+    found = decide_inbound(inbound)  # as the pipeline's automatic step decides
+    if found is None and not inbound.sender_address:
+        raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
+    automatic = {"kind": found.kind, "why": found.why, "opens_inquiry": found.opens_inquiry} if found else None
     counts, thread = _stored_view(settings, inbound.refers_to, inbound.subject or "")
     decision = router_from_settings(settings).decide(
         subject=inbound.subject,
@@ -42,7 +48,7 @@ def inspect_email(raw: bytes, settings: Settings) -> dict[str, Any]:
         "subject": inbound.subject,
         "text": inbound.text,
         "refers_to": list(inbound.refers_to),
-        "automatic": {"kind": inbound.automatic, "why": inbound.automatic_why} if inbound.automatic else None,
+        "automatic": automatic,
         "threads_into": thread,
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size, "omitted": a.omitted_reason}

@@ -31,6 +31,20 @@ class SmtpListenerSettings(Section):
         return [v.lower() for v in value]
 
 
+class EmailIntakeSettings(Section):
+    """Mail in, whichever receiver brought it (SMTP or IMAP)."""
+
+    # Senders whose mail is never an inquiry (newsletters the office subscribed to): glob
+    # patterns on the From address, case-insensitive ("*@news.example.lv", "info@portal.example").
+    # Such mail is kept as automatic, listed in the workspace, where staff can still open an inquiry.
+    never_inquiry_senders: list[str] = Field(default_factory=list)
+
+    @field_validator("never_inquiry_senders")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value if v.strip()]
+
+
 class OutgoingMailSettings(Section):
     from_address: EmailAddress = "klienti@example.lv"
     # The sender's name on e-mail: one text or one per client language, like [service] name.

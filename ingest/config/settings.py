@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from ingest.config.channels import (
     CallsSettings,
+    EmailIntakeSettings,
     ImapSettings,
     OutgoingMailSettings,
     SmtpListenerSettings,
@@ -45,6 +46,8 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     smtp_listener: SmtpListenerSettings = Field(default_factory=SmtpListenerSettings)
+    # Mail in, by SMTP or IMAP: senders whose mail is never an inquiry.
+    email: EmailIntakeSettings = Field(default_factory=EmailIntakeSettings)
     outgoing_mail: OutgoingMailSettings = Field(default_factory=OutgoingMailSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
     # What proves a reply to a notification is the employee's (README "Answering by e-mail").

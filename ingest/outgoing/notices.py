@@ -28,6 +28,7 @@ from ingest.outgoing.queued_events import record_queued
 from ingest.outgoing.redirect_reasons import reason_for_client
 from ingest.outgoing.staff_mail import email_payload, local_time, new_message_id, staff_notice
 from ingest.outgoing.staff_texts import call_client_notice
+from ingest.outgoing.writable import writable_email
 from storage import inquiry_repo, repo
 from storage.models import Contact, Employee, Inquiry, Message, Outbox
 
@@ -237,7 +238,8 @@ class Notices:
         WhatsApp allows free text only within 24 hours of the client's last message; after
         that an SMS to the same number, or e-mail, takes its place.
         """
-        email = contact.email if contact.email and contact.email_undeliverable_at is None else None
+        usable = contact.email_undeliverable_at is None and writable_email(contact.email)
+        email = contact.email if usable else None
         phone = contact.phone if self.texting and _can_text(contact.phone) else None
         if inquiry.channel == "email":
             return ("email", email) if email else (("sms", phone) if phone else None)

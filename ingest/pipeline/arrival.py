@@ -70,6 +70,8 @@ class Arrival:
     split_from: Inquiry | None = None
     # Set when the step queued outgoing messages, so the sender is woken after the commit.
     queued: bool = False
+    # False for mail a machine sent (web forms, portals): never acknowledged (RFC 3834).
+    acknowledge: bool = True
 
 
 @dataclass(frozen=True)

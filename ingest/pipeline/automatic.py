@@ -1,5 +1,6 @@
 """Step: bounces, auto-replies and mail in the office's own name; never an inquiry, never answered
-(RFC 3834), never a note.
+(RFC 3834), never a note. Mail a machine sent on someone's behalf (web forms, portals) opens an
+inquiry that is never acknowledged. What counts as which: ingest/pipeline/automatic_rules.py.
 
 Bounces and auto-replies are kept with the inquiry they refer to as automatic messages (direction
 ``automatic``, an ``automatic_<kind>`` event): the client's machine wrote them, not the office. A
@@ -14,24 +15,67 @@ its receipt with the reason (``suspicious``) and, when it refers to an inquiry, 
 
 from __future__ import annotations
 
+import dataclasses
+
+from channels.base import UnprocessableReceipt
 from ingest.pipeline.arrival import Arrival, Outcome, Step
+from ingest.pipeline.automatic_rules import BOUNCE, OWN, Decision, decide_inbound, person_reply_to
 from ingest.pipeline.messages import add_message
 from storage import merge_repo, repo
 from storage.models import Direction, Inquiry
 
-OWN = "own"
+__all__ = ["OPEN_AS_INQUIRY", "OWN", "STEP", "SUSPICIOUS_WHY"]
+
 SUSPICIOUS_WHY = "the office's own address as sender, on mail that is no copy of ours: from outside"
+# Receipt meta set when staff open an inquiry from kept automatic mail (the dashboard's list):
+# who and when; the receipt is processed again and opens an inquiry, never acknowledged.
+OPEN_AS_INQUIRY = "open_as_inquiry"
 
 
 def run(arrival: Arrival) -> Outcome | None:
+    """The one decision on automatic mail, before anything needs a sender."""
+    decision = decide_inbound(arrival.inbound)
+    opened_by = arrival.receipt.meta.get(OPEN_AS_INQUIRY)
+    if decision is not None and opened_by and not decision.opens_inquiry:
+        decision = dataclasses.replace(decision, opens_inquiry=True)
+    if decision is None or decision.opens_inquiry:
+        return _as_inquiry(arrival, decision, opened_by)
+    return _keep(arrival, decision)
+
+
+def _as_inquiry(arrival: Arrival, decision: Decision | None, opened_by: object) -> Outcome | None:
+    """A person's mail goes on; mail a machine sent for someone goes on too, never acknowledged
+    (RFC 3834), filed under the person its Reply-To names."""
+    inbound, receipt = arrival.inbound, arrival.receipt
+    if decision is not None:
+        outcome: dict[str, object] = {"automatic": decision.kind, "why": decision.why, "acknowledge": False}
+        reply_to = person_reply_to(inbound)
+        if reply_to is not None:
+            name, address = reply_to
+            arrival.inbound = inbound = dataclasses.replace(
+                inbound, sender_address=address, sender_name=name or inbound.sender_name
+            )
+            outcome["contact"] = "reply-to"
+        if opened_by:
+            outcome["opened_by"] = opened_by
+        if not inbound.sender_address:  # no one to file it under: kept, like a bounce
+            return _keep(arrival, dataclasses.replace(decision, opens_inquiry=False))
+        arrival.acknowledge = False
+        receipt.meta = {**receipt.meta, "outcome": outcome}
+        arrival.session.add(receipt)
+    if not inbound.sender_address:
+        raise UnprocessableReceipt("no sender address: neither a From header nor an envelope sender")
+    return None
+
+
+def _keep(arrival: Arrival, decision: Decision) -> Outcome:
+    """Kept on its receipt, or as an automatic message of the inquiry it refers to; never answered."""
     inbound, receipt, session = arrival.inbound, arrival.receipt, arrival.session
-    if not inbound.automatic:
-        return None
     inquiry = repo.inquiry_for_references(session, external_ids=inbound.refers_to)
     if inquiry is not None:
         inquiry = merge_repo.final_inquiry(session, inquiry)  # kept where the conversation went on
-    outcome: dict[str, object] = {"automatic": inbound.automatic, "why": inbound.automatic_why}
-    if inbound.automatic == OWN:
+    outcome: dict[str, object] = {"automatic": decision.kind, "why": decision.why}
+    if decision.kind == OWN:
         return _in_our_name(arrival, inquiry, outcome)
     receipt.meta = {**receipt.meta, "outcome": outcome}
     session.add(receipt)
@@ -40,9 +84,9 @@ def run(arrival: Arrival) -> Outcome | None:
     assert inquiry.id is not None
     message = add_message(session, inquiry, inbound, receipt, direction=Direction.AUTOMATIC.value)
     data: dict[str, object] = {**outcome, "message_id": message.id}
-    if inbound.automatic == "bounce":
+    if decision.kind == BOUNCE:
         data["bounced"] = _mark_undeliverable(arrival)
-    repo.add_event(session, inquiry_id=inquiry.id, type=f"automatic_{inbound.automatic}", at=arrival.now, data=data)
+    repo.add_event(session, inquiry_id=inquiry.id, type=f"automatic_{decision.kind}", at=arrival.now, data=data)
     return Outcome.THREADED
 
 

@@ -39,7 +39,7 @@ def _tell(arrival: Arrival, employee: Employee) -> None:
         follow_up=arrival.follow_up,
         now=now,
     )
-    if not arrival.follow_up:
+    if not arrival.follow_up and arrival.acknowledge:
         notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now)
 
 
