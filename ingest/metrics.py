@@ -88,6 +88,11 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             "gk_receipts_parked", "Receipts that failed and wait for a retry or an operator", value=parked
         )
+        what = "Automatic e-mail by the reason it was found automatic, and whether it was kept without an inquiry"
+        automatic = GaugeMetricFamily("gk_automatic_mail", what, labels=["reason", "kept"])
+        for reason, kept, n in metrics_repo.automatic_mail_by_reason(session):
+            automatic.add_metric([reason, "yes" if kept else "no"], n)
+        yield automatic
 
         outbox = GaugeMetricFamily("gk_outbox", "Outgoing messages by channel and status", labels=["channel", "status"])
         for channel, status, n in metrics_repo.outbox_by_channel_and_status(session):

@@ -13,7 +13,8 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from storage.models import Inquiry, InquiryStatus, Message, Outbox, OutboxStatus, Receipt
+from storage.automatic_repo import kind_of_outcome
+from storage.models import Inquiry, InquiryStatus, Message, Outbox, OutboxStatus, Receipt, ReceiptStatus
 from storage.twilio_models import MediaFetch
 
 
@@ -23,6 +24,20 @@ def receipts_by_channel_and_status(session: Session) -> list[tuple[str, str, int
         select(Receipt.channel, Receipt.status, func.count()).group_by(Receipt.channel, Receipt.status)
     ).all()
     return [(channel, status, int(n)) for channel, status, n in rows]
+
+
+def automatic_mail_by_reason(session: Session) -> list[tuple[str, bool, int]]:
+    """(kind, kept without an inquiry, how many) of the automatic e-mail processed; the kind is the
+    reason the pipeline's automatic step gave (bounce, auto-reply, generated, never-inquiry, ...)."""
+    kind, kept = kind_of_outcome(), col(Receipt.message_id).is_(None)
+    rows = session.exec(
+        select(kind, kept, func.count())
+        .where(
+            col(Receipt.channel) == "email", col(Receipt.status) == ReceiptStatus.PROCESSED.value, kind.is_not(None)
+        )  # fmt: skip
+        .group_by(kind, kept)
+    ).all()
+    return [(str(k), bool(is_kept), int(n)) for k, is_kept, n in rows]
 
 
 def outbox_by_channel_and_status(session: Session) -> list[tuple[str, str, int]]:

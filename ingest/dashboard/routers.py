@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from ingest.api.context import ApiContext
-from ingest.dashboard import inquiry_actions, inquiry_list, inquiry_pages, interactions, login, overview
+from ingest.dashboard import automatic_mail, inquiry_actions, inquiry_list, inquiry_pages, interactions, login, overview
 from ingest.dashboard.deps import DashboardContext, DashboardOptions, internal_error_page
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
@@ -25,6 +25,7 @@ def dashboard_routers() -> list[APIRouter]:
         inquiry_pages.router,
         inquiry_actions.router,
         interactions.router,
+        automatic_mail.router,
     ]
 
 

@@ -75,6 +75,8 @@ def _keep(arrival: Arrival, decision: Decision) -> Outcome:
     if inquiry is not None:
         inquiry = merge_repo.final_inquiry(session, inquiry)  # kept where the conversation went on
     outcome: dict[str, object] = {"automatic": decision.kind, "why": decision.why}
+    if inquiry is None and decision.kind != OWN:  # what the workspace's list shows of it
+        outcome.update({"from": inbound.sender_address, "subject": (inbound.subject or "")[:300]})
     if decision.kind == OWN:
         return _in_our_name(arrival, inquiry, outcome)
     receipt.meta = {**receipt.meta, "outcome": outcome}
