@@ -73,6 +73,13 @@ LABELS: dict[str, str] = {
     "written_form_not_sent": N_("written-form instructions not sent"),
     "automatic_bounce": N_("bounce"),
     "automatic_auto-reply": N_("automatic reply"),
+    "automatic_read-receipt": N_("read receipt"),
+    "automatic_never-inquiry": N_("mail from a sender that never opens an inquiry"),
+    # automatic mail kept without an inquiry: the kind of reason (ingest/pipeline/automatic_rules.py)
+    "bounce": N_("bounce"),
+    "auto-reply": N_("automatic reply"),
+    "read-receipt": N_("read receipt"),
+    "never-inquiry": N_("mail from a sender that never opens an inquiry"),
     "suspicious_mail": N_("mail in the office's name from outside: kept, not filed"),
     "media_fetched": N_("attachment downloaded"),
     "media_failed": N_("attachment could not be downloaded"),
