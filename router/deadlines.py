@@ -20,6 +20,8 @@ from router.calendar import WorkingCalendar
 class DeadlinePolicy:
     reminder_share_left: float = 0.25
     board_after: timedelta = timedelta(hours=8)
+    # A reassigned overdue inquiry is due again this many working days on, at the day's end.
+    reassigned_overdue_days: int = 1
 
 
 def alarm_times(

@@ -10,7 +10,7 @@ Every query takes ``where``, the caller's visibility (everything when None). Cou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -85,17 +85,27 @@ def _conditions(span: Span) -> _Conditions:
         overdue=overdue,
         received=received,
         answered=answered,
-        on_time=and_(answered, in_time),
-        # Answered late, or never answered and past due. One answered in time and reopened by the
-        # client's "Paldies!" is answered on time, not missed as well (it may still be overdue now).
-        missed=and_(
-            received,
-            or_(
-                and_(col(Inquiry.answered_at).is_not(None), not_(in_time)),
-                and_(col(Inquiry.answered_at).is_(None), overdue),
-            ),
+        # A deadline missed before a reassignment gave a new one is not kept by meeting the new one.
+        on_time=and_(answered, in_time, col(Inquiry.missed_due_at).is_(None)),
+        missed=or_(_missed_now(received, in_time, overdue), _missed_before(received)),
+    )
+
+
+def _missed_now(received: ColumnElement[bool], in_time: ColumnElement[bool], overdue: ColumnElement[bool]) -> Any:
+    # Answered late, or never answered and past due. One answered in time and reopened by the
+    # client's "Paldies!" is answered on time, not missed as well (it may still be overdue now).
+    return and_(
+        received,
+        or_(
+            and_(col(Inquiry.answered_at).is_not(None), not_(in_time)),
+            and_(col(Inquiry.answered_at).is_(None), overdue),
         ),
     )
+
+
+def _missed_before(received: ColumnElement[bool]) -> Any:
+    """Overdue when reassigned (ingest/inquiries/reassign.py): the deadline that passed, missed."""
+    return and_(received, col(Inquiry.missed_due_at).is_not(None))
 
 
 def _visible(where: ColumnElement[bool] | None) -> ColumnElement[bool]:
@@ -133,9 +143,17 @@ def received_tally(session: Session, *, span: Span, where: ColumnElement[bool] |
 def tallies_by(
     session: Session, *, dimension: Dimension, span: Span, where: ColumnElement[bool] | None = None
 ) -> list[tuple[str | None, Tally]]:
-    """(value or None, counts) per value of ``dimension``, over the inquiries open now or received in the span."""
+    """(value or None, counts) per value of ``dimension``, over the inquiries open now or received in the span.
+
+    By employee, a deadline missed before a reassignment is counted against whoever held the
+    inquiry when it passed (:func:`_missed_by_earlier_holders`), the rest against its holder now.
+    """
     key = _DIMENSION_COLUMNS[dimension]
     c = _conditions(span)
+    if dimension == "employee":
+        in_time = or_(col(Inquiry.due_at).is_(None), col(Inquiry.answered_at) <= col(Inquiry.due_at))
+        own_before = and_(_missed_before(c.received), col(Inquiry.missed_by_id) == col(Inquiry.employee_id))
+        c = replace(c, missed=or_(_missed_now(c.received, in_time, c.overdue), own_before))
     rows = session.execute(
         select(key.label("k"), *_count_columns(c))
         .select_from(Inquiry)
@@ -144,7 +162,32 @@ def tallies_by(
         .where(_visible(where), or_(c.is_open, c.received))
         .group_by(key)
     ).all()
-    return [(str(r[0]) if r[0] is not None else None, _tally(r[1:])) for r in rows]
+    tallies = {(str(r[0]) if r[0] is not None else None): _tally(r[1:]) for r in rows}
+    if dimension == "employee":
+        for holder, missed in _missed_by_earlier_holders(session, span=span, where=where):
+            tally = tallies.get(holder, Tally(0, 0, 0, 0, 0, 0))
+            tallies[holder] = tally._replace(missed=tally.missed + missed)
+    return list(tallies.items())
+
+
+def _missed_by_earlier_holders(
+    session: Session, *, span: Span, where: ColumnElement[bool] | None
+) -> list[tuple[str | None, int]]:
+    """(employee key or None, how many) of the deadlines missed by someone other than the inquiry's
+    holder now, who was given a new one when it was reassigned."""
+    c = _conditions(span)
+    rows = session.execute(
+        select(col(Employee.key), func.count())
+        .select_from(Inquiry)
+        .outerjoin(Employee, col(Employee.id) == col(Inquiry.missed_by_id))
+        .where(
+            _visible(where),
+            _missed_before(c.received),
+            col(Inquiry.missed_by_id).is_distinct_from(col(Inquiry.employee_id)),
+        )
+        .group_by(col(Employee.key))
+    ).all()
+    return [(str(k) if k is not None else None, int(n)) for k, n in rows]
 
 
 def received_of_kinds(

@@ -187,6 +187,10 @@ class Inquiry(SQLModel, table=True):
     # Set when the inquiry was merged into another of the same client (ingest/inquiries/merging.py):
     # it is closed, and whatever refers to it (a reply, a reference) is taken to that one.
     merged_into_id: int | None = Field(default=None, foreign_key="inquiry.id")
+    # The deadline that passed before the inquiry was reassigned with a new one (the client was told
+    # the new one), and who held it then: the miss stays in the figures against them (migration 0014).
+    missed_due_at: datetime | None = _ts()
+    missed_by_id: int | None = Field(default=None, foreign_key="employee.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

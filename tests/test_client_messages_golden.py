@@ -48,10 +48,14 @@ def rendered(language: str) -> str:
     for name in NAMES:
         for form, employee in ((name, janis), (f"{name}_short", ilze)):
             for kind, channel in VARIANTS if name == "ack" else VARIANTS[:1]:
-                r = templates.render(form, language, reference="GK-2026-000123", client_name="Anna Liepa",
-                                     employee=employee, due="12.03.2026 17:00", office=office, reason=reason,
-                                     written=WRITTEN, text=answer, kind=kind, channel=channel)  # fmt: skip
-                parts.append(f"=== {form} ({kind}, {channel})\n{r.subject}\n---\n{r.text.strip()}\n")
+                # A redirect of an overdue inquiry gives a new answer date (issue 16, item 5).
+                for moved in (False, True) if name == "redirect" else (False,):
+                    r = templates.render(form, language, reference="GK-2026-000123", client_name="Anna Liepa",
+                                         employee=employee, due="12.03.2026 17:00", office=office, reason=reason,
+                                         written=WRITTEN, text=answer, kind=kind, channel=channel,
+                                         due_moved=moved)  # fmt: skip
+                    label = f"{kind}, {channel}, due moved" if moved else f"{kind}, {channel}"
+                    parts.append(f"=== {form} ({label})\n{r.subject}\n---\n{r.text.strip()}\n")
     return "\n".join(parts)
 
 

@@ -1,5 +1,6 @@
 """The clock never promises the past (issue 16, item 5): an entry late when it is created gets one
-"late" notice; alarms that passed while the service was down go out as the most severe one."""
+"late" notice; alarms that passed while the service was down go out as the most severe one; a
+reassigned overdue inquiry gives the client a new date, and the miss stays with its holder."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from ingest.assembly import deadline_policy, notices_from_settings
 from ingest.inquiries.clock import settle_past
 from ingest.inquiries.interactions import Desk, Interaction, WrittenRequestInfo, log_interaction
+from ingest.inquiries.reassign import reassign
+from ingest.routing import calendar_from_settings
 from router.deadlines import DeadlinePolicy, alarm_times
+from storage import figures_repo
 from storage.db import transaction
-from storage.models import DeadlineAlarm, Employee, Event, Inquiry
-from tests.pipeline_office import Clock
+from storage.figures_repo import Span, Tally
+from storage.models import DeadlineAlarm, Employee, Event, Inquiry, Outbox
+from tests.pipeline_office import Clock, pipeline_office
 from tests.test_deadlines import CAL, World, lv, mail
 
 JANIS = "janis.kalnins@example.lv"
@@ -114,3 +120,81 @@ def test_alarms_missed_while_down_collapse_into_the_most_severe(
     assert all(a.fire_at > back_at for a in pending)
     assert fired.data["alarm"] == sent[0][0].removeprefix("deadline_")
     assert len(fired.data.get("passed", [])) == 4 - len(pending) - 1
+
+
+# -- reassigning an overdue inquiry -------------------------------------------------------------
+
+OLGA = (
+    "From: Ольга <olga@client.example>\r\nTo: klienti@example.lv\r\nSubject: Мусор\r\n"
+    "Message-ID: <m1@client.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Здравствуйте, уже неделю не вывозят мусор от дома на улице Бривибас 12.\r\n"
+).encode()
+
+
+def _reassign(o: Any, reference: str, to: str) -> None:
+    with transaction(o.sessions) as session:
+        inquiry = session.exec(select(Inquiry).where(Inquiry.reference == reference)).one()
+        reassign(session, inquiry=inquiry, to_employee=to, actor="ilze.berzina", reason="", reason_code="other_field",
+                 notices=notices_from_settings(o.settings), calendar=calendar_from_settings(o.settings),
+                 policy=deadline_policy(o.settings), now=o.clock())  # fmt: skip
+
+
+def _by_employee(o: Any) -> dict[str | None, Tally]:
+    span = Span(start=lv(1, 0), end=lv(1, 0, mo=12), now=o.clock())
+    with Session(o.engine) as session:
+        return dict(figures_repo.tallies_by(session, dimension="employee", span=span))
+
+
+def test_a_reassigned_overdue_inquiry_gets_an_honest_date_and_the_miss_stays_put(make_settings: Any) -> None:
+    with pipeline_office(make_settings()) as o:
+        o.store.store_sync(o.pipeline.channels["email"], source="smtp", raw=OLGA, meta={})
+        o.pipeline.process_due()
+        with Session(o.engine) as session:
+            first = session.exec(select(Inquiry)).one()
+            holder = session.exec(select(Employee).where(Employee.id == first.employee_id)).one()
+        assert first.due_at == lv(26, 17) and holder.key == "atkritumi-1"
+        o.clock.now = lv(30, 10)  # Monday: the deadline passed on Thursday
+        assert _by_employee(o)["atkritumi-1"].missed == 1
+        _reassign(o, first.reference, "nami")
+        with Session(o.engine) as session:
+            after = session.exec(select(Inquiry)).one()
+            redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
+            event = session.exec(select(Event).where(Event.type == "reassigned")).one()
+            alarms = session.exec(select(DeadlineAlarm).where(DeadlineAlarm.fired_at == None)).all()  # noqa: E711
+        # The next working day's end, told to the client in their language; no date in the past.
+        assert after.due_at == lv(1, 17, mo=12)
+        assert after.missed_due_at == lv(26, 17) and after.missed_by_id == holder.id
+        text = redirect.payload["text"]
+        assert "Срок ответа уже истёк" in text and "01.12.2026 17:00" in text and "26.11.2026" not in text
+        assert event.data["missed_due_at"] == lv(26, 17).isoformat() and event.data["due_at_kept"] is None
+        assert alarms and all(a.fire_at > o.clock() for a in alarms)
+        tallies = _by_employee(o)
+        # The miss is the first holder's; the new one has an open inquiry within its time.
+        assert tallies["atkritumi-1"].missed == 1 and tallies["atkritumi-1"].open == 0
+        assert tallies["nami"].missed == 0 and tallies["nami"].open == 1 and tallies["nami"].overdue == 0
+        # Answered by the new date: still not "on time" in the office's totals, and missed once.
+        with transaction(o.sessions) as session:
+            answered = session.exec(select(Inquiry)).one()
+            answered.answered_at, answered.status = lv(1, 12, mo=12), "answered"
+            session.add(answered)
+        o.clock.now = lv(2, 9, mo=12)
+        span = Span(start=lv(1, 0), end=lv(1, 0, mo=12), now=o.clock())
+        with Session(o.engine) as session:
+            total = figures_repo.total_tally(session, span=span)
+        assert (total.answered, total.answered_on_time, total.missed) == (1, 0, 1)
+        assert _by_employee(o)["nami"].missed == 0
+
+
+def test_a_reassignment_within_the_time_keeps_the_date(make_settings: Any) -> None:
+    with pipeline_office(make_settings()) as o:
+        o.store.store_sync(o.pipeline.channels["email"], source="smtp", raw=OLGA, meta={})
+        o.pipeline.process_due()
+        with Session(o.engine) as session:
+            first = session.exec(select(Inquiry)).one()
+        o.clock.now = lv(26, 16)
+        _reassign(o, first.reference, "nami")
+        with Session(o.engine) as session:
+            after = session.exec(select(Inquiry)).one()
+            redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
+        assert after.due_at == lv(26, 17) and after.missed_due_at is None
+        assert "Срок ответа не меняется: 26.11.2026 17:00" in redirect.payload["text"]

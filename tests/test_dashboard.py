@@ -424,5 +424,8 @@ def test_audit_rows_for_dashboard_reads_and_reassign(make_settings: Any) -> None
         }
         assert event.actor == "koordinatore" and event.data["reason"] == "aizvieto"
         assert redirect, "the client's redirect notice and the new employee's notification are queued"
-        # The overview logs the references it showed, not the clients' words.
-        assert refs["C"] in overview.detail["references"] and XSS_SCRIPT not in json.dumps(overview.detail)
+        # The overview logs the references it showed, not the clients' words. C was overdue: reassigned,
+        # it is due again at the next working day's end and has left today's list (issue 16, item 5).
+        assert inquiry.missed_due_at is not None and inquiry.due_at is not None and inquiry.due_at > NOW
+        shown = overview.detail["references"]
+        assert shown and refs["C"] not in shown and XSS_SCRIPT not in json.dumps(overview.detail)

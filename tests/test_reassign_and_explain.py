@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from ingest.assembly import notices_from_settings
+from ingest.assembly import deadline_policy, notices_from_settings
 from ingest.config import Settings
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.explain import explain
 from ingest.inquiries.reassign import reassign
+from ingest.routing import calendar_from_settings
 from storage.db import SessionFactory, transaction
 from storage.models import Employee, Event, Inquiry, Outbox
 from tests.pipeline_office import Clock, pipeline_office
@@ -62,6 +63,8 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
             actor="ilze.berzina",
             reason="jautājums par nama pagalmu",
             notices=notices_from_settings(stored.settings),
+            calendar=calendar_from_settings(stored.settings),
+            policy=deadline_policy(stored.settings),
             now=stored.clock(),
         )
     with Session(stored.engine) as session:
@@ -93,6 +96,8 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
             actor="x",
             reason="",
             notices=notices_from_settings(stored.settings),
+            calendar=calendar_from_settings(stored.settings),
+            policy=deadline_policy(stored.settings),
             now=stored.clock(),
         )
 

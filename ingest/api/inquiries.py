@@ -176,7 +176,8 @@ def reassign_inquiry(principal: Caller, ctx: Context, reference: Reference, body
         old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
         try:
             reassign(session, inquiry=inquiry, to_employee=body.employee, actor=principal.key, reason=body.reason,
-                     notices=ctx.notices, now=now, reason_code=body.reason_code)  # fmt: skip
+                     notices=ctx.notices, calendar=ctx.calendar, policy=ctx.policy, now=now,
+                     reason_code=body.reason_code)  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None
         audit.record(

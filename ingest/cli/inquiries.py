@@ -27,9 +27,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
-    from ingest.assembly import notices_from_settings
+    from ingest.assembly import deadline_policy, notices_from_settings
     from ingest.inquiries.errors import InquiryError
     from ingest.inquiries.reassign import get_inquiry, reassign
+    from ingest.routing import calendar_from_settings
     from storage.db import transaction
     from storage.types import utcnow
 
@@ -44,6 +45,8 @@ def cmd_reassign(args: argparse.Namespace) -> int:
                 actor=args.actor,
                 reason=args.reason,
                 notices=notices_from_settings(settings),
+                calendar=calendar_from_settings(settings),
+                policy=deadline_policy(settings),
                 now=utcnow(),
             )
     except InquiryError as exc:

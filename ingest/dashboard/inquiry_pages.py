@@ -233,7 +233,8 @@ def give_to(
     try:
         target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=user.principal.key, reason=reason,
                           reason_code=reason_code,
-                          notices=dash.ctx.notices, now=now)  # fmt: skip
+                          notices=dash.ctx.notices, calendar=dash.ctx.calendar, policy=dash.ctx.policy,
+                          now=now)  # fmt: skip
     except UnknownEmployee:
         return problem(dash, 422, N_("Choose an active employee."), user)
     except InquiryError as exc:

@@ -1,5 +1,7 @@
 """Reassigning an inquiry to another employee (policy 10.3): recorded as an event, told to the
-client (redirect notice) and to the new employee; the deadline does not restart."""
+client (redirect notice) and to the new employee; the deadline does not restart, unless it has
+already passed: then the client is given a new date rather than one in the past, and the missed
+one stays recorded against whoever held the inquiry when it passed."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ingest.i18n import N_
+from ingest.inquiries.clock import schedule_alarms
 from ingest.inquiries.errors import InquiryError, UnknownEmployee
 from ingest.outgoing.notices import Notices
+from router.calendar import WorkingCalendar
+from router.deadlines import DeadlinePolicy
 from storage import inquiry_repo, repo
-from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, Kind
+from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, InquiryStatus, Kind
 
 
 def _employee(session: Session, key: str) -> Employee:
@@ -49,29 +54,20 @@ def reassign(
     actor: str,
     reason: str,
     notices: Notices,
+    calendar: WorkingCalendar,
+    policy: DeadlinePolicy,
     now: datetime,
     reason_code: str | None = None,
 ) -> Employee:
     """Give the inquiry to another employee (clause 10.3).
 
     The client receives a redirect notice with the new specialist's details and
-    the new employee a notification; the deadline does not restart.
+    the new employee a notification; the deadline does not restart unless it has passed
+    (:func:`_due_again`).
     """
-    new = _employee(session, to_employee)
-    if inquiry.status not in OPEN_STATUSES:
-        raise InquiryError(N_("%(reference)s is no longer open; reopen it before reassigning it."),
-                           reference=inquiry.reference)  # fmt: skip
-    if new.id == inquiry.employee_id:
-        raise InquiryError(N_("%(reference)s is already assigned to %(employee)s."), reference=inquiry.reference,
-                           employee=to_employee)  # fmt: skip
-    if new.role == "admin":
-        raise InquiryError(N_("%(employee)s is an administrator and does not handle inquiries."), employee=to_employee)
-    if inquiry.kind == Kind.COMPLAINT.value and to_employee in named_in_complaint(session, inquiry):
-        # Policy clause 13: the complaint would reach the very person it is about (the notice,
-        # the reply address, the redirect notice to the client).
-        raise InquiryError(N_("%(reference)s is a complaint that names %(employee)s; it cannot go to them."),
-                           reference=inquiry.reference, employee=to_employee)  # fmt: skip
+    new = _target(session, inquiry, to_employee)
     old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
+    missed = _due_again(session, inquiry=inquiry, old=old, calendar=calendar, policy=policy, now=now)
     inquiry.employee_id = new.id
     inquiry.updated_at = now
     session.add(inquiry)
@@ -87,7 +83,8 @@ def reassign(
             "to": new.key,
             "reason": reason,
             "reason_code": reason_code,
-            "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at else None,
+            "due_at_kept": inquiry.due_at.isoformat() if inquiry.due_at and missed is None else None,
+            **({"missed_due_at": missed.isoformat(), "due_at": _iso(inquiry.due_at)} if missed else {}),
         },
     )
     contact = session.get(Contact, inquiry.contact_id)
@@ -98,5 +95,57 @@ def reassign(
             session, inquiry=inquiry, contact=contact, message=last_in, employee=new, follow_up=False, now=now
         )
     notices.client_redirect(session, inquiry=inquiry, contact=contact, employee=new, reason=reason, now=now,
-                            reason_code=reason_code)  # fmt: skip
+                            reason_code=reason_code, due_moved=missed is not None)  # fmt: skip
     return new
+
+
+def _target(session: Session, inquiry: Inquiry, to_employee: str) -> Employee:
+    """The employee the inquiry may go to; InquiryError when it may not."""
+    new = _employee(session, to_employee)
+    if inquiry.status not in OPEN_STATUSES:
+        raise InquiryError(N_("%(reference)s is no longer open; reopen it before reassigning it."),
+                           reference=inquiry.reference)  # fmt: skip
+    if new.id == inquiry.employee_id:
+        raise InquiryError(N_("%(reference)s is already assigned to %(employee)s."), reference=inquiry.reference,
+                           employee=to_employee)  # fmt: skip
+    if new.role == "admin":
+        raise InquiryError(N_("%(employee)s is an administrator and does not handle inquiries."), employee=to_employee)
+    if inquiry.kind == Kind.COMPLAINT.value and to_employee in named_in_complaint(session, inquiry):
+        # Policy clause 13: the complaint would reach the very person it is about (the notice,
+        # the reply address, the redirect notice to the client).
+        raise InquiryError(N_("%(reference)s is a complaint that names %(employee)s; it cannot go to them."),
+                           reference=inquiry.reference, employee=to_employee)  # fmt: skip
+    return new
+
+
+def _due_again(
+    session: Session,
+    *,
+    inquiry: Inquiry,
+    old: Employee | None,
+    calendar: WorkingCalendar,
+    policy: DeadlinePolicy,
+    now: datetime,
+) -> datetime | None:
+    """An inquiry whose deadline has passed gets a new one, the missed one returned (None when it has
+    not passed).
+
+    Keeping the deadline would tell the client a date in the past as the answer date, and count the
+    miss against the employee who takes the inquiry over. The new employee gets the configured
+    working days from now; the first deadline missed, with who held the inquiry then, stays on
+    the inquiry for the figures (storage/figures_repo.py).
+    """
+    due = inquiry.due_at
+    if inquiry.status != InquiryStatus.OPEN.value or due is None or due > now:
+        return None  # waiting for the client: the clock stands, nothing has passed
+    if inquiry.missed_due_at is None:
+        inquiry.missed_due_at, inquiry.missed_by_id = due, old.id if old else None
+    inquiry.due_at = calendar.due_at(now, policy.reassigned_overdue_days)
+    assert inquiry.id is not None
+    schedule_alarms(session, inquiry=inquiry, calendar=calendar, policy=policy,
+                    counted_from=calendar.start_of_counting(now), now=now)  # fmt: skip
+    return due
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -364,16 +364,19 @@ class Notices:
         reason: str,
         now: datetime,
         reason_code: str | None = None,
+        due_moved: bool = False,
     ) -> Outbox | None:
         """Clause 10.3: the new specialist's name, position, location, phone and reception hours, and
-        why: a reason chosen from the list in the client's language, else what staff wrote."""
+        why: a reason chosen from the list in the client's language, else what staff wrote.
+        ``due_moved``: the answer date had passed, and the inquiry's due date is a new one."""
         route = self.reply_route(session, inquiry=inquiry, contact=contact, now=now)
         if route is None:
             self._unreachable(session, inquiry=inquiry, what="client_redirect", now=now)
             return None
         said = reason_for_client(reason_code, reason, client_language(inquiry, contact))
         return self.send_template(
-            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=said
+            session, "redirect", route, inquiry=inquiry, contact=contact, employee=employee, now=now, reason=said,
+            due_moved=due_moved,
         )  # fmt: skip
 
     def client_answer(
