@@ -190,7 +190,9 @@ def media_fetcher(settings: Settings, sessions: SessionFactory, clock: Callable[
 def deadline_policy(settings: Settings) -> DeadlinePolicy:
     d = settings.deadlines
     return DeadlinePolicy(
-        reminder_share_left=d.reminder_share_left, board_after=timedelta(hours=d.board_after_working_hours)
+        reminder_share_left=d.reminder_share_left,
+        board_after=timedelta(hours=d.board_after_working_hours),
+        reassigned_overdue_days=d.reassigned_overdue_working_days,
     )
 
 

@@ -198,3 +198,10 @@ def test_a_reassignment_within_the_time_keeps_the_date(make_settings: Any) -> No
             redirect = session.exec(select(Outbox).where(Outbox.kind == "client_redirect")).one()
         assert after.due_at == lv(26, 17) and after.missed_due_at is None
         assert "Срок ответа не меняется: 26.11.2026 17:00" in redirect.payload["text"]
+
+
+def test_the_new_date_of_an_overdue_reassignment_is_configurable(make_settings: Any) -> None:
+    assert deadline_policy(make_settings()).reassigned_overdue_days == 1
+    policy = deadline_policy(make_settings(deadlines={"reassigned_overdue_working_days": 2}))
+    assert policy.reassigned_overdue_days == 2
+    assert CAL.due_at(lv(30, 10), policy.reassigned_overdue_days) == lv(2, 17, mo=12)

@@ -123,6 +123,9 @@ class DeadlineSettings(Section):
     # When the deadline passes, the employee's supervisor is told; after this many further working
     # hours, the board member.
     board_after_working_hours: float = Field(default=8, gt=0)
+    # A reassigned overdue inquiry is due again at the end of this many working days from the
+    # reassignment: the client is told that date, never the one that passed.
+    reassigned_overdue_working_days: int = Field(default=1, ge=1, le=10)
     # How often the deadlines are checked.
     sweep_seconds: float = Field(default=60, gt=0)
 
