@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import smtplib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from ingest.inquiries.explain import explain
 from storage.models import Contact, Inquiry, Outbox, Receipt
 from tests.smtp_helpers import PUBLIC, rows
 from tests.support import wait_until
@@ -84,6 +86,13 @@ def test_a_web_form_opens_an_inquiry_for_its_reply_to_person_without_acknowledge
         (receipt,) = _decided(service, 1)
         (inquiry,) = rows(service, Inquiry)
         contacts, outbox = rows(service, Contact), rows(service, Outbox)
+        with service.sessions() as session:
+            told = explain(session, reference=inquiry.reference, tz=ZoneInfo("Europe/Riga")).lines
+    assert any(
+        "automatic mail (generated: Auto-Submitted: auto-generated): never acknowledged, the client from its Reply-To"
+        in line
+        for line in told
+    ), told
     assert receipt.meta["outcome"] == {
         "automatic": "generated",
         "why": "Auto-Submitted: auto-generated",
@@ -111,6 +120,8 @@ def test_a_newsletter_from_a_listed_sender_is_kept_without_an_inquiry(settings: 
     assert news.meta["outcome"] == {
         "automatic": "never-inquiry",
         "why": f"sender listed in [email] never_inquiry_senders ({NEWS})",
+        "from": "info@zinas.example.lv",
+        "subject": "news-1",
     }
     assert news.message_id is None
     assert bulk.meta["outcome"]["automatic"] == "list" and bulk.message_id is not None

@@ -74,6 +74,7 @@ LABELS: dict[str, str] = {
     "automatic_bounce": N_("bounce"),
     "automatic_auto-reply": N_("automatic reply"),
     "automatic_read-receipt": N_("read receipt"),
+    "automatic_mail": N_("sent by a program on someone's behalf: not acknowledged"),
     "automatic_never-inquiry": N_("mail from a sender that never opens an inquiry"),
     # automatic mail kept without an inquiry: the kind of reason (ingest/pipeline/automatic_rules.py)
     "bounce": N_("bounce"),

@@ -76,6 +76,9 @@ def _explain_threading(kind: str, data: dict[str, Any]) -> list[str]:
         ]
     if kind == "call_back_task":
         return [f"call back {data.get('caller')}: {data.get('employee')}, reminded {data.get('remind_at')}"]
+    if kind == "automatic_mail":
+        contact = ", the client from its Reply-To" if data.get("contact") == "reply-to" else ""
+        return [f"automatic mail ({data.get('automatic')}: {data.get('why')}): never acknowledged{contact}"]
     if kind == "client_ack_suppressed":
         return [f"no acknowledgement: {data.get('reason')}"]
     return []

@@ -24,7 +24,7 @@ from ingest.pipeline.messages import add_message
 from storage import merge_repo, repo
 from storage.models import Direction, Inquiry
 
-__all__ = ["OPEN_AS_INQUIRY", "OWN", "STEP", "SUSPICIOUS_WHY"]
+__all__ = ["NOTE_STEP", "OPEN_AS_INQUIRY", "OWN", "STEP", "SUSPICIOUS_WHY"]
 
 SUSPICIOUS_WHY = "the office's own address as sender, on mail that is no copy of ours: from outside"
 # Receipt meta set when staff open an inquiry from kept automatic mail (the dashboard's list):
@@ -115,6 +115,17 @@ def _in_our_name(arrival: Arrival, inquiry: Inquiry | None, outcome: dict[str, o
     return Outcome.AUTOMATIC
 
 
+def note(arrival: Arrival) -> Outcome | None:
+    """Once the message is on its inquiry: an ``automatic_mail`` event there says it came from a
+    machine, why, and that it is not acknowledged (``ingest explain``, the inquiry's timeline)."""
+    outcome = arrival.receipt.meta.get("outcome") or {}
+    inquiry, message = arrival.inquiry, arrival.message
+    if outcome.get("acknowledge") is False and inquiry is not None and inquiry.id is not None and message is not None:
+        data = {**outcome, "message_id": message.id}
+        repo.add_event(arrival.session, inquiry_id=inquiry.id, type="automatic_mail", at=arrival.now, data=data)
+    return None
+
+
 def _mark_undeliverable(arrival: Arrival) -> list[dict[str, object]]:
     """The contacts our bounced messages went to can no longer be written to by e-mail."""
     bounced = repo.outbox_by_external_ids(arrival.session, external_ids=arrival.inbound.refers_to)
@@ -127,3 +138,4 @@ def _mark_undeliverable(arrival: Arrival) -> list[dict[str, object]]:
 
 
 STEP = Step("automatic mail", run)
+NOTE_STEP = Step("automatic mail noted", note)

@@ -16,6 +16,7 @@ STEPS: tuple[Step, ...] = (
     open_route.STEP,
     thread.LINK_STEP,  # a message about another topic: its new inquiry and the open one linked
     add_message.STEP,
+    automatic.NOTE_STEP,  # mail a machine sent for someone: an event on its inquiry
     notify.STEP,
 )
 
