@@ -12,8 +12,10 @@ from sqlmodel import Session, select
 
 from ingest.assembly import deadline_policy, notices_from_settings
 from ingest.inquiries.clock import settle_past
+from ingest.inquiries.explain import explain
 from ingest.inquiries.interactions import Desk, Interaction, WrittenRequestInfo, log_interaction
 from ingest.inquiries.reassign import reassign
+from ingest.privacy.scrub import Identifiers, safe_event_data
 from ingest.routing import calendar_from_settings
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage import figures_repo
@@ -168,6 +170,9 @@ def test_a_reassigned_overdue_inquiry_gets_an_honest_date_and_the_miss_stays_put
         assert "Срок ответа уже истёк" in text and "01.12.2026 17:00" in text and "26.11.2026" not in text
         assert event.data["missed_due_at"] == lv(26, 17).isoformat() and event.data["due_at_kept"] is None
         assert alarms and all(a.fire_at > o.clock() for a in alarms)
+        with Session(o.engine) as session:
+            lines = explain(session, reference=first.reference, tz=CAL.tz).lines
+        assert any("missed; due again" in line for line in lines)
         tallies = _by_employee(o)
         # The miss is the first holder's; the new one has an open inquiry within its time.
         assert tallies["atkritumi-1"].missed == 1 and tallies["atkritumi-1"].open == 0
@@ -205,3 +210,10 @@ def test_the_new_date_of_an_overdue_reassignment_is_configurable(make_settings: 
     policy = deadline_policy(make_settings(deadlines={"reassigned_overdue_working_days": 2}))
     assert policy.reassigned_overdue_days == 2
     assert CAL.due_at(lv(30, 10), policy.reassigned_overdue_days) == lv(2, 17, mo=12)
+
+
+def test_the_missed_date_survives_anonymisation() -> None:
+    data = {"from": "atkritumi-1", "to": "nami", "reason": "Olga Petrova", "missed_due_at": lv(26, 17).isoformat(),
+            "due_at": lv(1, 17, mo=12).isoformat(), "due_at_kept": None}  # fmt: skip
+    kept = safe_event_data(data, Identifiers.of([]))
+    assert kept["missed_due_at"] == lv(26, 17).isoformat() and "reason" not in kept

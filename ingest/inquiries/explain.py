@@ -42,6 +42,9 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
         elif event.type == "reassigned":
             data = event.data
             lines.append(f"    from {data.get('from')} to {data.get('to')}: {data.get('reason') or 'no reason given'}")
+            if data.get("missed_due_at"):
+                # Overdue when reassigned: the client was given a new date (ingest/inquiries/reassign.py).
+                lines.append(f"    deadline {data['missed_due_at']} missed; due again {data.get('due_at')}")
         else:
             lines.extend("    " + line for line in _explain_threading(event.type, event.data))
     return Explanation(reference=inquiry.reference, lines=lines)

@@ -40,7 +40,7 @@ SAFE_EVENT_KEYS = frozenset({
     "message_id", "outbox_id", "attachment_id", "media_id", "channel", "topic", "kind", "complexity", "language",
     "on_time", "employee", "rule", "due_at", "old_due_at", "paused_at", "due_at_kept", "was", "alarm",
     "attempts", "status", "error_code", "via", "relayed", "logged_by", "automatic", "from", "to", "reason_code",
-    "erasure", "retention",
+    "erasure", "retention", "missed_due_at",
 })  # fmt: skip
 # Meta keys of a receipt worth keeping once its bytes are gone (times, the receiver's facts).
 SAFE_META_KEYS = frozenset({"received_at", "imap_internaldate", "imap_uid", "outcome_kind"})
