@@ -58,3 +58,14 @@ def test_doctor_lists_parked_and_retry_revives(world: PipelineOffice, tmp_path: 
         assert len(session.exec(select(Inquiry)).all()) == 1
     healthy = ingest("doctor", "--config", str(config))
     assert healthy.returncode == 0 and "nothing parked, nothing failed" in healthy.stdout
+
+
+@pytest.mark.slow  # an `ingest` process
+def test_doctor_counts_automatic_mail_kept_without_an_inquiry(world: PipelineOffice, tmp_path: Path) -> None:
+    """Kept automatic mail is no failure (exit 0), but the count by reason shows it (issue 14)."""
+    bounce = b"From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\nSubject: Undelivered\r\n\r\nGone.\r\n"
+    world.store.store_sync(world.pipeline.channels["email"], source="smtp", raw=bounce, meta={"envelope_from": ""})
+    world.pipeline.process_due()
+    doctor = ingest("doctor", "--config", str(write_config(tmp_path, world.settings.database_url())))
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert 'automatic kept: {"bounce": 1}' in doctor.stdout

@@ -12,7 +12,7 @@ from ingest.cli.common import config_arg, load_settings, opened, terminal_transl
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """What is stuck: parked receipts, failed outgoing messages and media not fetched, with their errors."""
-    from storage import repo
+    from storage import metrics_repo, repo
     from storage.media_repo import failed_media
     from storage.models import Outbox, Receipt
 
@@ -23,9 +23,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         parked = repo.parked_receipts(session)
         failed = repo.failed_outbox(session)
         media = failed_media(session)
+        automatic = metrics_repo.automatic_mail_by_reason(session)
     # The counts as JSON, for scripts: never translated. The lines after them are for people.
     print(f"receipts: {json.dumps(receipts, sort_keys=True)}")
     print(f"outbox:   {json.dumps(outbox, sort_keys=True)}")
+    # Automatic mail kept without an inquiry, by reason: no failure, but mail no one was told of
+    # (the workspace lists it under Automātiskās vēstules).
+    print(f"automatic kept: {json.dumps({k: n for k, kept, n in automatic if kept}, sort_keys=True)}")
     translations = terminal_translations()
     _, ngettext = translations.gettext, translations.ngettext
 
