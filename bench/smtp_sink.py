@@ -39,11 +39,15 @@ class Sink:
         return "250 OK"
 
 
+class LongLines(SMTP):
+    # As the service's listener: real mail has lines over SMTP's 1,000 bytes. Set on the class:
+    # aiosmtpd sizes its stream reader from it while the instance is made.
+    line_length_limit = 64 * 1024
+
+
 class SinkController(Controller):
     def factory(self) -> SMTP:
-        server = super().factory()
-        server.line_length_limit = 64 * 1024  # as the service's listener: real mail has long lines
-        return server
+        return LongLines(self.handler, hostname="127.0.0.1")
 
 
 def main() -> None:
