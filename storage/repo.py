@@ -21,7 +21,6 @@ from storage.models import (
     Employee,
     Event,
     Inquiry,
-    InquiryStatus,
     JobMarker,
     Message,
     Outbox,
@@ -368,27 +367,6 @@ def find_contact_by_phone(session: Session, *, phone: str, whatsapp_id: str | No
     if whatsapp_id:
         cond = or_(cond, col(Contact.whatsapp_id) == whatsapp_id)
     return session.exec(select(Contact).where(cond).order_by(col(Contact.id)).limit(1)).first()
-
-
-def open_inquiry_on_channel(
-    session: Session, *, contact_id: int, channel: str, answered_since: datetime | None = None
-) -> Inquiry | None:
-    """The client's most recent open inquiry that came in on ``channel``; without one, the most
-    recently answered one answered at or after ``answered_since`` (when given)."""
-    newest = (col(Inquiry.received_at).desc(), col(Inquiry.id).desc())
-    mine = (Inquiry.contact_id == contact_id, Inquiry.channel == channel)
-    found = session.exec(
-        select(Inquiry).where(*mine, col(Inquiry.status).in_(OPEN_STATUSES)).order_by(*newest).limit(1)
-    ).first()
-    if found is not None or answered_since is None:
-        return found
-    answered = (Inquiry.status == InquiryStatus.ANSWERED.value, col(Inquiry.answered_at) >= answered_since)
-    return session.exec(
-        select(Inquiry)
-        .where(*mine, *answered)
-        .order_by(col(Inquiry.answered_at).desc(), col(Inquiry.id).desc())
-        .limit(1)
-    ).first()
 
 
 def record_message_status(

@@ -40,6 +40,9 @@ def settings_with_admin(make_settings: Callable[..., Any], **sections: Any) -> A
             "email": "aivars.admins@example.lv", "role": "admin",
         }
     )  # fmt: skip
+    # The seeds are one client's two waste inquiries the same minute: with no threading window
+    # the second mail opens its own inquiry instead of joining the first (ingest/pipeline/joining.py).
+    sections.setdefault("threading", {"cross_channel_hours": 0})
     return make_settings(employees=employees, **sections)
 
 

@@ -3,8 +3,9 @@
 Properties, for any bytes:
 
 - ``EmailChannel.natural_id`` returns a non-empty string and never raises;
-- ``EmailChannel.normalise`` returns a message or raises ``UnprocessableReceipt`` (its documented
-  refusal: no sender address) and nothing else; ``parse_email`` itself never raises;
+- ``EmailChannel.normalise`` returns a message or raises ``UnprocessableReceipt`` and nothing else;
+  a message without any sender address is refused by the pipeline's automatic step unless it is
+  automatic mail (ingest/pipeline/automatic_rules.py); ``parse_email`` itself never raises;
 - after the pipeline's ``storable`` every text field is a ``str`` without NUL that encodes to UTF-8
   (a lone surrogate would fail the database insert), references and recipients too;
 - no input takes longer than the deadline (10 s, a bound for quadratic blow-ups, not a speed target),
@@ -293,7 +294,10 @@ def check_message(raw: bytes) -> InboundMessage | None:
     stored = storable(inbound)
     _utf8_str(stored.text, "text")
     _utf8_str(stored.sender_address, "sender_address")
-    assert stored.sender_address or decide_inbound(inbound), "only automatic mail may come without a sender"
+    if not stored.sender_address and decide_inbound(inbound) is None:
+        # No address anywhere and nothing automatic about it: the pipeline's automatic step refuses it.
+        assert parsed.from_address is None
+        return None
     for name in ("subject", "sender_name"):
         value = getattr(stored, name)
         if value is not None:

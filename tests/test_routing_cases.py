@@ -74,7 +74,9 @@ class Office:
 @pytest.fixture
 def office(make_settings: Any) -> Iterator[Office]:
     """The example office on an empty database (a new SQLite file, or the PostgreSQL one truncated)."""
-    with pipeline_office(make_settings()) as o:
+    # Each case opens an inquiry of its own; a sequence's same-day messages from one client would
+    # join the open one (ingest/pipeline/joining.py), so the threading window is off here.
+    with pipeline_office(make_settings(threading={"cross_channel_hours": 0})) as o:
         backend = "sqlite" if o.settings.database_url().startswith("sqlite") else "postgresql"
         yield Office(backend, o.engine, o.pipeline, o.store, o.clock)
 

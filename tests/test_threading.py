@@ -23,7 +23,9 @@ from ingest.inquiries.explain import explain
 from ingest.outgoing.acks import held_back
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
+from storage.staff_models import AuditLog
 from tests.pipeline_office import PipelineOffice, pipeline_office
+from tests.staff_api_helpers import office, settings_with_admin
 from tests.twilio_helpers import twilio_section
 
 RIGA = ZoneInfo("Europe/Riga")
@@ -63,11 +65,14 @@ def sms(world: PipelineOffice, sid: str, body: str) -> None:
     process(world)
 
 
-def missed_call(world: PipelineOffice, call_id: str) -> None:
-    document = call_document(source="twilio-voice", call_id=call_id, from_raw=NUMBER, to_raw="+37167000100",
-                             start=world.clock(), answered=False, duration=0, disposition="no-answer",
-                             direction="inbound")  # fmt: skip
-    world.store.store_sync(world.pipeline.channels["phone"], source="twilio-voice", raw=encode(document), meta={})
+def missed_call(world: PipelineOffice, call_id: str, *, days_ago: int = 0) -> None:
+    """A missed call now (Twilio Voice), or imported ``days_ago`` days after it was made."""
+    document = call_document(source="twilio-voice" if not days_ago else "csv", call_id=call_id, from_raw=NUMBER,
+                             to_raw="+37167000100", start=world.clock() - timedelta(days=days_ago), answered=False,
+                             duration=0, disposition="no-answer", direction="inbound")  # fmt: skip
+    meta = {"imported_at": world.clock().isoformat()} if days_ago else {}
+    world.store.store_sync(world.pipeline.channels["phone"], source=str(document["source"]), raw=encode(document),
+                           meta=meta)  # fmt: skip
     process(world)
 
 
@@ -112,6 +117,14 @@ def test_whatsapp_sms_and_a_missed_call_are_one_inquiry_with_a_call_back_task(wo
         lines = "\n".join(explain(session, reference=inquiry.reference, tz=RIGA).lines)
     assert "joined on sms: the client's open inquiry, on another channel" in lines
     assert "call back +37129111222: atkritumi-1" in lines
+
+
+def test_a_late_imported_missed_call_stays_without_inquiry_and_sends_nothing(world: PipelineOffice) -> None:
+    whatsapp(world, "SM1", "Labdien, netiek izvesti atkritumi.")
+    before = rows(world, Outbox)
+    missed_call(world, "old-1", days_ago=5)  # [calls] callback_window: 1 working day, long closed
+    assert len(rows(world, Inquiry)) == 1 and rows(world, Outbox) == before
+    assert not rows(world, Event, Event.type.in_(("call_back_task", "message_received")))  # type: ignore[attr-defined]
 
 
 def test_mail_from_a_linked_address_joins_the_number_s_inquiry(world: PipelineOffice) -> None:
@@ -167,6 +180,7 @@ def test_a_loop_of_fifty_messages_in_a_minute_gets_one_acknowledgement(world: Pi
     # address had its acknowledgement; two minutes after the burst, a new inquiry gets its own.
     with transaction(world.sessions) as session:
         (robot,) = session.exec(select(Contact).where(Contact.email == "robot@robot.example")).all()
+        assert robot.id is not None
         other = Inquiry(reference="GK-2026-000099", token="x", contact_id=robot.id, channel="email",
                         received_at=world.clock())  # fmt: skip
         session.add(other)
@@ -177,3 +191,19 @@ def test_a_loop_of_fifty_messages_in_a_minute_gets_one_acknowledgement(world: Pi
         later = world.clock() + timedelta(minutes=2)
         assert held_back(session, inquiry=other, contact=robot, now=later, **rules) is None  # type: ignore[arg-type]
         session.rollback()
+
+
+def test_staff_link_an_address_and_a_number_through_the_api_audited(make_settings: Any) -> None:
+    with office(settings_with_admin(make_settings)) as o:
+        linked = o.call("POST", "/api/v1/contacts/links", "employee",
+                        json={"email": "Janis@Client.example", "phone": "2911 1222"})  # fmt: skip
+        assert linked.status_code == 200, linked.text
+        body = linked.json()
+        assert (body["email"], body["phone"]) == ("janis@client.example", "+37129111222")
+        assert body["merged_contact_id"] is None  # no contact had the number: the address's got it
+        wrong = o.call("POST", "/api/v1/contacts/links", "employee", json={"email": "x@y.lv", "phone": "abc"})
+        assert wrong.status_code == 422
+        with o.service.sessions() as session:
+            (audit,) = session.exec(select(AuditLog).where(AuditLog.action == "contact.link")).all()
+        assert audit.actor == "atkritumi-1" and audit.detail["contact_id"] == body["contact_id"]
+        assert "janis@client.example" not in str(audit.detail)  # ids only, never addresses

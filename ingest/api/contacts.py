@@ -4,11 +4,10 @@
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at import time.
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.api.auth import INQUIRY_ROLES, Caller, Context, require_roles
 from ingest.api.errors import ERROR_RESPONSES, ApiError
-from ingest.api.schemas import _In
 from ingest.inquiries import audit
 from ingest.inquiries.contact_links import LinkError, link_contact
 from storage.db import transaction
@@ -16,7 +15,9 @@ from storage.db import transaction
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=ERROR_RESPONSES)
 
 
-class ContactLinkIn(_In):
+class ContactLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Field(min_length=3, max_length=320)
     phone: str = Field(min_length=3, max_length=32)
 

@@ -12,7 +12,7 @@ finds another topic in it, and no evidence at all of the open inquiry's topic, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ingest.pipeline.arrival import Arrival
@@ -25,6 +25,8 @@ TEXT_CHANNELS = ("sms", "whatsapp")
 CALL = "phone"
 # How far back the cutoff is looked for; longer than any window the configuration allows.
 _MAX_DAYS_BACK = 400
+# The cutoff of a window that is off: no activity is that recent.
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def client_inquiry(arrival: Arrival) -> Joined | None:
     session, inbound, contact, office = arrival.session, arrival.inbound, arrival.contact, arrival.office
     if contact is None or contact.id is None:
         return None  # a client first seen now has no inquiry yet
-    since = working_cutoff(office.router.calendar, arrival.now, office.cross_channel)
+    # 0 turns the window off: only a text on its open inquiry's channel, and a missed call, join.
+    window = office.cross_channel
+    since = working_cutoff(office.router.calendar, arrival.now, window) if window else _NEVER
     channel = inbound.channel
     # A call joins any open inquiry; a text the open inquiry on its channel, however old.
     any_age = (CALL, *TEXT_CHANNELS, "email") if channel == CALL else (channel,) if channel in TEXT_CHANNELS else ()
