@@ -12,10 +12,10 @@ import pytest
 
 from storage.models import Inquiry
 from tests.dashboard_helpers import PASSWORD, give_passwords
-from tests.smtp_helpers import rows
+from tests.smtp_helpers import PUBLIC, rows
 from tests.staff_api_helpers import settings_with_admin
 from tests.support import running_service, wait_until
-from tests.test_automatic_mail_list import NEWSLETTER, PUBLIC, _one_receipt
+from tests.test_automatic_mail_list import NEWSLETTER, _one_receipt
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _keep
 
 
@@ -38,7 +38,12 @@ def test_open_an_inquiry_from_kept_automatic_mail_in_chromium(make_settings: Any
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.on("console", lambda m: "Content Security Policy" in m.text and csp_violations.append(m.text))
+
+                def on_console(message: Any) -> None:
+                    if "Content Security Policy" in message.text:
+                        csp_violations.append(message.text)
+
+                page.on("console", on_console)
                 page.goto(base + "/dashboard/login?next=%2Fdashboard%2Finquiries")
                 page.fill("#employee", "koordinatore")
                 page.fill("#password", PASSWORD)
