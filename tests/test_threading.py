@@ -24,8 +24,10 @@ from ingest.outgoing.acks import held_back
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
 from storage.staff_models import AuditLog
+from tests.dashboard_helpers import NOW, PASSWORD, Clock, csrf_of, give_passwords, login
 from tests.pipeline_office import PipelineOffice, pipeline_office
 from tests.staff_api_helpers import office, settings_with_admin
+from tests.support import running_service
 from tests.twilio_helpers import twilio_section
 
 RIGA = ZoneInfo("Europe/Riga")
@@ -207,3 +209,25 @@ def test_staff_link_an_address_and_a_number_through_the_api_audited(make_setting
             (audit,) = session.exec(select(AuditLog).where(AuditLog.action == "contact.link")).all()
         assert audit.actor == "atkritumi-1" and audit.detail["contact_id"] == body["contact_id"]
         assert "janis@client.example" not in str(audit.detail)  # ids only, never addresses
+
+
+@pytest.mark.slow  # a running service
+def test_staff_link_an_address_and_a_number_in_the_workspace(make_settings: Any) -> None:
+    with running_service(settings_with_admin(make_settings), clock=Clock(NOW)) as service:
+        give_passwords(service.sessions, "atkritumi-1")
+        employee, _ = login(f"http://127.0.0.1:{service.http_port}", "atkritumi-1", PASSWORD)
+        listed = employee.get("/dashboard/inquiries")
+        assert 'href="/dashboard/contacts/link"' in listed.text
+        form = employee.get("/dashboard/contacts/link")
+        assert form.status_code == 200 and 'id="link-contact"' in form.text
+        fields = {"email": "anna@client.example", "phone": "+371 2911 1222"}
+        assert employee.post("/dashboard/contacts/link", data=fields).status_code == 403, "no CSRF token"
+        done = employee.post("/dashboard/contacts/link", data={**fields, "csrf": csrf_of(form.text)})
+        assert done.status_code == 200 and 'id="linked"' in done.text and "+37129111222" in done.text
+        wrong = employee.post("/dashboard/contacts/link", data={**fields, "phone": "x", "csrf": csrf_of(form.text)})
+        assert wrong.status_code == 422
+        with service.sessions() as session:
+            (contact,) = session.exec(select(Contact)).all()
+            (logged,) = session.exec(select(AuditLog).where(AuditLog.action == "contact.link")).all()
+        assert (contact.email, contact.phone) == ("anna@client.example", "+37129111222")
+        assert logged.detail["contact_id"] == contact.id and logged.actor == "atkritumi-1"

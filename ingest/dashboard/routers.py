@@ -9,7 +9,16 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from ingest.api.context import ApiContext
-from ingest.dashboard import automatic_mail, inquiry_actions, inquiry_list, inquiry_pages, interactions, login, overview
+from ingest.dashboard import (
+    automatic_mail,
+    contact_links,
+    inquiry_actions,
+    inquiry_list,
+    inquiry_pages,
+    interactions,
+    login,
+    overview,
+)
 from ingest.dashboard.deps import DashboardContext, DashboardOptions, internal_error_page
 from ingest.dashboard.passwords import dummy_hash
 from ingest.dashboard.sessions import LoginLimiter
@@ -26,6 +35,7 @@ def dashboard_routers() -> list[APIRouter]:
         inquiry_actions.router,
         interactions.router,
         automatic_mail.router,
+        contact_links.router,
     ]
 
 
