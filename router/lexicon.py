@@ -63,6 +63,10 @@ class Lexicon:
         return frozenset(lang for lang, table in self.forms.items() if word in table)
 
 
+# Lexicons shipped with the code: the example configuration's (``python -m router.lexicon --ship``).
+SHIPPED = Path(__file__).resolve().parent / "lexicons"
+
+
 def simplemma_version() -> str:
     try:
         return version("simplemma")
@@ -80,12 +84,16 @@ def load_lexicon(words: Iterable[str], folder: Path | None = None) -> Lexicon:
     """The lexicon for these keyword words: read from ``folder`` when built before, else built
     (and written there when a folder is given). Built at most once per process and word set."""
     wanted = frozenset(words)
-    path = folder / f"keyword-lexicon-{lexicon_key(wanted)}.json" if folder is not None else None
-    if path is not None and path.exists():
-        try:
-            return _from_document(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("keyword lexicon %s unreadable (%s): building it again", path, exc)
+    name = f"keyword-lexicon-{lexicon_key(wanted)}.json"
+    path = folder / name if folder is not None else None
+    # The data folder's copy, else the one shipped for the example configuration's keywords (a
+    # first start and every test of that configuration then build nothing).
+    for candidate in (path, SHIPPED / name):
+        if candidate is not None and candidate.exists():
+            try:
+                return _from_document(json.loads(candidate.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("keyword lexicon %s unreadable (%s): building it again", candidate, exc)
     document = _document_for(wanted)
     if path is not None:
         _write(path, document)
@@ -207,7 +215,12 @@ def _write(path: Path, document: Mapping[str, object]) -> None:
 
 
 def main() -> None:
-    """``python -m router.lexicon``: keyword words (a JSON list) in, the lexicon's document out."""
+    """``python -m router.lexicon``: keyword words (a JSON list) in, the lexicon's document out.
+    ``--ship WORDS.json``: write the lexicon of those words into the shipped folder instead."""
+    if sys.argv[1:2] == ["--ship"]:
+        words = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
+        _write(SHIPPED / f"keyword-lexicon-{lexicon_key(words)}.json", build_document(words))
+        return
     words = json.loads(sys.stdin.read())
     sys.stdout.write(json.dumps(build_document(words), ensure_ascii=False))
 
