@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from ingest.config import RetrySettings
 from ingest.intake.group_commit import Closed, GroupCommitter
-from ingest.outgoing.outbox import OutboxSender
+from ingest.outgoing.outbox import Attempted, OutboxSender
 from ingest.pipeline.runner import park
 from ingest.privacy.scrub import Identifiers, safe_event_data
 from storage import repo
@@ -106,8 +106,8 @@ def test_the_outbox_records_only_a_row_it_still_holds(sessions: Any) -> None:
     clock["now"] = T0 + timedelta(seconds=61)  # the lease ran out; another process takes the row
     with transaction(sessions) as session:
         (theirs,) = repo.claim_outbox(session, now=clock["now"], lease=timedelta(seconds=60), limit=10)
-    sender.record(mine, None)  # the first process finally records its send: not counted
-    sender.record(theirs, None)
+    sender.record_all([Attempted(mine, None, None)])  # the first process finally records its send: not counted
+    sender.record_all([Attempted(theirs, None, None)])
     with Session(sessions().get_bind()) as session:
         row = session.exec(select(Outbox)).one()
     assert row.status == "sent" and row.attempts == 1
