@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import mixed_message  # noqa: E402
 from ingest.config import load_config, parse_config  # noqa: E402
 from ingest.routing import router_from_settings  # noqa: E402
 from router.route import Situation  # noqa: E402
@@ -291,6 +292,29 @@ def bench_build() -> None:
         print(f"  {label:34} {values[0]:>10} {values[1]:>14} {values[2]:>13} {ratio:>11.1f}x")
 
 
+def _child_cpu(command: list[str]) -> float:
+    """CPU seconds (user + system) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def bench_inspect_cpu(runs: int = 5) -> None:
+    """``ingest inspect-email`` (a command's whole start: configuration, router, parse, routing)
+    against a bare ``python -c "import fastapi, sqlalchemy"``, the best of ``runs`` each (issue 16's
+    goal: at most 3 times)."""
+    with tempfile.TemporaryDirectory() as folder:
+        eml = Path(folder) / "letter.eml"
+        eml.write_bytes(mixed_message(3))
+        inspect = [sys.executable, "-m", "ingest.cli", "inspect-email", str(eml), "--config", "config.example.toml"]
+        bare = [sys.executable, "-c", "import fastapi, sqlalchemy"]
+        ours = min(_child_cpu(inspect) for _ in range(runs))
+        base = min(_child_cpu(bare) for _ in range(runs))
+    print(f"ingest inspect-email CPU {ours:.2f} s, bare import of fastapi+sqlalchemy {base:.2f} s: "
+          f"ratio {ours / base:.1f} (goal 3 or less)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--inquiries", type=int, default=100_000)
@@ -302,6 +326,7 @@ def main() -> None:
         build_child(args.child, args.folder)
         return
     bench_build()
+    bench_inspect_cpu()
     if args.build_only:
         return
     bench_routing()
