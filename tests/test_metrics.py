@@ -40,7 +40,12 @@ def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: 
         for i in range(3):
             send(
                 service.smtp_port,
-                client_mail(f"Neizvesti atkritumi {i}", "Netiek izvesti atkritumi no Brīvības ielas 12."),
+                # Three clients: one client's three mails would join one inquiry (issue 18).
+                client_mail(
+                    f"Neizvesti atkritumi {i}",
+                    "Netiek izvesti atkritumi no Brīvības ielas 12.",
+                    sender=f"client{i}@client.example",
+                ),  # fmt: skip
             )
         wait_until(lambda: len(relay.staff()) == 3, what="three staff notifications")
 
@@ -76,11 +81,11 @@ def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: 
     assert metrics["gk_receipts"] == receipts == {(("channel", "email"), ("status", "processed")): 3.0}
     assert metrics["gk_receipts_parked"] == {(): 0.0}
     assert metrics["gk_outbox"] == outbox
-    # 3 staff notifications and 1 acknowledgement (one per client address per window).
+    # 3 staff notifications and 3 acknowledgements (one per inquiry).
     assert (
         outbox
         == {(("channel", "email"), ("status", "sent")): float(len(relay.messages))}
-        == {(("channel", "email"), ("status", "sent")): 4.0}
+        == {(("channel", "email"), ("status", "sent")): 6.0}
     )
     assert metrics["gk_outbox_oldest_due_seconds"] == {(): 0.0}
     assert metrics["gk_inquiries"] == {(("status", "open"),): 3.0}

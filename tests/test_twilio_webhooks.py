@@ -326,9 +326,8 @@ def test_sms_from_the_same_number_is_the_same_contact(make_settings: Any, servic
         contacts = rows(service, Contact)
         inquiries = rows(service, Inquiry)
     assert len(contacts) == 1 and contacts[0].phone == "+37120000001" and contacts[0].whatsapp_id == "37120000001"
-    # One inquiry per channel: the two SMS join each other, not the WhatsApp one.
-    assert sorted(i.channel for i in inquiries) == ["sms", "whatsapp"]
-    assert len({i.employee_id for i in inquiries}) == 1  # the client keeps their employee
+    # One conversation whatever the channel (issue 18): the SMS join the WhatsApp inquiry.
+    assert [i.channel for i in inquiries] == ["whatsapp"]
 
 
 # --- a flood ------------------------------------------------------------------------------------
