@@ -151,7 +151,8 @@ def main() -> None:
     finally:
         server.cleanup()
     print(f"\n{total} messages; ratio = end-to-end rate / baseline rate (goal 0.5)")
-    print(f"{'path':14} {'database':11} {'msg/s':>7} {'baseline':>9} {'ratio':>6} {'CPU ms/msg':>11} statements/commits")
+    header = f"{'path':14} {'database':11} {'msg/s':>7} {'baseline':>9} {'ratio':>6} {'CPU ms/msg':>11}"
+    print(f"{header} statements/commits")
     for row in rows:
         print(row)
 
