@@ -129,9 +129,9 @@ class Pipeline:
         return counts
 
     def process_batch(self, receipt_ids: Sequence[int]) -> dict[int, Outcome]:
-        """Process receipts in one transaction, each in a savepoint of its own; returns what became
-        of each receipt decided on. A batch cut short by its time or size budget leaves the rest
-        waiting, untouched; the first one is always decided."""
+        """Process receipts in one transaction (a failing one parked alone, see :meth:`_transaction`);
+        returns what became of each receipt decided on. A batch cut short by its time or size
+        budget leaves the rest waiting, untouched; the first one is always decided."""
         parsed, results = self._parse(receipt_ids)
         if not parsed:
             return results
