@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -72,8 +73,43 @@ def _sqlite_engine(url: str) -> Engine:
     # Writers of this process queue on a lock of their own rather than on SQLite's busy handler,
     # which polls with sleeps of up to 100 ms: a webhook waiting for its commit gets the database
     # as soon as the pipeline's transaction ends.
-    setattr(engine, WRITE_GATE, threading.RLock())
+    setattr(engine, WRITE_GATE, FairLock())
     return engine
+
+
+class FairLock:
+    """A re-entrant lock granted in the order it was asked for.
+
+    ``threading.RLock`` is not fair: the pipeline, which ends one batch's transaction and at once
+    begins the next, could take it again before a webhook that waited all along (measured: requests
+    waiting over a minute in a flood). Here whoever asked first gets it next.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._queue: deque[object] = deque()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = object()
+            self._queue.append(ticket)
+            while self._owner is not None or self._queue[0] is not ticket:
+                self._changed.wait()
+            self._queue.popleft()
+            self._owner, self._depth = me, 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._changed:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._changed.notify_all()
 
 
 def checkpoint_wal(engine: Engine, *, vacuum: bool = False) -> bool | None:
