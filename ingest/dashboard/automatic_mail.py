@@ -12,14 +12,10 @@ from ingest.dashboard.deps import (
     VIA,
     Dashboard,
     Form,
-    current_user,
     page,
-    problem,
-    sees_inquiries,
     staff_sender,
-    to_login,
+    staff_viewer,
 )
-from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit
 from storage import automatic_repo
@@ -34,11 +30,9 @@ router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_s
 def automatic_list(request: Request, dash: Dashboard, page_no: int = 1, done: str = "") -> Response:
     page_no = max(1, min(page_no, 10_000))
     with transaction(dash.ctx.sessions) as session:
-        user = current_user(dash, request, session)
-        if user is None:
-            return to_login(request)
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        user = staff_viewer(dash, request, session)
+        if isinstance(user, Response):
+            return user
         total, receipts = automatic_repo.kept_automatic(session, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         items = [
             {"id": r.id, "received_at": r.received_at, "outcome": r.meta.get("outcome") or {},

@@ -11,12 +11,10 @@ from ingest.dashboard.deps import (
     VIA,
     Dashboard,
     Form,
-    current_user,
     page,
     problem,
-    sees_inquiries,
     staff_sender,
-    to_login,
+    staff_viewer,
 )
 from ingest.dashboard.labels import N_
 from ingest.dashboard.web import DashboardRoute
@@ -30,11 +28,9 @@ router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_s
 @router.get("/contacts/link")
 def link_form(request: Request, dash: Dashboard) -> Response:
     with transaction(dash.ctx.sessions) as session:
-        user = current_user(dash, request, session)
-        if user is None:
-            return to_login(request)
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        user = staff_viewer(dash, request, session)
+        if isinstance(user, Response):
+            return user
     return page(dash, "contact_link.html", user=user, csrf=user.session.csrf_token, linked=None)
 
 

@@ -166,6 +166,17 @@ def current_user(dash: DashboardContext, request: Request, session: Session) -> 
     return User(principal=principal, session=live)
 
 
+def staff_viewer(dash: DashboardContext, request: Request, session: Session) -> User | Response:
+    """Who is asking for a page on inquiries, if logged in and their role works on them; otherwise
+    the answer to give instead (the login page, or 403)."""
+    user = current_user(dash, request, session)
+    if user is None:
+        return to_login(request)
+    if not sees_inquiries(user):
+        return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+    return user
+
+
 def staff_sender(dash: DashboardContext, request: Request, session: Session, form: dict[str, str]) -> User | Response:
     """Who posted the form (as :func:`form_sender`), if their role works on inquiries."""
     user = form_sender(dash, request, session, form)

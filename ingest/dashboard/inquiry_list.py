@@ -24,12 +24,10 @@ from ingest.dashboard.deps import (
     VIA,
     Dashboard,
     User,
-    current_user,
     employee_names,
     page,
     problem,
-    sees_inquiries,
-    to_login,
+    staff_viewer,
 )  # fmt: skip
 from ingest.dashboard.figures import Period
 from ingest.dashboard.labels import N_
@@ -155,11 +153,9 @@ def inquiry_list(
     ctx = dash.ctx
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        user = current_user(dash, request, session)
-        if user is None:
-            return to_login(request)
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        user = staff_viewer(dash, request, session)
+        if isinstance(user, Response):
+            return user
         problem_text = _invalid(query)
         try:
             period = _period(query)

@@ -33,6 +33,7 @@ from ingest.dashboard.deps import (
     problem,
     sees_inquiries,
     staff_sender,
+    staff_viewer,
     to_login,
 )
 from ingest.dashboard.explanation import routing_lines, time_left
@@ -152,11 +153,9 @@ def inquiry_page(
 ) -> Response:
     now = dash.ctx.clock()
     with transaction(dash.ctx.sessions) as session:
-        user = current_user(dash, request, session)
-        if user is None:
-            return to_login(request)
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        user = staff_viewer(dash, request, session)
+        if isinstance(user, Response):
+            return user
         inquiry = load(session, user, reference)
         if inquiry is None:
             return problem(dash, 404, N_("No such inquiry that you may see."), user)

@@ -18,11 +18,9 @@ from ingest.dashboard.deps import (
     VIA,
     Dashboard,
     DashboardOptions,
-    current_user,
     page,
     problem,
-    sees_inquiries,
-    to_login,
+    staff_viewer,
 )
 from ingest.dashboard.figures import NOBODY, Period, due_today, last_weeks, office_figures
 from ingest.dashboard.labels import N_
@@ -72,11 +70,9 @@ def overview(
     now = ctx.clock()
     today = now.astimezone(ctx.tz).date()
     with transaction(ctx.sessions) as session:
-        user = current_user(dash, request, session)
-        if user is None:
-            return to_login(request)
-        if not sees_inquiries(user):
-            return problem(dash, 403, N_("Your role has no access to inquiries."), user)
+        user = staff_viewer(dash, request, session)
+        if isinstance(user, Response):
+            return user
         try:
             period = period_of(first, last, today=today, options=dash.options)
         except ValueError as exc:

@@ -12,12 +12,22 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from ingest.i18n import N_
 from ingest.outgoing.notices import Notices
-from ingest.outgoing.staff_mail import StaffNotice, local_time
+from ingest.outgoing.staff_mail import local_time
 from router.calendar import WorkingCalendar
 from storage import repo
 from storage.models import Employee, Inquiry, Message
 
+# The task's e-mail now, and the reminder later: (outbox kind, subject, text).
+TEXTS = (
+    ("staff_call_back", N_("[%(reference)s] Call the client back"),
+     N_("The client of inquiry %(reference)s called from %(phone)s at %(time)s and nobody answered."
+        " Please call the client back and log the call.")),
+    ("staff_call_back_reminder", N_("[%(reference)s] Reminder: call the client back"),
+     N_("The client of inquiry %(reference)s called from %(phone)s at %(time)s and is waiting for a call"
+        " back. If you have called, log the call.")),
+)  # fmt: skip
 # A call back is owed sooner than an answer: the employee is reminded within the same morning or
 # afternoon, well before the inquiry's own deadline.
 REMINDER_AFTER = timedelta(hours=2)
@@ -41,38 +51,10 @@ def call_back_task(
         "remind_at": remind_at.isoformat(),
     })  # fmt: skip
     called = local_time(message.received_at, notices.tz)
-    for notice, kind, at in (
-        (call_back_notice(inquiry, message.sender, called, notices, employee), "staff_call_back", now),
-        (call_back_reminder(inquiry, message.sender, called, notices, employee), "staff_call_back_reminder", remind_at),
-    ):
+    translations = notices.translations_for(employee)
+    for (kind, subject, text), at in zip(TEXTS, (now, remind_at), strict=True):
+        values = {"reference": inquiry.reference, "phone": message.sender or "—", "time": called}
         row = notices.staff_message(session, kind=kind, inquiry=inquiry, employee=employee,
-                                    subject=notice.subject, text=notice.text, now=now)  # fmt: skip
+                                    subject=translations.gettext(subject) % values,
+                                    text=translations.gettext(text) % values + "\n", now=now)  # fmt: skip
         row.next_attempt_at = at  # the reminder waits in the outbox until its time
-
-
-def call_back_notice(
-    inquiry: Inquiry, caller: str | None, called: str, notices: Notices, employee: Employee
-) -> StaffNotice:
-    _ = notices.translations_for(employee).gettext
-    values = {"reference": inquiry.reference, "phone": caller or "—", "time": called}
-    return StaffNotice(
-        subject=_("[%(reference)s] Call the client back") % values,
-        text=_(
-            "The client of inquiry %(reference)s called from %(phone)s at %(time)s and nobody answered."
-            " Please call the client back and log the call."
-        ) % values + "\n",
-    )  # fmt: skip
-
-
-def call_back_reminder(
-    inquiry: Inquiry, caller: str | None, called: str, notices: Notices, employee: Employee
-) -> StaffNotice:
-    _ = notices.translations_for(employee).gettext
-    values = {"reference": inquiry.reference, "phone": caller or "—", "time": called}
-    return StaffNotice(
-        subject=_("[%(reference)s] Reminder: call the client back") % values,
-        text=_(
-            "The client of inquiry %(reference)s called from %(phone)s at %(time)s and is waiting for a call"
-            " back. If you have called, log the call."
-        ) % values + "\n",
-    )  # fmt: skip
