@@ -130,7 +130,7 @@ def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_ur
             check=True,
         )
         second = json.loads(done.stdout.strip().splitlines()[-1])
-        assert second["statuses"] == {"200": total}
+        assert second["statuses"] == {"200": total}, (second["errors"], second["answered_in"])
         assert count(database_url) == total
         wait_until(lambda: count(database_url, of=Message) >= total, timeout=600, interval=1, what="all processed")
         assert count(database_url, of=Message) == total
