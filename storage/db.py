@@ -6,8 +6,10 @@ settings and passes it (or a session factory) to whatever needs the database.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -20,7 +22,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A writer that waited this long for the SQLite write gate is logged, with who held it: a webhook
+# must be answered well within Twilio's 15 s.
+SLOW_GATE_SECONDS = 5.0
 
 SessionFactory = Callable[[], Session]
 # Execution option marking a connection's transaction as one that writes (SQLite: BEGIN IMMEDIATE).
@@ -90,6 +97,7 @@ class FairLock:
         self._owner: int | None = None
         self._depth = 0
         self._queue: deque[object] = deque()
+        self._since = 0.0  # when the current owner got it
 
     def __enter__(self) -> None:
         me = threading.get_ident()
@@ -97,19 +105,27 @@ class FairLock:
             if self._owner == me:
                 self._depth += 1
                 return
-            ticket = object()
+            ticket, asked = object(), time.monotonic()
             self._queue.append(ticket)
             while self._owner is not None or self._queue[0] is not ticket:
                 self._changed.wait()
             self._queue.popleft()
             self._owner, self._depth = me, 1
+            self._since = time.monotonic()
+            waited = self._since - asked
+        if waited > SLOW_GATE_SECONDS:
+            log.warning("%s waited %.1f s for the write gate", threading.current_thread().name, waited)
 
     def __exit__(self, *_: object) -> None:
+        held = 0.0
         with self._changed:
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
+                held = time.monotonic() - self._since
                 self._changed.notify_all()
+        if held > SLOW_GATE_SECONDS:
+            log.warning("%s held the write gate for %.1f s", threading.current_thread().name, held)
 
 
 def checkpoint_wal(engine: Engine, *, vacuum: bool = False) -> bool | None:

@@ -63,6 +63,11 @@ def start_service(config: Path, port: int, log: Path, database_url: str) -> subp
     raise AssertionError(f"the service did not start: {log.read_text(errors='replace')[-3000:]}")
 
 
+def _stalls(log: Path) -> list[str]:
+    """What the service logged about waits on its write gate (storage/db.py FairLock)."""
+    return [line for line in log.read_text(errors="replace").splitlines() if "write gate" in line][-20:]
+
+
 def count(url: str, *conditions: Any, of: Any = Receipt) -> int:
     engine = create_engine(url)
     try:
@@ -130,7 +135,7 @@ def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_ur
             check=True,
         )
         second = json.loads(done.stdout.strip().splitlines()[-1])
-        assert second["statuses"] == {"200": total}, (second["errors"], second["answered_in"])
+        assert second["statuses"] == {"200": total}, (second["errors"], second["answered_in"], _stalls(log))
         assert count(database_url) == total
         wait_until(lambda: count(database_url, of=Message) >= total, timeout=600, interval=1, what="all processed")
         assert count(database_url, of=Message) == total
