@@ -241,6 +241,8 @@ class Event(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     type: str
     actor: str = "system"
+    # What ``actor`` names (storage/actors.py ActorKind): only "employee" is an employee's own doing.
+    actor_kind: str = Field(default="system", sa_column=Column(String(16), nullable=False, server_default="system"))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

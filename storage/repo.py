@@ -13,6 +13,7 @@ from sqlalchemy.engine import Result
 from sqlmodel import Session, SQLModel, col, select
 
 from storage import event_buffer
+from storage.actors import SYSTEM_ACTOR, Actor
 from storage.models import (
     OPEN_STATUSES,
     Absence,
@@ -289,11 +290,14 @@ def add_event(
     type: str,
     at: datetime,
     data: dict[str, Any] | None = None,
-    actor: str = "system",
+    actor: Actor = SYSTEM_ACTOR,
 ) -> None:
-    row: dict[str, Any] = {"inquiry_id": inquiry_id, "type": type, "at": at, "data": data or {}, "actor": actor}
+    row: dict[str, Any] = {
+        "inquiry_id": inquiry_id, "type": type, "at": at, "data": data or {},
+        "actor": actor.name, "actor_kind": actor.kind.value,
+    }  # fmt: skip
     if not event_buffer.hold(session, row):
-        session.add(Event(inquiry_id=inquiry_id, type=type, at=at, data=data or {}, actor=actor))
+        session.add(Event(**row))
 
 
 def reference_pattern(prefix: str) -> re.Pattern[str]:

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from ingest.assembly import notices_from_settings
 from ingest.inquiries.clock import pause_clock  # noqa: F401  (keeps the import graph honest)
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Contact, Event, Inquiry, Outbox
 from tests.pipeline_office import T0, PipelineOffice, pipeline_office
@@ -164,8 +165,8 @@ def test_a_whatsapp_thank_you_after_the_answer_reopens_it_and_a_later_message_op
     with transaction(world.sessions) as session:
         from ingest.inquiries.closing import close
 
-        close(session, inquiry=session.exec(select(Inquiry)).one(), reason="no_answer_needed", actor="atkritumi-1",
-              now=world.clock())  # fmt: skip
+        close(session, inquiry=session.exec(select(Inquiry)).one(), reason="no_answer_needed",
+              actor=Actor.employee("atkritumi-1"), now=world.clock())  # fmt: skip
     world.clock.now += timedelta(days=2)
     receive("SM3", "Labdien, atkal nav izvesti atkritumi.")
     with Session(world.engine) as session:

@@ -19,6 +19,7 @@ from ingest.privacy.scrub import Identifiers, safe_event_data
 from ingest.routing import calendar_from_settings
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage import figures_repo
+from storage.actors import Actor
 from storage.db import transaction
 from storage.figures_repo import Span, Tally
 from storage.models import DeadlineAlarm, Employee, Event, Inquiry, Outbox
@@ -136,9 +137,10 @@ OLGA = (
 def _reassign(o: Any, reference: str, to: str) -> None:
     with transaction(o.sessions) as session:
         inquiry = session.exec(select(Inquiry).where(Inquiry.reference == reference)).one()
-        reassign(session, inquiry=inquiry, to_employee=to, actor="ilze.berzina", reason="", reason_code="other_field",
-                 notices=notices_from_settings(o.settings), calendar=calendar_from_settings(o.settings),
-                 policy=deadline_policy(o.settings), now=o.clock())  # fmt: skip
+        reassign(session, inquiry=inquiry, to_employee=to, actor=Actor.employee("ilze.berzina"), reason="",
+                 reason_code="other_field", notices=notices_from_settings(o.settings),
+                 calendar=calendar_from_settings(o.settings), policy=deadline_policy(o.settings),
+                 now=o.clock())  # fmt: skip
 
 
 def _by_employee(o: Any) -> dict[str | None, Tally]:

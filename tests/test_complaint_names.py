@@ -13,6 +13,7 @@ from ingest.api.auth import Principal
 from ingest.inquiries.access import can_see
 from ingest.inquiries.reassign import reassign
 from ingest.pipeline.runner import Outcome
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Employee, Event, Inquiry, Outbox
 from storage.staff_models import Role
@@ -53,7 +54,7 @@ def test_a_name_in_a_later_message_is_recorded_and_takes_the_complaint_from_that
     with transaction(world.sessions) as session:  # the board gives it to the waste specialist
         inquiry = session.exec(select(Inquiry)).one()
         assert inquiry.kind == "complaint"
-        reassign(session, inquiry=inquiry, to_employee="atkritumi-2", actor="valde", reason="x",
+        reassign(session, inquiry=inquiry, to_employee="atkritumi-2", actor=Actor.employee("valde"), reason="x",
                  notices=world.pipeline.notices, calendar=world.pipeline.router.calendar,
                  policy=world.pipeline.deadline_policy, now=world.clock.now)  # fmt: skip
     with Session(world.engine) as session:

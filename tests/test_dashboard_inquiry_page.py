@@ -36,7 +36,7 @@ def answered_on_whatsapp_then_thanked(service: Any, reference: str) -> int:
         session.flush()
         session.add_all([
             Event(inquiry_id=inquiry.id, at=at, type="client_answer_queued", data={"outbox_id": row.id}),
-            Event(inquiry_id=inquiry.id, at=at, type="answered", actor="atkritumi-1",
+            Event(inquiry_id=inquiry.id, at=at, type="answered", actor="atkritumi-1", actor_kind="employee",
                   data={"message_id": reply.id, "outbox_id": row.id}),
             Message(inquiry_id=inquiry.id, direction="in", channel="whatsapp", external_id="wa:thanks",
                     sender="+37120000002", text="Jā, der. Paldies!", received_at=at + timedelta(hours=2)),
@@ -106,7 +106,7 @@ def test_after_a_merge_the_page_shows_what_was_sent_about_both_and_its_own_routi
                          status="sent", created_at=at)  # fmt: skip
             session.add_all([g, reply, row])
             session.flush()
-            session.add(Event(inquiry_id=c.id, at=at, type="answered", actor="atkritumi-1",
+            session.add(Event(inquiry_id=c.id, at=at, type="answered", actor="atkritumi-1", actor_kind="employee",
                               data={"message_id": reply.id, "outbox_id": row.id}))  # fmt: skip
             for inquiry, keyword in ((c, "radiator"), (g, "konteiner")):
                 routed = session.exec(select(Event).where(Event.inquiry_id == inquiry.id, Event.type == "routed")).one()

@@ -102,7 +102,8 @@ def test_client_text_is_escaped_in_what_was_sent_the_routing_the_thanks_and_the_
             session.add_all([g, row])
             session.flush()
             session.add_all([
-                Event(inquiry_id=c.id, at=at, type="answered", actor="atkritumi-1", data={"outbox_id": row.id}),
+                Event(inquiry_id=c.id, at=at, type="answered", actor="atkritumi-1", actor_kind="employee",
+                      data={"outbox_id": row.id}),
                 Message(inquiry_id=c.id, direction="in", channel="email", external_id="x:thanks",
                         sender="client3@client.example", text=f"Paldies! {XSS_ATTR}",
                         received_at=at + timedelta(hours=1)),

@@ -18,6 +18,7 @@ from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.receipts import ReceiptStore
 from ingest.routing import calendar_from_settings
 from router.deadlines import DeadlinePolicy, alarm_times
+from storage.actors import Actor
 from storage.db import make_engine, migrate, session_factory, transaction
 from storage.models import DeadlineAlarm, Event, Inquiry, Outbox
 from tests.pipeline_office import Clock
@@ -137,7 +138,7 @@ def test_clock_stops_while_waiting_for_the_client(world: World) -> None:
     with transaction(world.sessions) as session:
         inquiry = session.exec(select(Inquiry)).one()
         assert inquiry.due_at == lv(26, 17)
-        pause_clock(session, inquiry=inquiry, actor="janis.kalnins", now=world.clock.now)
+        pause_clock(session, inquiry=inquiry, actor=Actor.employee("janis.kalnins"), now=world.clock.now)
     world.clock.now = lv(27, 12)  # past the old due date: nothing fires while waiting
     world.keeper().sweep()
     assert world.outbox() == []

@@ -113,9 +113,9 @@ def test_the_timeline_shows_what_the_client_received_not_the_staff_reply() -> No
                              received_at=at + timedelta(hours=1), attachments=[])  # fmt: skip
     events = [
         EventOut(id=10, at=at + timedelta(hours=1), type="client_answer_queued", actor="system",
-                 data={"outbox_id": 7}),
+                 actor_kind="system", data={"outbox_id": 7}),
         EventOut(id=11, at=at + timedelta(hours=1), type="answered", actor="atkritumi-1",
-                 data={"message_id": 2, "outbox_id": 7}),
+                 actor_kind="employee", data={"message_id": 2, "outbox_id": 7}),
     ]  # fmt: skip
     shown = InquiryDetail.model_construct(messages=[client, staff_reply], events=events)
     sent = [Sent(id=7, kind="client_answer", channel="whatsapp", recipient="+37120000000", subject=None,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.merging import merge
 from storage import figures_repo, inquiry_repo, merge_repo
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Attachment, DeadlineAlarm, Event, Inquiry, Message, Outbox
 from tests.pipeline_office import PipelineOffice, pipeline_office
@@ -51,7 +52,8 @@ class World:
         with transaction(self.office.sessions) as session:
             src = session.exec(select(Inquiry).where(Inquiry.reference == source)).one()
             tgt = session.exec(select(Inquiry).where(Inquiry.reference == target)).one()
-            merge(session, source=src, target=tgt, actor=actor, calendar=self.office.pipeline.office.router.calendar,
+            merge(session, source=src, target=tgt, actor=Actor.employee(actor),
+                  calendar=self.office.pipeline.office.router.calendar,
                   policy=self.office.pipeline.office.deadline_policy, now=self.office.clock())  # fmt: skip
 
 
@@ -234,7 +236,7 @@ def test_a_waiting_target_runs_again_when_an_open_inquiry_joins_it(world: World)
 
         target = session.get(Inquiry, second.id)
         assert target is not None
-        pause_clock(session, inquiry=target, actor="atkritumi-1", now=world.office.clock())
+        pause_clock(session, inquiry=target, actor=Actor.employee("atkritumi-1"), now=world.office.clock())
     world.office.clock.now += timedelta(hours=1)
     world.merge(first.reference, second.reference)
     with Session(world.office.engine) as session:
@@ -280,8 +282,9 @@ def test_a_reply_arriving_during_a_merge_waits_and_lands_on_the_target(make_sett
             with transaction(o.sessions) as session:
                 src = session.exec(select(Inquiry).where(Inquiry.reference == first.reference)).one()
                 tgt = session.exec(select(Inquiry).where(Inquiry.reference == second.reference)).one()
-                merge(session, source=src, target=tgt, actor="koordinatore", calendar=o.pipeline.office.router.calendar,
-                      policy=o.pipeline.office.deadline_policy, now=o.clock())  # fmt: skip
+                merge(session, source=src, target=tgt, actor=Actor.employee("koordinatore"),
+                      calendar=o.pipeline.office.router.calendar, policy=o.pipeline.office.deadline_policy,
+                      now=o.clock())  # fmt: skip
                 locked.set()
                 done.wait(1.0)  # the reply comes in while the merge is not yet committed
 

@@ -19,6 +19,7 @@ from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.explain import explain
 from ingest.inquiries.reassign import reassign
 from ingest.routing import calendar_from_settings
+from storage.actors import Actor
 from storage.db import SessionFactory, transaction
 from storage.models import Employee, Event, Inquiry, Outbox
 from tests.pipeline_office import Clock, pipeline_office
@@ -60,7 +61,7 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
             session,
             inquiry=current,
             to_employee="nami",
-            actor="ilze.berzina",
+            actor=Actor.employee("ilze.berzina"),
             reason="jautājums par nama pagalmu",
             notices=notices_from_settings(stored.settings),
             calendar=calendar_from_settings(stored.settings),
@@ -93,7 +94,7 @@ def test_reassign_tells_client_the_new_specialist_and_keeps_the_deadline(stored:
             session,
             inquiry=session.get(Inquiry, stored.inquiry.id),
             to_employee="nami",
-            actor="x",
+            actor=Actor.employee("x"),
             reason="",
             notices=notices_from_settings(stored.settings),
             calendar=calendar_from_settings(stored.settings),

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from ingest.config import load_config
 from ingest.inquiries.reassign import reassign
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Inquiry
 from tests.pipeline_office import pipeline_office
@@ -50,8 +51,8 @@ def test_report_export_and_eval_of_the_office_corrections(tmp_path: Path, databa
             inquiries = session.exec(select(Inquiry).order_by(Inquiry.id)).all()  # type: ignore[arg-type]
             assert [i.topic for i in inquiries] == ["atkritumi"] * 3
             for inquiry in inquiries[:2]:  # staff move the two invoice letters to billing
-                reassign(session, inquiry=inquiry, to_employee="rekini", actor="koordinatore", reason="rēķins",
-                         notices=world.pipeline.notices, calendar=world.pipeline.router.calendar,
+                reassign(session, inquiry=inquiry, to_employee="rekini", actor=Actor.employee("koordinatore"),
+                         reason="rēķins", notices=world.pipeline.notices, calendar=world.pipeline.router.calendar,
                          policy=world.pipeline.deadline_policy, now=world.clock.now)  # fmt: skip
     period = ("--from", "2026-11-20", "--to", "2026-11-30", "--config", str(config))
 

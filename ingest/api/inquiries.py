@@ -44,6 +44,7 @@ from ingest.inquiries.reassign import reassign
 from ingest.inquiries.search import FIRST_DAY, LAST_DAY, InquiryFilters, conditions, prepare
 from ingest.inquiries.waiting import set_waiting as wait_for_client
 from storage import inquiry_repo, repo
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Employee, Inquiry
 
@@ -175,8 +176,8 @@ def reassign_inquiry(principal: Caller, ctx: Context, reference: Reference, body
         require_action(session, principal, inquiry, Action.REASSIGN)
         old = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
         try:
-            reassign(session, inquiry=inquiry, to_employee=body.employee, actor=principal.key, reason=body.reason,
-                     notices=ctx.notices, calendar=ctx.calendar, policy=ctx.policy, now=now,
+            reassign(session, inquiry=inquiry, to_employee=body.employee, actor=Actor.employee(principal.key),
+                     reason=body.reason, notices=ctx.notices, calendar=ctx.calendar, policy=ctx.policy, now=now,
                      reason_code=body.reason_code)  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None
@@ -200,7 +201,7 @@ def set_complexity(principal: Caller, ctx: Context, reference: Reference, body: 
         try:
             old = change_complexity(
                 session, inquiry=inquiry, complexity=body.complexity, working_days=ctx.working_days(body.complexity),
-                actor=principal.key, calendar=ctx.calendar, policy=ctx.policy, now=now,
+                actor=Actor.employee(principal.key), calendar=ctx.calendar, policy=ctx.policy, now=now,
             )  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None
@@ -220,8 +221,8 @@ def set_waiting(principal: Caller, ctx: Context, reference: Reference, body: Wai
         inquiry = visible_inquiry(session, principal, reference)
         require_action(session, principal, inquiry, Action.WAITING)
         try:
-            wait_for_client(session, inquiry=inquiry, waiting=body.waiting, actor=principal.key, calendar=ctx.calendar,
-                        policy=ctx.policy, now=now)  # fmt: skip
+            wait_for_client(session, inquiry=inquiry, waiting=body.waiting, actor=Actor.employee(principal.key),
+                            calendar=ctx.calendar, policy=ctx.policy, now=now)  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None
         audit.record(session, principal=principal, action="inquiry.waiting", now=now, inquiry_id=inquiry.id,
@@ -278,7 +279,7 @@ def close_inquiry(principal: Caller, ctx: Context, reference: Reference, body: C
         inquiry = visible_inquiry(session, principal, reference)
         require_action(session, principal, inquiry, Action.CLOSE)
         try:
-            close(session, inquiry=inquiry, reason=body.reason, actor=principal.key, now=now)
+            close(session, inquiry=inquiry, reason=body.reason, actor=Actor.employee(principal.key), now=now)
         except InquiryError as exc:
             raise conflict(exc) from None
         audit.record(session, principal=principal, action="inquiry.close", now=now, inquiry_id=inquiry.id,
@@ -293,7 +294,7 @@ def reopen_inquiry(principal: Caller, ctx: Context, reference: Reference) -> Inq
         inquiry = visible_inquiry(session, principal, reference)
         require_action(session, principal, inquiry, Action.REOPEN)
         try:
-            reopen(session, inquiry=inquiry, actor=principal.key, now=now)
+            reopen(session, inquiry=inquiry, actor=Actor.employee(principal.key), now=now)
         except InquiryError as exc:
             raise conflict(exc) from None
         audit.record(session, principal=principal, action="inquiry.reopen", now=now, inquiry_id=inquiry.id,
@@ -318,7 +319,7 @@ def merge_inquiry(principal: Caller, ctx: Context, reference: Reference, body: M
                 f"{target.reference} may merge them",
             )  # fmt: skip
         try:
-            merge(session, source=source, target=target, actor=principal.key, calendar=ctx.calendar,
+            merge(session, source=source, target=target, actor=Actor.employee(principal.key), calendar=ctx.calendar,
                   policy=ctx.policy, now=now)  # fmt: skip
         except InquiryError as exc:
             raise conflict(exc) from None

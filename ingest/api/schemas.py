@@ -110,6 +110,9 @@ class EventOut(BaseModel):
     at: datetime
     type: str
     actor: str
+    # What ``actor`` names: employee (their key), system, cli (a command-line user's name) or sender
+    # (an e-mail's From, not proven); only "employee" is an employee's own doing (storage/actors.py).
+    actor_kind: str
     data: dict[str, Any]
 
 

@@ -136,7 +136,9 @@ def detail(session: Session, inquiry: Inquiry, now: datetime) -> InquiryDetail:
             if m.id is not None
         ],
         events=[
-            EventOut(id=e.id, at=e.at, type=e.type, actor=e.actor, data=e.data) for e in events if e.id is not None
+            EventOut(id=e.id, at=e.at, type=e.type, actor=e.actor, actor_kind=e.actor_kind, data=e.data)
+            for e in events
+            if e.id is not None
         ],
     )  # fmt: skip
 

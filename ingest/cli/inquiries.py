@@ -31,6 +31,7 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     from ingest.inquiries.errors import InquiryError
     from ingest.inquiries.reassign import get_inquiry, reassign
     from ingest.routing import calendar_from_settings
+    from storage.actors import Actor
     from storage.db import transaction
     from storage.types import utcnow
 
@@ -42,7 +43,7 @@ def cmd_reassign(args: argparse.Namespace) -> int:
                 session,
                 inquiry=inquiry,
                 to_employee=args.employee,
-                actor=args.actor,
+                actor=Actor.cli(args.actor),
                 reason=args.reason,
                 notices=notices_from_settings(settings),
                 calendar=calendar_from_settings(settings),

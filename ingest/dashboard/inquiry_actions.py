@@ -37,6 +37,7 @@ from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.merging import merge
 from ingest.inquiries.notes import add_note
 from ingest.inquiries.waiting import set_waiting
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Employee, Inquiry
 
@@ -119,7 +120,7 @@ def waiting(request: Request, dash: Dashboard, reference: str, form: Form) -> Re
     ctx = dash.ctx
 
     def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
-        set_waiting(session, inquiry=inquiry, waiting=wait, actor=author.key, calendar=ctx.calendar,
+        set_waiting(session, inquiry=inquiry, waiting=wait, actor=Actor.employee(author.key), calendar=ctx.calendar,
                     policy=ctx.policy, now=now)  # fmt: skip
         return "waiting" if wait else "resumed"
 
@@ -133,7 +134,8 @@ def complexity(request: Request, dash: Dashboard, reference: str, form: Form) ->
 
     def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
         change_complexity(session, inquiry=inquiry, complexity=chosen, working_days=ctx.working_days(chosen),
-                          actor=author.key, calendar=ctx.calendar, policy=ctx.policy, now=now)  # fmt: skip
+                          actor=Actor.employee(author.key), calendar=ctx.calendar, policy=ctx.policy,
+                          now=now)  # fmt: skip
         return "complexity"
 
     invalid = None if chosen in COMPLEXITIES else N_("Choose simple or complex.")
@@ -145,7 +147,7 @@ def close_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
     reason = form.get("reason", "")
 
     def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
-        close(session, inquiry=inquiry, reason=reason, actor=author.key, now=now)
+        close(session, inquiry=inquiry, reason=reason, actor=Actor.employee(author.key), now=now)
         return "closed"
 
     invalid = None if reason in CLOSE_REASONS else N_("Choose why it is closed.")
@@ -155,7 +157,7 @@ def close_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
 @router.post("/inquiries/{reference}/reopen")
 def reopen_inquiry(request: Request, dash: Dashboard, reference: str, form: Form) -> Response:
     def change(session: Session, author: Employee, inquiry: Inquiry, now: datetime) -> str:
-        reopen(session, inquiry=inquiry, actor=author.key, now=now)
+        reopen(session, inquiry=inquiry, actor=Actor.employee(author.key), now=now)
         return "reopened"
 
     return act(dash, request, reference, form, Action.REOPEN, change)
@@ -179,8 +181,8 @@ def merge_inquiry(request: Request, dash: Dashboard, reference: str, form: Form)
         if not can_merge(session, user.principal, source, target):
             return _refused(dash, Action.MERGE, user)
         try:
-            merge(session, source=source, target=target, actor=user.principal.key, calendar=dash.ctx.calendar,
-                  policy=dash.ctx.policy, now=now)  # fmt: skip
+            merge(session, source=source, target=target, actor=Actor.employee(user.principal.key),
+                  calendar=dash.ctx.calendar, policy=dash.ctx.policy, now=now)  # fmt: skip
         except InquiryError as exc:
             return problem(dash, 409, exc.text, user, **exc.values)
         audit.record(session, principal=user.principal, action="inquiry.merge", now=now, inquiry_id=source.id,

@@ -48,6 +48,7 @@ from ingest.inquiries.reassign import reassign
 from ingest.inquiries.thanks import looks_like_thanks
 from ingest.outgoing.redirect_reasons import REDIRECT_REASONS
 from storage import inquiry_repo, merge_repo, repo
+from storage.actors import Actor
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus
 
@@ -230,8 +231,8 @@ def give_to(
     """Reassign ``inquiry`` to the employee ``target_key`` and audit it; the answer if that cannot be done."""
     previous = session.get(Employee, inquiry.employee_id) if inquiry.employee_id else None
     try:
-        target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=user.principal.key, reason=reason,
-                          reason_code=reason_code,
+        target = reassign(session, inquiry=inquiry, to_employee=target_key, actor=Actor.employee(user.principal.key),
+                          reason=reason, reason_code=reason_code,
                           notices=dash.ctx.notices, calendar=dash.ctx.calendar, policy=dash.ctx.policy,
                           now=now)  # fmt: skip
     except UnknownEmployee:

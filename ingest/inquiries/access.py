@@ -1,8 +1,9 @@
 """Who may see and change which inquiry (policy clauses 5.1.2 and 13), decided in one place.
 
 - employee: the inquiries assigned to them and those they handled before (routed to them,
-  reassigned away from them, or an event they made: an answer, a note, a change), but
-  never a complaint that names them, not even when it is assigned to them;
+  reassigned away from them, or an event they made as themselves, logged in or by an e-mail
+  proven theirs: an answer, a note, a change; storage/actors.py), but never a complaint that
+  names them, not even when it is assigned to them;
 - supervisor: every inquiry but complaints;
 - board: everything;
 - admin: no inquiry at all.
@@ -27,7 +28,7 @@ from sqlmodel import Session, col
 
 from ingest.api.auth import Principal
 from storage import inquiry_repo
-from storage.actors import RESERVED_ACTORS
+from storage.actors import ActorKind
 from storage.models import Event, Inquiry, Kind
 from storage.staff_models import Role
 
@@ -63,9 +64,9 @@ def _named_in_routing(key: str, dialect: str) -> ColumnElement[bool]:
 
 def _handled_before(key: str) -> ColumnElement[bool]:
     data = col(Event.data)
-    # The service's own actor names ("system", ...) are no employee's doing: a key equal to one of
-    # them (refused by check-config, but a database may hold one) must not make every event theirs.
-    acted = false() if key in RESERVED_ACTORS else col(Event.actor) == key
+    # Only an event typed as an employee's is theirs: a command-line user whose --actor equals the
+    # key, the service's own names ("system", ...) and a From nothing proves are nobody's doing.
+    acted = and_(col(Event.actor_kind) == ActorKind.EMPLOYEE.value, col(Event.actor) == key)
     return exists(
         select(col(Event.id)).where(
             col(Event.inquiry_id) == col(Inquiry.id),

@@ -13,6 +13,7 @@ from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.staff_messages import add_staff_message
 from ingest.outgoing.notices import Notices, sent_text
 from storage import repo
+from storage.actors import Actor
 from storage.models import Contact, Direction, Employee, Inquiry, InquiryStatus, Message, Outbox
 
 
@@ -20,7 +21,7 @@ def mark_answered(
     session: Session,
     *,
     inquiry: Inquiry,
-    actor: str,
+    actor: Actor,
     message_id: int | None,
     sent: Outbox | None,
     now: datetime,
@@ -74,5 +75,6 @@ def answer(
         via=via,
         now=now,
     )
-    mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via=via)
+    mark_answered(session, inquiry=inquiry, actor=Actor.employee(author.key), message_id=message.id, sent=sent, now=now,
+                  via=via)  # fmt: skip
     return message, sent

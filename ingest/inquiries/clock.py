@@ -15,6 +15,7 @@ from sqlmodel import Session
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy, alarm_times
 from storage import alarm_repo, repo
+from storage.actors import Actor
 from storage.models import (
     DeadlineAlarm,
     Inquiry,
@@ -79,7 +80,7 @@ def cancel_alarms(session: Session, *, inquiry_id: int) -> None:
     alarm_repo.drop_pending_alarms(session, inquiry_id=inquiry_id)
 
 
-def pause_clock(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:
+def pause_clock(session: Session, *, inquiry: Inquiry, actor: Actor, now: datetime) -> None:
     """The inquiry waits for the client: no reminders, the deadline stands still."""
     assert inquiry.id is not None
     inquiry.status = InquiryStatus.WAITING_CLIENT.value

@@ -16,13 +16,14 @@ from ingest.i18n import N_
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from storage import repo
+from storage.actors import Actor
 from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus
 
 CLOSE_REASONS = ("answered_by_phone", "duplicate", "no_answer_needed", "spam")
 REOPENABLE = (InquiryStatus.ANSWERED.value, InquiryStatus.CLOSED.value)
 
 
-def close(session: Session, *, inquiry: Inquiry, reason: str, actor: str, now: datetime) -> None:
+def close(session: Session, *, inquiry: Inquiry, reason: str, actor: Actor, now: datetime) -> None:
     """Close the inquiry for ``reason``; nothing is sent to the client."""
     if reason not in CLOSE_REASONS:
         raise InquiryError(N_("The reason must be one of %(reasons)s."), reasons=", ".join(CLOSE_REASONS))
@@ -40,7 +41,7 @@ def close(session: Session, *, inquiry: Inquiry, reason: str, actor: str, now: d
     )
 
 
-def reopen(session: Session, *, inquiry: Inquiry, actor: str, now: datetime) -> None:
+def reopen(session: Session, *, inquiry: Inquiry, actor: Actor, now: datetime) -> None:
     """Open an answered or closed inquiry again, with the due date it had."""
     if inquiry.status not in REOPENABLE:
         raise InquiryError(N_("%(reference)s is still open; only an answered or closed inquiry is reopened."),

@@ -12,6 +12,7 @@ from ingest.inquiries.errors import InquiryError
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
 from storage import repo
+from storage.actors import Actor
 from storage.models import OPEN_STATUSES, Inquiry, InquiryStatus
 
 
@@ -21,7 +22,7 @@ def change_complexity(
     inquiry: Inquiry,
     complexity: str,
     working_days: int,
-    actor: str,
+    actor: Actor,
     calendar: WorkingCalendar,
     policy: DeadlinePolicy,
     now: datetime,

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from ingest.inquiries.reassign import get_inquiry
 from storage import inquiry_repo
-from storage.models import Employee
+from storage.actors import ActorKind
+from storage.models import Employee, Event
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,7 @@ def explain(session: Session, *, reference: str, tz: ZoneInfo) -> Explanation:
         f"received {_local(inquiry.received_at, tz)}, due {_local(inquiry.due_at, tz)}",
     ]
     for event in events:
-        lines.append(
-            f"{_local(event.at, tz)}  {event.type}" + (f" by {event.actor}" if event.actor != "system" else "")
-        )
+        lines.append(f"{_local(event.at, tz)}  {event.type}{_by(event)}")
         if event.type == "routed":
             lines.extend("    " + line for line in _explain_routing(event.data))
         elif event.type == "reassigned":
@@ -141,6 +140,16 @@ def _who(employee: Employee | None) -> str:
     if employee is None:
         return "nobody"
     return f"{employee.name} {employee.surname} ({employee.key}), {employee.position}"
+
+
+def _by(event: Event) -> str:
+    """Who made the event; a name that is not an employee's own login says what it is (a command-line
+    user's --actor may equal an employee's key)."""
+    if event.actor_kind == ActorKind.SYSTEM.value:
+        return ""
+    if event.actor_kind == ActorKind.EMPLOYEE.value:
+        return f" by {event.actor}"
+    return f" by {event.actor} ({event.actor_kind})"
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str:

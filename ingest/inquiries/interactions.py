@@ -25,6 +25,7 @@ from router.deadlines import DeadlinePolicy
 from router.route import Router
 from router.understand import Understanding
 from storage import repo
+from storage.actors import Actor
 from storage.models import Contact, Direction, Employee, Inquiry, Kind, Message, Outbox
 
 SUBJECTS = {"phone": "Tālruņa saruna", "visit": "Apmeklējums klātienē"}
@@ -111,7 +112,7 @@ def log_interaction(session: Session, *, entry: Interaction, logger: Employee, d
     inquiry = _open(session, entry=entry, understood=understood, contact=contact, employee=employee, desk=desk, now=now)
     assert inquiry.id is not None
     message = _first_message(session, entry=entry, inquiry=inquiry, contact=contact)
-    repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, actor=logger.key,
+    repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, actor=Actor.employee(logger.key),
                    data={"channel": entry.channel, "logged_by": logger.key, "message_id": message.id})  # fmt: skip
     record_routing(session, inquiry=inquiry, employee_key=employee_key, rule=rule, facts=facts,
                    calendar=desk.router.calendar, policy=desk.policy, now=now)  # fmt: skip

@@ -37,6 +37,7 @@ from ingest.inquiries.reassign import named_in_complaint
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
 from storage import alarm_repo, inquiry_repo, merge_repo, repo
+from storage.actors import Actor
 from storage.models import OPEN_STATUSES, Employee, Inquiry, InquiryStatus, Kind
 
 # The word the source's closing is recorded with (next to close reasons such as "duplicate").
@@ -81,7 +82,7 @@ def merge(
     *,
     source: Inquiry,
     target: Inquiry,
-    actor: str,
+    actor: Actor,
     calendar: WorkingCalendar,
     policy: DeadlinePolicy,
     now: datetime,

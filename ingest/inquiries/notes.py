@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from ingest.inquiries.staff_messages import add_staff_message
 from storage import repo
+from storage.actors import Actor
 from storage.models import Direction, Employee, Inquiry, Message
 
 
@@ -29,7 +30,7 @@ def add_note(session: Session, *, inquiry: Inquiry, author: Employee, text: str,
         inquiry_id=inquiry.id,
         type="note_added",
         at=now,
-        actor=author.key,
+        actor=Actor.employee(author.key),
         data={"message_id": message.id, "via": via},
     )
     return message

@@ -16,6 +16,7 @@ from ingest.outgoing.notices import Notices
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
 from storage import inquiry_repo, repo
+from storage.actors import Actor
 from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, InquiryStatus, Kind
 
 
@@ -51,7 +52,7 @@ def reassign(
     *,
     inquiry: Inquiry,
     to_employee: str,
-    actor: str,
+    actor: Actor,
     reason: str,
     notices: Notices,
     calendar: WorkingCalendar,

@@ -11,6 +11,7 @@ from ingest.inquiries.clock import pause_clock, resume_clock
 from ingest.inquiries.errors import InquiryError
 from router.calendar import WorkingCalendar
 from router.deadlines import DeadlinePolicy
+from storage.actors import Actor
 from storage.models import Inquiry, InquiryStatus
 
 
@@ -19,7 +20,7 @@ def set_waiting(
     *,
     inquiry: Inquiry,
     waiting: bool,
-    actor: str,
+    actor: Actor,
     calendar: WorkingCalendar,
     policy: DeadlinePolicy,
     now: datetime,

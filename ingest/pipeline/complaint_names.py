@@ -13,6 +13,7 @@ from __future__ import annotations
 from ingest.inquiries.reassign import named_in_complaint, reassign
 from ingest.pipeline.arrival import Arrival
 from storage import inquiry_repo, repo
+from storage.actors import SYSTEM_ACTOR
 from storage.models import Employee, Kind
 
 
@@ -36,6 +37,6 @@ def record_names(arrival: Arrival) -> None:
     target = next((k for k in (router.board_member, router.fallback_employee) if k and k not in named), None)
     if target is None or target == holder.key:
         return  # nobody left to take it: the board sees every complaint anyway
-    reassign(session, inquiry=inquiry, to_employee=target, actor="system", reason="complaint names the handler",
+    reassign(session, inquiry=inquiry, to_employee=target, actor=SYSTEM_ACTOR, reason="complaint names the handler",
              notices=office.notices, calendar=router.calendar, policy=office.deadline_policy, now=arrival.now,
              reason_code="complaint_names_handler")  # fmt: skip

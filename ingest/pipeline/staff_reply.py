@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from channels.email_quote import split_reply
 from ingest.api.auth import Principal
+from ingest.inquiries import note_doubt
 from ingest.inquiries.access import Action, can_act
 from ingest.inquiries.answering import mark_answered
 from ingest.inquiries.closing import close
@@ -31,6 +32,7 @@ from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.pipeline.messages import add_message
 from ingest.pipeline.staff_proof import proven_by
 from storage import merge_repo, repo, staff_reply_repo
+from storage.actors import UNKNOWN_SENDER, Actor
 from storage.models import Contact, Employee, Inquiry, InquiryStatus
 from storage.staff_models import Role
 
@@ -67,6 +69,24 @@ class Reply:
     bound: bool  # the author was sent this inquiry's notification, or is its responsible employee
 
 
+def actor_of(reply: Reply) -> Actor:
+    """The employee, when the reply is proven theirs; otherwise only the sender its From names, so
+    that no access rule takes it for the employee's doing (storage/actors.py)."""
+    if reply.author is None:
+        return Actor.sender(UNKNOWN_SENDER)
+    return Actor.employee(reply.author.key) if reply.proof is not None else Actor.sender(reply.author.key)
+
+
+def doubt(reply: Reply) -> str | None:
+    """Why a reply kept as a note may not be its named author's own words, for the inquiry page's
+    mark (``reason`` of the ``note_added`` event); None when it is proven theirs."""
+    if reply.author is None:
+        return note_doubt.UNKNOWN_SENDER
+    if reply.proof is None:
+        return note_doubt.UNVERIFIED
+    return None if reply.bound else note_doubt.NOT_YOURS
+
+
 def _command(arrival: Arrival, reply: Reply, command: str, text: str) -> Outcome:
     """``#piezīme``: kept as an internal note. ``#slēgt``: closed without an answer to the client
     (when proven, by whom the notification went to and the API would let close it), the rest of
@@ -74,14 +94,14 @@ def _command(arrival: Arrival, reply: Reply, command: str, text: str) -> Outcome
     session, now, inquiry, author = arrival.session, arrival.now, reply.inquiry, reply.author
     assert inquiry.id is not None and author is not None
     message = add_message(session, inquiry, arrival.inbound, arrival.receipt, direction="note", text=text)
-    data = {"message_id": message.id, "via": "email", "command": command, "proof": reply.proof}
-    repo.add_event(session, inquiry_id=inquiry.id, type="note_added", at=now, actor=author.key, data=data)
+    data = {"message_id": message.id, "via": "email", "command": command, "proof": reply.proof, "reason": doubt(reply)}
+    repo.add_event(session, inquiry_id=inquiry.id, type="note_added", at=now, actor=actor_of(reply), data=data)
     if command != "close" or inquiry.status == InquiryStatus.CLOSED.value:
         return Outcome.NOTE
     if reply.proof is None or not reply.bound:
         _tell(arrival, inquiry, author, reason="unverified" if reply.proof is None else "not_yours", closing=True)
     elif _may_close(session, author, inquiry):
-        close(session, inquiry=inquiry, reason="no_answer_needed", actor=author.key, now=now)
+        close(session, inquiry=inquiry, reason="no_answer_needed", actor=Actor.employee(author.key), now=now)
     return Outcome.NOTE
 
 
@@ -136,7 +156,8 @@ def run(arrival: Arrival) -> Outcome | None:
     message = add_message(
         session, inquiry, arrival.inbound, arrival.receipt, direction="out", text=sent_text(sent, new_text)
     )
-    mark_answered(session, inquiry=inquiry, actor=author.key, message_id=message.id, sent=sent, now=now, via="email")
+    mark_answered(session, inquiry=inquiry, actor=Actor.employee(author.key), message_id=message.id, sent=sent,
+                  now=now, via="email")  # fmt: skip
     return Outcome.ANSWERED
 
 
@@ -181,7 +202,8 @@ def _refuse(arrival: Arrival, inquiry: Inquiry, author: Employee | None, why: st
     receipt.meta = {**receipt.meta, "outcome": {"staff_reply_refused": why, "inquiry_id": inquiry.id}}
     session.add(receipt)
     if why != "erased":  # an erased inquiry gets nothing new, not even an event
-        actor = author.key if author else "unknown-sender"
+        # Refused before any proof is looked at: the name is only what From says.
+        actor = Actor.sender(author.key if author else UNKNOWN_SENDER)
         repo.add_event(session, inquiry_id=inquiry.id, type="staff_reply_refused", at=arrival.now, actor=actor,
                        data={"why": why, "receipt_id": receipt.id})  # fmt: skip
     if author is not None:
@@ -213,8 +235,8 @@ def _keep_as_note(
         inquiry_id=inquiry.id,
         type="note_added",
         at=arrival.now,
-        actor=author.key if author else "unknown-sender",
-        data={"message_id": message_id, "relayed": False, "why": why, "proof": reply.proof},
+        actor=actor_of(reply),
+        data={"message_id": message_id, "relayed": False, "why": why, "proof": reply.proof, "reason": doubt(reply)},
     )
     tell = author or responsible
     if tell is not None:

@@ -1,0 +1,92 @@
+"""Typed event actors (issue 15, item 4): only an employee's own doing counts as theirs.
+
+An employee sees the inquiries they handled before, an event they made among them
+(ingest/inquiries/access.py). The actor was a bare name, so ``ingest reassign --actor KEY`` (the
+default is ``$USER``) or a reply whose ``From`` nothing proves counted as that employee's, and
+showed them the inquiry. Now an event says what its actor is (storage/actors.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from ingest.api.auth import Principal
+from ingest.api.shapes import detail
+from ingest.inquiries.access import can_see
+from ingest.inquiries.explain import explain
+from ingest.pipeline.arrival import Outcome
+from storage.models import Employee, Event, Inquiry
+from storage.staff_models import Role
+from tests.staff_proof_helpers import STAFF_REPLIES, vouch
+from tests.support import write_config
+from tests.test_staff_reply_proof import deliver, office, reply, the_inquiry
+
+# An employee of another field: nothing of the lift inquiry is theirs.
+STRANGER = "siltums"
+
+
+def sees(world: Any, key: str) -> bool:
+    with Session(world.engine) as session:
+        employee = session.exec(select(Employee).where(Employee.key == key)).one()
+        inquiry = session.exec(select(Inquiry)).one()
+        assert employee.id is not None
+        principal = Principal(employee_id=employee.id, key=key, role=Role(employee.role), token_id=0, remote_addr=None)
+        return can_see(session, principal, inquiry)
+
+
+def last_event(world: Any, type_: str) -> Event:
+    with Session(world.engine) as session:
+        return [e for e in session.exec(select(Event).order_by(Event.id)).all() if e.type == type_][-1]  # type: ignore[arg-type]
+
+
+def test_a_cli_action_under_an_employees_key_is_not_theirs(make_settings: Any, tmp_path: Path) -> None:
+    with office(make_settings) as world:
+        inquiry, responsible = the_inquiry(world)
+        target = next(k for k in ("nami", "celi") if k != STRANGER and k != responsible.key)
+        assert not sees(world, STRANGER)
+        config = write_config(tmp_path, world.settings.database_url())
+        run = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", "reassign", inquiry.reference, target, "--reason", "lifts",
+             "--actor", STRANGER, "--config", str(config)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        moved = last_event(world, "reassigned")
+        assert (moved.actor, moved.actor_kind) == (STRANGER, "cli")
+        # Before: the event's actor equalled the key, and the inquiry was theirs to see.
+        assert not sees(world, STRANGER)
+        with Session(world.engine) as session:
+            shown = detail(session, session.exec(select(Inquiry)).one(), world.clock()).model_dump(mode="json")
+            lines = explain(session, reference=inquiry.reference, tz=ZoneInfo("Europe/Riga")).lines
+        (event,) = [e for e in shown["events"] if e["type"] == "reassigned"]
+        assert (event["actor"], event["actor_kind"]) == (STRANGER, "cli")  # `actor` as it was; the kind added
+        assert {e["actor_kind"] for e in shown["events"] if e["type"] == "routed"} == {"system"}
+        assert any(line.endswith(f"reassigned by {STRANGER} (cli)") for line in lines), lines
+
+
+def test_a_reply_from_an_employee_counts_as_theirs_only_when_proven(make_settings: Any) -> None:
+    with office(make_settings, **STAFF_REPLIES) as world:
+        _, responsible = the_inquiry(world)
+        with Session(world.engine) as session:
+            employees = {e.key: e for e in session.exec(select(Employee)).all()}
+        # Two strangers: the service answers a reply with a notice about the inquiry, which binds
+        # its recipient to it (ingest/pipeline/staff_reply.py), so one of them is used for each.
+        forged_as, colleague = (employees[k] for k in ("siltums", "celi"))
+        assert responsible.key not in (forged_as.key, colleague.key)
+        # Anyone can write an employee's address into From: kept as a note, theirs in name only.
+        assert deliver(world, reply(world, forged_as.email, "Es to izdarīšu.", 1)) == Outcome.NOTE
+        note = last_event(world, "note_added")
+        assert (note.actor, note.actor_kind, note.data["reason"]) == (forged_as.key, "sender", "unverified")
+        # Before: the note's actor equalled the key, and the inquiry was theirs to see.
+        assert not sees(world, forged_as.key)
+        # Proven by the office's mail server: the colleague's own note, and they see what they wrote on.
+        assert deliver(world, vouch(reply(world, colleague.email, "Es to izdarīšu.", 2))) == Outcome.NOTE
+        note = last_event(world, "note_added")
+        assert (note.actor, note.actor_kind, note.data["reason"]) == (colleague.key, "employee", "not_yours")
+        assert sees(world, colleague.key)
