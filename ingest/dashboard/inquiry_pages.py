@@ -38,6 +38,7 @@ from ingest.dashboard.deps import (
 )
 from ingest.dashboard.explanation import routing_lines, time_left
 from ingest.dashboard.labels import N_
+from ingest.dashboard.note_marks import note_marks
 from ingest.dashboard.reply_choice import answer_form
 from ingest.dashboard.web import DashboardRoute
 from ingest.inquiries import audit, merging
@@ -182,6 +183,7 @@ def inquiry_page(
                      detail={**VIA, "reference": inquiry.reference})  # fmt: skip
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown, sent), may_reassign=may_reassign,
+        note_marks=note_marks(shown.events),
         thanks=thanked(shown), **words,
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
         done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
