@@ -25,6 +25,7 @@ from storage.types import utcnow
 from tests.dashboard_helpers import PASSWORD, give_passwords, login
 from tests.staff_proof_helpers import STAFF_REPLIES, vouch
 from tests.support import running_service
+from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_staff_reply_proof import deliver, office, reply, the_inquiry
 
 FORGED = "Klientam atbildēts, var slēgt."
@@ -47,8 +48,9 @@ def doubt_on(page: str, message_id: int) -> str | None:
     return mark.group(1) if mark else None
 
 
-@pytest.mark.slow  # a running service
-def test_an_unproven_reply_is_marked_on_the_page_and_a_proven_note_is_not(make_settings: Any) -> None:
+def three_notes(make_settings: Any) -> tuple[str, dict[str, int]]:
+    """The lift inquiry with three replies kept as notes: the responsible employee's unproven, the
+    same employee's proven ``#piezīme``, a colleague's proven one; its reference and the note ids."""
     with office(make_settings, **STAFF_REPLIES) as world:
         inquiry, responsible = the_inquiry(world)
         with Session(world.engine) as session:
@@ -56,15 +58,20 @@ def test_an_unproven_reply_is_marked_on_the_page_and_a_proven_note_is_not(make_s
         assert deliver(world, reply(world, responsible.email, FORGED, 1)) == Outcome.NOTE
         assert deliver(world, vouch(reply(world, responsible.email, f"#piezīme\n{PROVEN}", 2))) == Outcome.NOTE
         assert deliver(world, vouch(reply(world, colleague.email, COLLEAGUE, 3))) == Outcome.NOTE
-        ids = notes(world.engine)
+        return inquiry.reference, notes(world.engine)
+
+
+@pytest.mark.slow  # a running service
+def test_an_unproven_reply_is_marked_on_the_page_and_a_proven_note_is_not(make_settings: Any) -> None:
+    reference, ids = three_notes(make_settings)
     with running_service(make_settings(staff_replies=STAFF_REPLIES)) as service:
         base = f"http://127.0.0.1:{service.http_port}"
         give_passwords(service.sessions, "koordinatore")
         client, _ = login(base, "koordinatore", PASSWORD)
-        page = client.get(f"/dashboard/inquiries/{inquiry.reference}").text
+        page = client.get(f"/dashboard/inquiries/{reference}").text
         with transaction(service.sessions) as session:
             token = create_token(session, employee_key="koordinatore", name="test", now=utcnow()).secret
-        shown = httpx.get(f"{base}/api/v1/inquiries/{inquiry.reference}", headers={"Authorization": f"Bearer {token}"},
+        shown = httpx.get(f"{base}/api/v1/inquiries/{reference}", headers={"Authorization": f"Bearer {token}"},
                           timeout=30)  # fmt: skip
     # The API says the same: the note's reason, and whose doing the event is.
     assert shown.status_code == 200, shown.text
@@ -79,3 +86,36 @@ def test_an_unproven_reply_is_marked_on_the_page_and_a_proven_note_is_not(make_s
     lv = load_catalogs().by_language["lv"].gettext
     assert lv(MARKS["unverified"].label) in page and lv(MARKS["not_yours"].label) in page
     assert page.count('class="doubt ') == 2
+
+
+@pytest.mark.slow  # starts Chromium
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_mark_is_visible_in_chromium(make_settings: Any) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package `chromium` (.ci/run does)")
+    from playwright.sync_api import expect, sync_playwright
+
+    reference, ids = three_notes(make_settings)
+    csp_violations: list[str] = []
+    with running_service(make_settings(staff_replies=STAFF_REPLIES)) as service, sync_playwright() as p:
+        give_passwords(service.sessions, "koordinatore")
+        base = f"http://127.0.0.1:{service.http_port}"
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: "Content Security Policy" in m.text and csp_violations.append(m.text))
+            page.goto(f"{base}/dashboard/login?next=/dashboard/inquiries/{reference}")
+            page.fill("#employee", "koordinatore")
+            page.fill("#password", PASSWORD)
+            page.click("#login")
+            expect(page).to_have_url(f"{base}/dashboard/inquiries/{reference}")
+            badge = page.locator(f"#doubt-{ids[FORGED]} .badge")
+            expect(badge).to_be_visible()
+            lv = load_catalogs().by_language["lv"].gettext
+            expect(badge).to_have_text(lv(MARKS["unverified"].label))
+            # Set apart from the note's text: white on red, not the note's own colours.
+            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(170, 0, 0)"
+            expect(page.locator(f"#message-{ids[PROVEN]} .doubt")).to_have_count(0)
+        finally:
+            browser.close()
+    assert csp_violations == [], csp_violations
