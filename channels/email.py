@@ -8,7 +8,7 @@ natural id and becomes one message.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -21,10 +21,18 @@ from channels.email_headers import mend_header_block
 from channels.email_parse import parse_email
 
 
+def header_block(raw: bytes) -> bytes:
+    """The start of a raw message up to and with its first empty line (all of it when there is
+    none): the standard parser ends the headers there or earlier, so it reads the same headers from
+    this as from the whole message, without decoding a body of many megabytes to text."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    return raw[: min(ends) + 3] if ends else raw
+
+
 def message_id_of(raw: bytes) -> str | None:
     """The Message-ID of a raw message, read leniently from the header block only."""
     try:
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(mend_header_block(raw))
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(mend_header_block(header_block(raw)))
         value = headers.get("Message-ID")
     except Exception:  # a header block the parser chokes on has no usable id
         return None
@@ -36,10 +44,17 @@ def message_id_of(raw: bytes) -> str | None:
 
 def natural_id(raw: bytes) -> str:
     """Message-ID when there is one, else a hash of the bytes (same bytes, same id)."""
-    mid = message_id_of(raw)
+    return natural_id_from(header_block(raw), lambda: hashlib.sha256(raw).hexdigest())
+
+
+def natural_id_from(head: bytes, sha256: Callable[[], str]) -> str:
+    """:func:`natural_id` of a message known by its header block (:func:`header_block`) and the
+    SHA-256 of all its bytes, asked for only when there is no Message-ID: a message spooled to disk
+    is hashed from the file, never read whole."""
+    mid = message_id_of(head)
     if mid:
         return natural_id_of("mid", mid)
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return "sha256:" + sha256()
 
 
 @dataclass(frozen=True)

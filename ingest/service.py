@@ -30,7 +30,8 @@ from ingest.dashboard.routers import mount_dashboard
 from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.receipts import ReceiptStore
-from ingest.intake.smtp_listener import InboundSmtpHandler, smtp_protocol_factory
+from ingest.intake.smtp_listener import InboundSmtpHandler, Raw, smtp_protocol_factory
+from ingest.intake.spool import Spool
 from ingest.intake.twilio_webhooks import TwilioWebhooks
 from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
@@ -128,6 +129,9 @@ class Service:
             )
         self.smtp_handler = InboundSmtpHandler(recipients=settings.smtp_listener.recipients, store=self._store_email,
                                                max_recipients=settings.smtp_listener.max_recipients)  # fmt: skip
+        # Large messages are written here while they arrive (ingest/intake/spool.py).
+        self.smtp_spool = Spool(settings.service.data_dir / "smtp-spool",
+                                threshold=settings.smtp_listener.spool_above_bytes)  # fmt: skip
         web = "web" in self.roles
         self.twilio_webhooks: TwilioWebhooks | None = None
         if settings.twilio.enabled and web:
@@ -211,7 +215,7 @@ class Service:
     def leadership_states(self) -> dict[str, str]:
         return {role: "leader" if held else "follower" for role, held in self.leadership_held().items()}
 
-    async def _store_email(self, raw: bytes, meta: dict[str, object]) -> object:
+    async def _store_email(self, raw: Raw, meta: dict[str, object]) -> object:
         return await self.receipts.store(self.email_channel, source="smtp", raw=raw, meta=dict(meta))
 
     def component_states(self) -> dict[str, str]:
@@ -269,9 +273,11 @@ class Service:
             worker.wake()
         listener = self.settings.smtp_listener
         if listener.enabled and "web" in self.roles:
+            await asyncio.to_thread(self.smtp_spool.sweep)  # what a process that died left there
             self._smtp_server = await self._loop.create_server(
                 smtp_protocol_factory(
                     self.smtp_handler,
+                    spool=self.smtp_spool,
                     max_message_bytes=listener.max_message_bytes,
                     max_sessions=listener.max_sessions,
                     max_line_bytes=listener.max_line_bytes,

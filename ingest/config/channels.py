@@ -18,8 +18,11 @@ class SmtpListenerSettings(Section):
     # Only mail for these addresses is accepted; anything else gets 550.
     recipients: list[EmailAddress] = Field(default_factory=list)
     max_message_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
-    # Sessions open at once (a message is held in memory while it arrives) and recipients per
-    # message; over either, the sending server is told to try again later (421 / 452).
+    # A message is held in memory while it arrives up to this size; beyond it, it is written to a
+    # file under the data folder (var/smtp-spool/) and stored from there. 0: every message to disk.
+    spool_above_bytes: int = Field(default=1024 * 1024, ge=0)
+    # Sessions open at once and recipients per message; over either, the sending server is told
+    # to try again later (421 / 452).
     max_sessions: int = Field(default=20, ge=1, le=1000)
     max_recipients: int = Field(default=10, ge=1, le=1000)
     # The longest line of a message taken (RFC 5321 says 1,000 bytes; Postfix and Exim take more).

@@ -2,11 +2,14 @@
 
 Receivers that wait for their commit (webhooks, the SMTP listener) go through
 ``store``, which commits concurrent receipts together (``ingest/group_commit``);
-pollers and importers that already hold a batch use ``store_batch_sync``.
+pollers and importers that already hold a batch use ``store_batch_sync``. A message the SMTP
+listener spooled to disk is stored from its file (``storage/receipt_blobs.py``), never read whole
+where the database allows it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +20,8 @@ from sqlmodel import Session
 
 from channels.base import Channel
 from ingest.intake.group_commit import GroupCommitter
-from storage import repo
+from ingest.intake.spool import SpooledMessage
+from storage import receipt_blobs, repo
 from storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
@@ -34,8 +38,12 @@ class StoredReceipt:
 class IncomingReceipt:
     channel: Channel
     source: str
-    raw: bytes
+    raw: bytes | SpooledMessage  # spooled: an SMTP message too large to hold in memory
     meta: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        return self.raw.size if isinstance(self.raw, SpooledMessage) else len(self.raw)
 
 
 @dataclass
@@ -65,7 +73,7 @@ class ReceiptStore:
                 stored.id,
                 "duplicate" if stored.duplicate else "stored",
                 item.source,
-                len(item.raw),
+                item.size,
             )
         return results
 
@@ -96,11 +104,21 @@ class ReceiptStore:
         log.debug("receipts from %s: %d stored, %d duplicate", source, len(new), len(results) - len(new))
         return results
 
-    async def store(self, channel: Channel, *, source: str, raw: bytes, meta: dict[str, Any]) -> StoredReceipt:
-        """Store one receipt; returns once it is committed (together with whatever else was waiting)."""
+    async def store(
+        self, channel: Channel, *, source: str, raw: bytes | SpooledMessage, meta: dict[str, Any]
+    ) -> StoredReceipt:
+        """Store one receipt; returns once it is committed (together with whatever else was waiting).
+
+        A spooled message is held until its commit is done, even when the caller goes away first
+        (the SMTP client disconnected): the commit is still reading its file."""
         if self._committer is None:
             self._committer = GroupCommitter(self.store_many_sync, max_batch=self.max_batch)
-        return await self._committer.submit(IncomingReceipt(channel, source, raw, meta))
+        if isinstance(raw, SpooledMessage):
+            raw.retain()
+        commit = asyncio.ensure_future(self._committer.submit(IncomingReceipt(channel, source, raw, meta)))
+        if isinstance(raw, SpooledMessage):
+            commit.add_done_callback(lambda _done: raw.release())
+        return await asyncio.shield(commit)
 
     async def close(self) -> None:
         if self._committer is not None:
@@ -110,15 +128,19 @@ class ReceiptStore:
 def _insert_all(session: Session, items: Sequence[IncomingReceipt], *, now: datetime) -> list[StoredReceipt]:
     results: list[StoredReceipt] = []
     for item in items:
-        natural_id = item.channel.natural_id(item.raw, item.meta)
-        receipt_id, created = repo.insert_receipt(
-            session,
-            channel=item.channel.name,
-            source=item.source,
-            natural_id=natural_id,
-            raw=item.raw,
-            meta={**item.meta, "received_at": now.isoformat()},
-            now=now,
-        )
+        meta = {**item.meta, "received_at": now.isoformat()}
+        if isinstance(item.raw, SpooledMessage):
+            spooled = item.raw
+            natural_id = spooled.natural_id()  # only SMTP spools: the e-mail channel's id, read from the file
+            receipt_id, created = receipt_blobs.insert_receipt_in_chunks(
+                session, channel=item.channel.name, source=item.source, natural_id=natural_id,
+                size=spooled.size, chunks=spooled.chunks, whole=spooled.read_all, meta=meta, now=now,
+            )  # fmt: skip
+        else:
+            natural_id = item.channel.natural_id(item.raw, item.meta)
+            receipt_id, created = repo.insert_receipt(
+                session, channel=item.channel.name, source=item.source, natural_id=natural_id,
+                raw=item.raw, meta=meta, now=now,
+            )  # fmt: skip
         results.append(StoredReceipt(id=receipt_id, natural_id=natural_id, duplicate=not created))
     return results
