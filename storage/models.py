@@ -30,6 +30,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent failure or attempts exhausted
     WITHDRAWN = "withdrawn"  # its content was erased (GDPR, retention) before it was sent; never sent
+    # No longer owed before it was sent (a call back's reminder once the call is logged or the
+    # inquiry answered or closed: ingest/inquiries/call_back.py); never sent.
+    CANCELLED = "cancelled"
 
 
 class InquiryStatus(StrEnum):

@@ -189,11 +189,16 @@ class InteractionIn(_In):
         default=None, description="the language spoken; default: detected"
     )
     at: datetime | None = Field(default=None, description="when the call or visit was; default: now")
+    inquiry: str | None = Field(
+        default=None, max_length=40, pattern=KEY_PATTERN,
+        description="the inquiry it was about (e.g. a call back): logged on it instead of opening a new one; "
+        "a phone call settles its call-back task",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _reachable(self) -> InteractionIn:
-        if not (self.phone or "").strip() and not (self.email or "").strip():
-            raise ValueError("phone or email: at least one is needed")
+        if not (self.phone or "").strip() and not (self.email or "").strip() and self.inquiry is None:
+            raise ValueError("phone or email: at least one is needed (or the inquiry it was about)")
         if self.email is not None and self.email.strip():
             local, at, domain = self.email.strip().rpartition("@")
             if not at or not local or "." not in domain or any(c.isspace() for c in self.email.strip()):
@@ -208,6 +213,9 @@ class InteractionIn(_In):
 class InteractionOut(BaseModel):
     inquiry: InquirySummary
     written_form_sent_on: str | None = Field(description="the channel the written-form message goes out on")
+    call_back_done: bool = Field(
+        default=False, description="logged on an inquiry with a call back owed: done, its reminder cancelled"
+    )
 
 
 # -- absences ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ingest.api.schemas import InquiryDetail, MessageOut
 from ingest.api.shapes import attachment_response
 from ingest.api.shapes import detail as inquiry_detail
+from ingest.dashboard.call_backs import call_back_states
 from ingest.dashboard.conversation import sent_of, timeline
 from ingest.dashboard.deps import (
     VIA,
@@ -85,7 +86,8 @@ def load(session: Session, user: User, reference: str) -> Inquiry | None:
 
 
 # What the page says after a change (its ?done= parameter).
-DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened", "logged", "merged")
+DONE = ("reassigned", "answered", "noted", "waiting", "resumed", "complexity", "closed", "reopened", "logged", "merged",
+        "logged_on", "call_back_done")  # fmt: skip
 
 # What an inquiry may be merged into: the client's inquiries still in work or answered.
 MERGE_INTO_STATUSES = (*OPEN_STATUSES, InquiryStatus.ANSWERED.value)
@@ -184,7 +186,7 @@ def inquiry_page(
     return page(
         dash, "inquiry.html", user=user, inquiry=shown, timeline=timeline(shown, sent), may_reassign=may_reassign,
         note_marks=note_marks(shown.events),
-        thanks=thanked(shown), **words,
+        thanks=thanked(shown), **words, call_backs=call_back_states(shown.events),
         employees=[e for e in others if e.key != shown.employee], csrf=user.session.csrf_token,
         done=done if done in DONE else None, may=may, merge_into=merge_into, close_reasons=CLOSE_REASONS,
         history=history,

@@ -51,6 +51,10 @@ LABELS: dict[str, str] = {
     "reopened": N_("reopened"),
     "merged": N_("merged"),
     "merged_into": N_("merged into another inquiry"),
+    # a call back owed on an inquiry (ingest/inquiries/call_back.py), and how it was settled
+    "call_back_task": N_("call back the client"),
+    "call_back_done": N_("call back done"),
+    "call_back_cancelled": N_("call back no longer owed"),
     # why an inquiry was closed without an answer
     "answered_by_phone": N_("answered by phone"),
     "duplicate": N_("duplicate"),
@@ -92,6 +96,8 @@ LABELS: dict[str, str] = {
     "client_answer_queued": N_("answer to the client"),
     "written_form_queued": N_("written-form instructions to the client"),
     "staff_call_client_queued": N_("employee asked to call the client"),
+    "staff_call_back_queued": N_("employee asked to call the client back"),
+    "staff_call_back_reminder_queued": N_("reminder to call the client back"),
     "staff_reply_not_relayed_queued": N_("employee told the reply was not relayed"),
     "deadline_digest_queued": N_("morning digest"),
     "client_written_form_queued": N_("written-form instructions to the client"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ingest.i18n import N_
+from ingest.inquiries import call_back
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from ingest.inquiries.staff_messages import add_staff_message
@@ -27,7 +28,8 @@ def mark_answered(
     now: datetime,
     via: str = "email",
 ) -> None:
-    """First response and answer times, status answered, reminders cancelled, the ``answered`` event."""
+    """First response and answer times, status answered, reminders (a call back's too) cancelled, the
+    ``answered`` event."""
     assert inquiry.id is not None
     inquiry.first_response_at = inquiry.first_response_at or now
     inquiry.answered_at = now
@@ -36,6 +38,7 @@ def mark_answered(
     inquiry.updated_at = now
     session.add(inquiry)
     cancel_alarms(session, inquiry_id=inquiry.id)
+    call_back.settle(session, inquiry_id=inquiry.id, reason="answered", actor=actor, now=now)
     repo.add_event(
         session,
         inquiry_id=inquiry.id,

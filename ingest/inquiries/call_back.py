@@ -4,10 +4,15 @@ Policy 6.3 asks that a missed call be returned; the client's matter already has 
 employee, so the task goes to them (not to the coordinator as a new inquiry): a ``call_back_task``
 event, a staff e-mail "call the client back" and a reminder queued for later
 (:data:`REMINDER_AFTER` of working time), which the outbox sends when its time comes.
+
+The task is settled when it is no longer owed (:func:`settle`): staff logged a call with the client
+on the inquiry (``call_back_done``), or the inquiry was answered or closed (``call_back_cancelled``).
+Its reminder, if still waiting, is then cancelled and never sent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -16,8 +21,9 @@ from ingest.i18n import N_
 from ingest.outgoing.notices import Notices
 from ingest.outgoing.staff_mail import local_time
 from router.calendar import WorkingCalendar
-from storage import repo
-from storage.models import Employee, Inquiry, Message
+from storage import call_back_repo, repo
+from storage.actors import Actor
+from storage.models import Employee, Event, Inquiry, Message
 
 # The task's e-mail now, and the reminder later: (outbox kind, subject, text).
 TEXTS = (
@@ -31,6 +37,9 @@ TEXTS = (
 # A call back is owed sooner than an answer: the employee is reminded within the same morning or
 # afternoon, well before the inquiry's own deadline.
 REMINDER_AFTER = timedelta(hours=2)
+# Why a task is no longer owed: the event recorded for each reason.
+SETTLED_BY = {"call_logged": call_back_repo.DONE, "answered": call_back_repo.CANCELLED,
+              "closed": call_back_repo.CANCELLED}  # fmt: skip
 
 
 def call_back_task(
@@ -58,3 +67,34 @@ def call_back_task(
                                     subject=translations.gettext(subject) % values,
                                     text=translations.gettext(text) % values + "\n", now=now)  # fmt: skip
         row.next_attempt_at = at  # the reminder waits in the outbox until its time
+
+
+@dataclass(frozen=True)
+class Settled:
+    tasks: list[int]  # the ``call_back_task`` events settled
+    cancelled: list[int]  # the reminders' outbox rows cancelled before they were sent
+
+
+def open_tasks(events: list[Event]) -> list[int]:
+    """The ids of the task events that no later event settled."""
+    settled = {int(t) for e in events if e.type in call_back_repo.SETTLED for t in e.data.get("tasks", [])}
+    return [e.id for e in events if e.type == call_back_repo.TASK and e.id is not None and e.id not in settled]
+
+
+def settle(
+    session: Session, *, inquiry_id: int, reason: str, actor: Actor, now: datetime, message_id: int | None = None
+) -> Settled | None:
+    """The inquiry's open call-back tasks settled for ``reason`` (:data:`SETTLED_BY`): their
+    reminders still waiting are cancelled, and one event says why. None when no task was open."""
+    events = call_back_repo.task_events(session, inquiry_id=inquiry_id)
+    tasks = open_tasks(events)
+    if not tasks:
+        return None
+    # Every reminder of the inquiry is asked for: those of tasks settled before are no longer waiting.
+    reminders = [int(e.data["outbox_id"]) for e in events
+                 if e.type == call_back_repo.REMINDER_QUEUED and e.data.get("outbox_id") is not None]  # fmt: skip
+    cancelled = call_back_repo.cancel_reminders(session, outbox_ids=reminders)
+    repo.add_event(session, inquiry_id=inquiry_id, type=SETTLED_BY[reason], at=now, actor=actor, data={
+        "reason": reason, "tasks": tasks, "cancelled_outbox_ids": cancelled, "message_id": message_id,
+    })  # fmt: skip
+    return Settled(tasks=tasks, cancelled=cancelled)

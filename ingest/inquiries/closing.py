@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from ingest.i18n import N_
+from ingest.inquiries import call_back
 from ingest.inquiries.clock import cancel_alarms
 from ingest.inquiries.errors import InquiryError
 from storage import repo
@@ -36,6 +37,7 @@ def close(session: Session, *, inquiry: Inquiry, reason: str, actor: Actor, now:
     inquiry.updated_at = now
     session.add(inquiry)
     cancel_alarms(session, inquiry_id=inquiry.id)
+    call_back.settle(session, inquiry_id=inquiry.id, reason="closed", actor=actor, now=now)
     repo.add_event(
         session, inquiry_id=inquiry.id, type="closed", at=now, actor=actor, data={"reason": reason, "was": was}
     )

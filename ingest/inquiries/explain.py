@@ -57,6 +57,7 @@ _JOIN_RULES = {
     "cross_channel": "the client's open inquiry, on another channel, within the threading window",
     "missed_call": "a missed call from the client of an open inquiry: a call-back task",
     "other_topic": "clearly about another topic than the client's open inquiry",
+    "logged_on_inquiry": "a call or visit staff logged on this inquiry",
 }
 
 
@@ -78,6 +79,10 @@ def _explain_threading(kind: str, data: dict[str, Any]) -> list[str]:
         ]
     if kind == "call_back_task":
         return [f"call back {data.get('caller')}: {data.get('employee')}, reminded {data.get('remind_at')}"]
+    if kind in ("call_back_done", "call_back_cancelled"):
+        why = "the call was logged" if data.get("reason") == "call_logged" else f"the inquiry was {data.get('reason')}"
+        cancelled = ", ".join(map(str, data.get("cancelled_outbox_ids") or [])) or "none still waiting"
+        return [f"call back settled: {why}; reminders cancelled: {cancelled}"]
     if kind == "automatic_mail":
         contact = ", the client from its Reply-To" if data.get("contact") == "reply-to" else ""
         return [f"automatic mail ({data.get('automatic')}: {data.get('why')}): never acknowledged{contact}"]

@@ -99,6 +99,8 @@ class Logged:
     employee_key: str
     written_form: Outbox | None
     queued: bool  # outgoing messages were queued: wake the sender after the commit
+    # Logged on an inquiry with a call back owed (ingest/inquiries/call_logging.py): it is done.
+    call_back_done: bool = False
 
 
 def log_interaction(session: Session, *, entry: Interaction, logger: Employee, desk: Desk, now: datetime) -> Logged:
@@ -124,7 +126,7 @@ def log_interaction(session: Session, *, entry: Interaction, logger: Employee, d
         queued = True
     sent: Outbox | None = None
     if entry.suggested_written:
-        sent = _send_written_form(session, desk, inquiry=inquiry, contact=contact, employee=employee or logger, now=now)
+        sent = send_written_form(session, desk, inquiry=inquiry, contact=contact, employee=employee or logger, now=now)
         queued = queued or sent is not None
     return Logged(inquiry=inquiry, employee_key=employee_key, written_form=sent, queued=queued)
 
@@ -211,7 +213,7 @@ def _contact(session: Session, entry: Interaction) -> Contact:
     return contact
 
 
-def _send_written_form(
+def send_written_form(
     session: Session, desk: Desk, *, inquiry: Inquiry, contact: Contact, employee: Employee, now: datetime
 ) -> Outbox | None:
     """Policy clause 10.2: how to submit the request in writing, by e-mail (or SMS to a mobile)."""
