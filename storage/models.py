@@ -12,9 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
+from storage.names import name_key
 from storage.types import UTCDateTime, utcnow
 
 
@@ -146,6 +147,7 @@ class Contact(SQLModel, table=True):
         Index("ix_contact_email", "email"),
         Index("ix_contact_phone", "phone"),
         Index("ix_contact_whatsapp_id", "whatsapp_id"),
+        Index("ix_contact_name_key", "name_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -158,6 +160,16 @@ class Contact(SQLModel, table=True):
     # Set when mail to this address bounced: no more acknowledgements are sent there.
     email_undeliverable_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # ``name`` as it is compared with other clients' names (storage/names.py), kept in step with it
+    # at every write (:func:`_keep_name_key`); the same name on an e-mail and a phone contact is a
+    # link suggested to staff (migration 0016).
+    name_key: str | None = Field(default=None, sa_column=Column(String(200)))
+
+
+@event.listens_for(Contact, "before_insert")
+@event.listens_for(Contact, "before_update")
+def _keep_name_key(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    contact.name_key = name_key(contact.name)
 
 
 class Inquiry(SQLModel, table=True):

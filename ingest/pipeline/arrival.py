@@ -60,6 +60,9 @@ class Arrival:
     # What the receipts of this batch share: routing's view of the office, reference numbers.
     batch: Batch
     contact: Contact | None = None
+    # The contact is new or got its name from this message: its name is compared with other
+    # clients' names once, then (ingest/pipeline/link_suggest.py).
+    contact_named: bool = False
     inquiry: Inquiry | None = None
     # True when the message joins an inquiry that existed before it.
     follow_up: bool = False

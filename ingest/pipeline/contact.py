@@ -18,13 +18,15 @@ PHONE_CHANNELS = ("sms", "whatsapp", "phone")
 
 def run(arrival: Arrival) -> Outcome | None:
     if arrival.inbound.channel in PHONE_CHANNELS:
-        arrival.contact = _phone_contact(arrival.session, arrival.inbound)
+        arrival.contact, had_name = _phone_contact(arrival.session, arrival.inbound)
     else:
-        arrival.contact = _address_contact(arrival)
+        arrival.contact, had_name = _address_contact(arrival)
+    arrival.contact_named = bool(arrival.contact.name) and not had_name
     return None
 
 
-def _address_contact(arrival: Arrival) -> Contact:
+def _address_contact(arrival: Arrival) -> tuple[Contact, str | None]:
+    """The contact, and the name it had before this message (None: new, or had none)."""
     session, inbound = arrival.session, arrival.inbound
     address = inbound.sender_address.lower()
     is_email = inbound.channel == "email"
@@ -33,13 +35,16 @@ def _address_contact(arrival: Arrival) -> Contact:
         # Stored with the inquiry it opens (which gives it its language), or the message it sends.
         contact = Contact(name=inbound.sender_name, email=address if is_email else None)
         session.add(contact)
-    elif not contact.name and inbound.sender_name:
+        return contact, None
+    had = contact.name
+    if not contact.name and inbound.sender_name:
         contact.name = inbound.sender_name
         session.add(contact)
-    return contact
+    return contact, had
 
 
-def _phone_contact(session: Session, inbound: InboundMessage) -> Contact:
+def _phone_contact(session: Session, inbound: InboundMessage) -> tuple[Contact, str | None]:
+    """As :func:`_address_contact`, by the number."""
     phone = inbound.sender_address.removeprefix("whatsapp:")
     whatsapp_id = None
     if inbound.channel == "whatsapp":
@@ -49,7 +54,8 @@ def _phone_contact(session: Session, inbound: InboundMessage) -> Contact:
         contact = Contact(name=inbound.sender_name, phone=phone, whatsapp_id=whatsapp_id)
         session.add(contact)
         session.flush()
-        return contact
+        return contact, None
+    had = contact.name
     # Fill in what is missing; the WhatsApp profile name only when the contact has no name.
     if not contact.phone:
         contact.phone = phone
@@ -58,7 +64,7 @@ def _phone_contact(session: Session, inbound: InboundMessage) -> Contact:
     if not contact.name and inbound.sender_name:
         contact.name = inbound.sender_name
     session.add(contact)
-    return contact
+    return contact, had
 
 
 STEP = Step("contact", run)

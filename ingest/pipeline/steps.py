@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ingest.pipeline import add_message, automatic, contact, dedupe, notify, open_route, staff_reply, thread
+from ingest.pipeline import (
+    add_message,
+    automatic,
+    contact,
+    dedupe,
+    link_suggest,
+    notify,
+    open_route,
+    staff_reply,
+    thread,
+)
 from ingest.pipeline.arrival import Arrival, Outcome, Step
 from ingest.privacy import late_replies
 
@@ -16,6 +26,7 @@ STEPS: tuple[Step, ...] = (
     open_route.STEP,
     thread.LINK_STEP,  # a message about another topic: its new inquiry and the open one linked
     add_message.STEP,
+    link_suggest.STEP,  # a number in an e-mail, a name: a link to another client suggested to staff
     automatic.NOTE_STEP,  # mail a machine sent for someone: an event on its inquiry
     notify.STEP,
 )
