@@ -27,17 +27,20 @@ from ingest.assembly import (
 )
 from ingest.config import Settings
 from ingest.dashboard.routers import mount_dashboard
+from ingest.dashboard.sessions import LoginLimiter
 from ingest.inquiries.scheduled import DeadlineKeeper
 from ingest.intake.imap_poller import ImapPoller
 from ingest.intake.receipts import ReceiptStore
 from ingest.intake.smtp_listener import InboundSmtpHandler, Raw, smtp_protocol_factory
+from ingest.intake.smtp_submission import SubmissionHandler, submission_protocol_factory
 from ingest.intake.spool import Spool
+from ingest.intake.staff_auth import StaffAuthenticator
 from ingest.intake.twilio_webhooks import TwilioWebhooks
 from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
 from ingest.outgoing.outbox import OutboxSender
 from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
-from ingest.pipeline.staff_proof import NOTHING_ACCEPTED
+from ingest.pipeline.staff_proof import NOTHING_ACCEPTED, SUBMISSION_SOURCE
 from ingest.queues.workers import Worker
 from ingest.web import create_app
 from storage.db import make_engine, migrate, session_factory
@@ -68,11 +71,13 @@ class Service:
         self._build_receivers(settings)
         self.app = self._build_app(settings)
         self._smtp_server: asyncio.base_events.Server | None = None
+        self._submission_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.smtp_port: int | None = None
+        self.submission_port: int | None = None
         self.http_port: int | None = None
         self._stop_requested = False
         self.started = asyncio.Event()
@@ -132,6 +137,15 @@ class Service:
         # Large messages are written here while they arrive (ingest/intake/spool.py).
         self.smtp_spool = Spool(settings.service.data_dir / "smtp-spool",
                                 threshold=settings.smtp_listener.spool_above_bytes)  # fmt: skip
+        # Failed dashboard logins and failed SMTP AUTH count against one limit.
+        self.login_limiter = LoginLimiter()
+        self.submission_handler: SubmissionHandler | None = None
+        if settings.smtp_submission.enabled and "web" in self.roles:
+            authenticator = StaffAuthenticator(sessions=self.sessions, limiter=self.login_limiter, clock=self.clock)
+            self.submission_handler = SubmissionHandler(
+                recipients=settings.smtp_listener.recipients, store=self._store_submitted,
+                authenticator=authenticator, max_recipients=settings.smtp_listener.max_recipients,
+            )  # fmt: skip
         web = "web" in self.roles
         self.twilio_webhooks: TwilioWebhooks | None = None
         if settings.twilio.enabled and web:
@@ -168,7 +182,7 @@ class Service:
         # The staff API (/api/v1): always on; every route needs a token (`ingest token create`).
         mount_staff_api(app, context)
         # The dashboard (/dashboard): HTML pages behind a password login (`ingest password set`).
-        mount_dashboard(app, context, dashboard_options(settings))
+        mount_dashboard(app, context, dashboard_options(settings), limiter=self.login_limiter)
         return app
 
     def _sweep_deadlines(self) -> int:
@@ -218,12 +232,20 @@ class Service:
     async def _store_email(self, raw: Raw, meta: dict[str, object]) -> object:
         return await self.receipts.store(self.email_channel, source="smtp", raw=raw, meta=dict(meta))
 
+    async def _store_submitted(self, raw: Raw, meta: dict[str, object]) -> object:
+        return await self.receipts.store(self.email_channel, source=SUBMISSION_SOURCE, raw=raw, meta=dict(meta))
+
     def component_states(self) -> dict[str, str]:
         smtp = "disabled"
         if self.settings.smtp_listener.enabled and "web" in self.roles:
             smtp = "listening" if self._smtp_server is not None and self._smtp_server.is_serving() else "stopped"
+        submission = "disabled"
+        if self.submission_handler is not None:
+            serving = self._submission_server is not None and self._submission_server.is_serving()
+            submission = "listening" if serving else "stopped"
         return {
             "smtp_listener": smtp,
+            "smtp_submission": submission,
             "pipeline": self.pipeline_worker.state,
             "outbox": self.outbox_worker.state,
             "deadlines": self.deadline_worker.state,
@@ -271,9 +293,17 @@ class Service:
         # Whatever arrived while the service was down, or is due for retry, goes now.
         for worker in self.workers:
             worker.wake()
+        await self._start_smtp()
+        if self.imap_poller is not None:
+            self.imap_poller.start()
+
+    async def _start_smtp(self) -> None:
+        """The SMTP listener and the submission port, when this process runs them."""
+        assert self._loop is not None
         listener = self.settings.smtp_listener
-        if listener.enabled and "web" in self.roles:
+        if (listener.enabled and "web" in self.roles) or self.submission_handler is not None:
             await asyncio.to_thread(self.smtp_spool.sweep)  # what a process that died left there
+        if listener.enabled and "web" in self.roles:
             self._smtp_server = await self._loop.create_server(
                 smtp_protocol_factory(
                     self.smtp_handler,
@@ -287,15 +317,23 @@ class Service:
             )
             self.smtp_port = self._smtp_server.sockets[0].getsockname()[1]
             log.info("SMTP listener on %s:%s", listener.host, self.smtp_port)
-        if self.imap_poller is not None:
-            self.imap_poller.start()
+        if self.submission_handler is not None:
+            submission = self.settings.smtp_submission
+            self._submission_server = await self._loop.create_server(
+                submission_protocol_factory(self.submission_handler, submission, listener, spool=self.smtp_spool),
+                host=submission.host,
+                port=submission.port,
+            )
+            self.submission_port = self._submission_server.sockets[0].getsockname()[1]
+            log.info("SMTP submission port on %s:%s", submission.host, self.submission_port)
 
     async def stop(self) -> None:
         if self.imap_poller is not None:
             await asyncio.to_thread(self.imap_poller.stop)
-        if self._smtp_server is not None:
-            self._smtp_server.close()
-            await self._smtp_server.wait_closed()
+        for server in (self._smtp_server, self._submission_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
         await self.receipts.close()  # receipts already handed in are committed and answered
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)

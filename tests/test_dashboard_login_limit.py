@@ -2,7 +2,7 @@
 
 The attempts come from 127.0.0.x source addresses (all loopback on Linux), so the running service
 sees them as different clients. Password checks are counted where they happen (scrypt in
-ingest/dashboard/login.py) and by the failed-login audit rows.
+ingest/dashboard/passwords.py, for the login form and SMTP AUTH alike) and by the failed-login audit rows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from ingest.dashboard import login as login_module
+from ingest.dashboard import passwords as password_module
 from storage.staff_models import AuditLog
 from tests.dashboard_helpers import NOW, PASSWORD, Clock, csrf_of, give_passwords
 from tests.staff_api_helpers import settings_with_admin
@@ -59,13 +59,13 @@ def test_parallel_wrong_passwords_get_the_limit_of_checks_and_lock_only_their_ad
     make_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks: list[str] = []
-    real_verify = login_module.verify_password
+    real_verify = password_module.verify_password
 
     def counted(password: str, stored: str | None) -> bool:
         checks.append(password)
         return real_verify(password, stored)
 
-    monkeypatch.setattr(login_module, "verify_password", counted)
+    monkeypatch.setattr(password_module, "verify_password", counted)
     settings = settings_with_admin(make_settings)
     with running_service(settings, clock=Clock(NOW)) as service:
         give_passwords(service.sessions, "valde")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,44 @@ class SmtpListenerSettings(Section):
     @classmethod
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.lower() for v in value]
+
+
+class SmtpSubmissionSettings(Section):
+    """The submission port: staff send their replies here with SMTP AUTH (PLAIN, LOGIN), as their
+    dashboard employee key (or e-mail address) and password. A reply whose authenticated employee
+    is its author counts as theirs when ``[staff_replies] accept`` holds "submission". Messages are
+    bounded as on ``[smtp_listener]`` (its recipients and limits), and refused (530) before AUTH.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=587, ge=0, le=65535)
+    # STARTTLS with this certificate chain and key (PEM files, absolute paths); required before
+    # AUTH, so the password never crosses the network in clear.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # AUTH without TLS, allowed only on a loopback host (a TLS proxy on the same machine, tests).
+    allow_plaintext: bool = False
+    max_sessions: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _safe(self) -> SmtpSubmissionSettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file: both or neither")
+        if self.allow_plaintext and not is_loopback(self.host):
+            raise ValueError(f"allow_plaintext: only on a loopback host (127.0.0.1, ::1, localhost), not {self.host!r}")
+        if self.enabled and not self.tls_cert_file and not self.allow_plaintext:
+            raise ValueError("enabled: needs tls_cert_file and tls_key_file (STARTTLS), or allow_plaintext on loopback")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
 
 
 class EmailIntakeSettings(Section):
@@ -72,7 +111,9 @@ class StaffReplySettings(Section):
     # "dkim": a valid DKIM signature of the sender's (staff) domain. "authentication-results": the
     # topmost Authentication-Results header of `authserv_id` says dkim=pass header.d=<staff domain>
     # or dmarc=pass header.from=<staff domain>.
-    accept: list[Literal["dkim", "authentication-results"]] = Field(default_factory=list)
+    # "submission": sent over an authenticated session of [smtp_submission] by the employee who
+    # wrote it (the session's employee is the reply's From).
+    accept: list[Literal["dkim", "authentication-results", "submission"]] = Field(default_factory=list)
     # The authserv-id the office's own mail server writes into its Authentication-Results headers.
     authserv_id: str = ""
     # Domains staff write from. Empty: the domains of the configured employees' addresses.

@@ -47,6 +47,8 @@ def check_cross_references(settings: Settings) -> None:
     for i, absence in enumerate(settings.absences):
         need(f"absences[{i}].employee", absence.employee)
     _check_routing_positions(settings)
+    if "submission" in settings.staff_replies.accept and not settings.smtp_submission.enabled:
+        raise ValueError('staff_replies.accept: "submission" needs [smtp_submission] enabled = true')
 
 
 def _check_routing_positions(settings: Settings) -> None:

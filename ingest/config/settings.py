@@ -12,6 +12,7 @@ from ingest.config.channels import (
     ImapSettings,
     OutgoingMailSettings,
     SmtpListenerSettings,
+    SmtpSubmissionSettings,
     StaffReplySettings,
     TwilioSettings,
     WhatsAppCloudSettings,
@@ -46,6 +47,8 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     smtp_listener: SmtpListenerSettings = Field(default_factory=SmtpListenerSettings)
+    # Staff replies over SMTP AUTH (off by default): a proof of the reply's author.
+    smtp_submission: SmtpSubmissionSettings = Field(default_factory=SmtpSubmissionSettings)
     # Mail in, by SMTP or IMAP: senders whose mail is never an inquiry.
     email: EmailIntakeSettings = Field(default_factory=EmailIntakeSettings)
     outgoing_mail: OutgoingMailSettings = Field(default_factory=OutgoingMailSettings)

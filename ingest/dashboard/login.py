@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from ingest.dashboard.deps import VIA, Dashboard, DashboardContext, Form, current_user, form_sender, page, remote
 from ingest.dashboard.labels import N_
-from ingest.dashboard.passwords import verify_password
+from ingest.dashboard.passwords import refusal as password_refusal
 from ingest.dashboard.sessions import end_session, start_session
 from ingest.dashboard.web import (
     LANGUAGE_COOKIE,
@@ -149,15 +149,7 @@ def _minutes(wait: timedelta) -> int:
 
 def refusal(dash: DashboardContext, employee: Employee | None, password: str) -> str | None:
     """Why the password does not let ``employee`` in, or None if it does."""
-    stored = employee.password_hash if employee is not None and employee.active else None
-    # Always one scrypt check (against the decoy when there is no password), so the answer's
-    # timing does not tell whether the key exists.
-    matches = verify_password(password, stored or dash.decoy) and stored is not None
-    if employee is None:
-        return "unknown_employee"
-    if not matches:
-        return "no_password" if stored is None else "wrong_password"
-    return None
+    return password_refusal(employee, password, decoy=dash.decoy)
 
 
 def logged_in(

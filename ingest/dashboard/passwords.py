@@ -79,3 +79,17 @@ def set_password(session: Session, *, employee_key: str, password: str) -> Emplo
 # as one for a real employee (the answer's timing tells nothing).
 def dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
+
+
+def refusal(employee: Employee | None, password: str, *, decoy: str) -> str | None:
+    """Why ``password`` does not let ``employee`` in (``unknown_employee``, ``no_password``,
+    ``wrong_password``), or None if it does: the one rule of the dashboard's login and SMTP AUTH."""
+    stored = employee.password_hash if employee is not None and employee.active else None
+    # Always one scrypt check (against the decoy when there is no password), so the answer's
+    # timing does not tell whether the key exists.
+    matches = verify_password(password, stored or decoy) and stored is not None
+    if employee is None:
+        return "unknown_employee"
+    if not matches:
+        return "no_password" if stored is None else "wrong_password"
+    return None

@@ -10,6 +10,11 @@ proofs (``[staff_replies] accept``) holds for the sender's domain, which must be
   office's own mail server (its ``authserv-id``) says ``dkim=pass header.d=<domain>`` or
   ``dmarc=pass header.from=<domain>``. Such headers with any other authserv-id, and ours below the
   topmost, are ignored: anyone can write them.
+- ``submission``: the reply came over the submission port (``[smtp_submission]``) in a session
+  that authenticated (SMTP AUTH) as the very employee its ``From`` names. The listener records the
+  session's employee in the receipt's meta, and only receipts of that listener are read for it.
+  Such mail did not pass the office's mail server, so its Authentication-Results headers are the
+  sender's own writing and prove nothing; a DKIM signature still does.
 
 With nothing accepted (the default) no reply is proven.
 """
@@ -27,11 +32,18 @@ from typing import Any
 
 import dkim
 
+from channels.email import header_block
+
 log = logging.getLogger(__name__)
 
 DKIM = "dkim"
 AUTHENTICATION_RESULTS = "authentication-results"
-PROOFS = (DKIM, AUTHENTICATION_RESULTS)
+SUBMISSION = "submission"
+PROOFS = (DKIM, AUTHENTICATION_RESULTS, SUBMISSION)
+
+# The receipts' source of the submission listener, and the meta key it records the session in.
+SUBMISSION_SOURCE = "smtp-submission"
+SUBMISSION_META = "submission"
 
 # Logged at start-up when nothing is accepted (``ingest check-config`` says the same, translated).
 NOTHING_ACCEPTED = (
@@ -91,22 +103,46 @@ def offline_dns(keys: Mapping[str, str]) -> DnsFunc:
     return lookup
 
 
-def proven_by(raw: bytes, sender: str, proof: StaffProof) -> str | None:
-    """The proof that holds for this message from ``sender`` (``dkim``, ``authentication-results``),
-    or None when none of the accepted ones does."""
-    domain = sender.rpartition("@")[2].strip().lower()
-    if not proof.accept or not domain or domain not in proof.staff_domains:
+def proven_by(
+    raw: bytes,
+    sender: str,
+    proof: StaffProof,
+    *,
+    source: str = "",
+    meta: Mapping[str, Any] | None = None,
+    author: str | None = None,
+) -> str | None:
+    """The proof that holds for this message from ``sender`` (``dkim``, ``authentication-results``,
+    ``submission``), or None when none of the accepted ones does. ``source`` and ``meta`` are its
+    receipt's, ``author`` the key of the employee ``sender`` is."""
+    if not proof.accept:
         return None
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = BytesHeaderParser(policy=compat32).parsebytes(header_block(raw))
     if len(headers.get_all("From") or []) != 1:
         return None  # two From headers: which one is the sender is anybody's guess
-    if AUTHENTICATION_RESULTS in proof.accept and proof.authserv_id:
+    submitted = source == SUBMISSION_SOURCE
+    if submitted and SUBMISSION in proof.accept and author and submitted_by(source, meta or {}) == author:
+        return SUBMISSION
+    domain = sender.rpartition("@")[2].strip().lower()
+    if not domain or domain not in proof.staff_domains:
+        return None
+    if AUTHENTICATION_RESULTS in proof.accept and proof.authserv_id and not submitted:
         results = [str(value) for value in headers.get_all("Authentication-Results") or []]
         if results_say_pass(results, authserv_id=proof.authserv_id, domain=domain):
             return AUTHENTICATION_RESULTS
     if DKIM in proof.accept and domain in dkim_domains(raw, dnsfunc=proof.dnsfunc, timeout=proof.dkim_timeout):
         return DKIM
     return None
+
+
+def submitted_by(source: str, meta: Mapping[str, Any]) -> str | None:
+    """The employee key the submission port's session of this receipt authenticated as, or None
+    (another receiver's receipt: whatever its meta says, it was not written by that listener)."""
+    if source != SUBMISSION_SOURCE:
+        return None
+    session = meta.get(SUBMISSION_META)
+    key = session.get("employee") if isinstance(session, Mapping) else None
+    return key if isinstance(key, str) and key else None
 
 
 # -- DKIM --------------------------------------------------------------------------------------

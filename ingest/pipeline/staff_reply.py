@@ -1,7 +1,8 @@
 """Step: staff answer by replying to a notification (its Reply-To token or Message-ID).
 
 From the responsible employee, proven to be theirs (ingest/pipeline/staff_proof.py: a DKIM
-signature or the office's mail server's Authentication-Results; ``From`` alone proves nothing),
+signature, the office's mail server's Authentication-Results, or their own authenticated session
+on the submission port; ``From`` alone proves nothing),
 the reply is the answer: sent on to the client without the quoted history, and the inquiry is
 marked answered. Anything else is kept as an internal note, never shown to the client, and its
 author is told why. A first line ``#piezīme`` (also ``#note``, ``#заметка``) makes any staff
@@ -131,7 +132,9 @@ def run(arrival: Arrival) -> Outcome | None:
         return _refuse(arrival, inquiry, author, dead)
     proof = None
     if author is not None:
-        proof = proven_by(arrival.receipt.raw, arrival.inbound.sender_address, arrival.office.staff_proof)
+        receipt = arrival.receipt
+        proof = proven_by(receipt.raw, arrival.inbound.sender_address, arrival.office.staff_proof,
+                          source=receipt.source, meta=receipt.meta, author=author.key)  # fmt: skip
     bound = author is not None and (author.id == inquiry.employee_id or author.email.lower() in sent_to)
     reply = Reply(inquiry=inquiry, author=author, proof=proof, bound=bound)
     new_text, _quoted = split_reply(arrival.inbound.text)
