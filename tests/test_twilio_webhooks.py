@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import random
 import subprocess
@@ -337,6 +338,17 @@ FLOOD = {"sqlite": 5000, "postgresql": 1000}
 
 
 @pytest.mark.slow  # 5,000 and 1,000 webhooks, 20 at a time
+def _dump_threads_if_stalled(client: subprocess.Popen[Any], marker: Path) -> None:
+    """While the flood runs: when its client says a request has waited too long, print where
+    every thread of this process (the service's) is, once; shown with a failing test's output."""
+    while client.poll() is None:
+        if marker.exists():
+            print(f"\nstalled: {marker.read_text(encoding='utf-8')}", file=sys.stderr, flush=True)
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            return
+        time.sleep(0.5)
+
+
 def test_flood_of_signed_webhooks_with_repeats(
     make_settings: Any, service_factory: Any, database_url: str, tmp_path: Path
 ) -> None:
@@ -361,15 +373,17 @@ def test_flood_of_signed_webhooks_with_repeats(
     with service_factory(settings) as service:
         base = f"http://127.0.0.1:{service.http_port}"
         # The client runs in a process of its own: in this one it would share the service's GIL.
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.twilio_flood_client", base, str(batch), "20"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=True,
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        marker, output = tmp_path / "stalled", tmp_path / "flood-result.json"
+        with output.open("w", encoding="utf-8") as out:  # a file: a pipe left unread would block it
+            client = subprocess.Popen(
+                [sys.executable, "-m", "tests.twilio_flood_client", base, str(batch), "20", str(marker)],
+                cwd=ROOT,
+                stdout=out,
+                text=True,
+            )
+            _dump_threads_if_stalled(client, marker)
+            assert client.wait(timeout=900) == 0
+        result = json.loads(output.read_text(encoding="utf-8").strip().splitlines()[-1])
         took = result["seconds"]
         print(
             f"\n[{backend}] {total} webhooks ({total - unique} repeats), 20 at a time, "
