@@ -63,9 +63,32 @@ def start_service(config: Path, port: int, log: Path, database_url: str) -> subp
     raise AssertionError(f"the service did not start: {log.read_text(errors='replace')[-3000:]}")
 
 
+def _flood_watched(base: str, batch: Path, service: subprocess.Popen[bytes], tmp_path: Path) -> dict[str, Any]:
+    """The flood client's result; when it sees a request unanswered for long, the service is asked
+    (SIGUSR1, ``ingest serve``'s faulthandler) to write where its threads are into its log."""
+    marker, output = tmp_path / "stalled", tmp_path / "flood-result.json"
+    with output.open("w", encoding="utf-8") as out:  # a file: a pipe left unread would block the client
+        client = subprocess.Popen(
+            [sys.executable, "-m", "tests.twilio_flood_client", base, str(batch), "20", str(marker)],
+            cwd=ROOT,
+            stdout=out,
+        )
+        while client.poll() is None:
+            if marker.exists() and service.poll() is None:
+                service.send_signal(signal.SIGUSR1)
+                marker.unlink()
+            time.sleep(0.5)
+        assert client.wait(timeout=600) == 0
+    result: dict[str, Any] = json.loads(output.read_text(encoding="utf-8").strip().splitlines()[-1])
+    return result
+
+
 def _stalls(log: Path) -> list[str]:
-    """What the service logged about waits on its write gate (storage/db.py FairLock)."""
-    return [line for line in log.read_text(errors="replace").splitlines() if "write gate" in line][-20:]
+    """What the service logged about waits on its write gate (storage/db.py FairLock) and the
+    threads it dumped when a request stalled."""
+    lines = log.read_text(errors="replace").splitlines()
+    dumped = next((n for n, line in enumerate(lines) if line.startswith("Thread 0x")), len(lines))
+    return [line for line in lines if "write gate" in line][-20:] + lines[dumped : dumped + 400]
 
 
 def count(url: str, *conditions: Any, of: Any = Receipt) -> int:
@@ -126,15 +149,7 @@ def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_message(database_ur
         # Twilio retries: everything again (also what was acknowledged), to the restarted service.
         service = start_service(config_path, port, log, database_url)
         running.append(service)
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.twilio_flood_client", f"http://127.0.0.1:{port}", str(batch), "20"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
-        second = json.loads(done.stdout.strip().splitlines()[-1])
+        second = _flood_watched(f"http://127.0.0.1:{port}", batch, service, tmp_path)
         assert second["statuses"] == {"200": total}, (second["errors"], second["answered_in"], _stalls(log))
         assert count(database_url) == total
         wait_until(lambda: count(database_url, of=Message) >= total, timeout=600, interval=1, what="all processed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import signal
 import sys
@@ -79,6 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # kill -USR1: where every thread is, written to stderr (the log), for a service that seems stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     _ = terminal_translations().gettext
     try:
         asyncio.run(Service(settings).run())
