@@ -170,6 +170,21 @@ def test_close_needs_the_proof_and_a_note_does_not(make_settings: Any) -> None:
         assert inquiry.reference
 
 
+def test_a_notice_about_a_forged_reply_gives_its_addressee_no_right_to_close(make_settings: Any) -> None:
+    with office(make_settings, **STAFF_REPLIES) as world:
+        _, responsible = the_inquiry(world)
+        other = next(e for e in rows(world, Employee) if e.id != responsible.id and e.role == "employee")
+        # A forger writes in a colleague's name: kept as a note, the colleague told that it was not sent on.
+        assert deliver(world, reply(world, other.email, "Viltots.", 1)) == Outcome.NOTE
+        assert told(world, other)
+        # That notice went to the colleague, yet it handed them nothing: their proven answer is not
+        # sent to the client, their proven #slēgt closes nothing.
+        assert deliver(world, vouch(reply(world, other.email, ANSWER, 2))) == Outcome.NOTE
+        assert deliver(world, vouch(reply(world, other.email, "#slēgt", 3))) == Outcome.NOTE
+        assert sent_to_client(world) == []
+        assert rows(world, Inquiry)[0].status == "open"
+
+
 def test_a_reply_address_dies_a_grace_period_after_closing(make_settings: Any) -> None:
     with office(make_settings, **STAFF_REPLIES, token_grace_days=14) as world:
         _, responsible = the_inquiry(world)
