@@ -18,6 +18,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from router.lexicon import Lexicon, fold, load_lexicon
@@ -75,6 +76,7 @@ class Token:
     lemmas: frozenset[str]
     readings: tuple[str, ...] = ()  # Cyrillic readings of a Latin-letter Russian word, case-folded
 
+    @cached_property  # asked for every keyword word tried against the token
     def spellings(self) -> tuple[str, ...]:
         """The folded spellings a prefix may match: the word's, and its readings'."""
         return (self.folded, *(fold(r) for r in self.readings))
@@ -87,17 +89,20 @@ class Analysed:
         self.tokens = text_tokens
         self.subject_tokens = subject_tokens  # the first ones come from the subject
         self._by_lemma: dict[str, list[int]] = {}
+        self._by_form: dict[str, list[int]] = {}  # exact keyword words: the word or a reading
         for i, token in enumerate(text_tokens):
             for lemma in token.lemmas:
                 self._by_lemma.setdefault(lemma, []).append(i)
-        self._sorted = sorted((spelling, i) for i, t in enumerate(text_tokens) for spelling in t.spellings())
+            for form in {token.word, *token.readings}:
+                self._by_form.setdefault(form, []).append(i)
+        self._sorted = sorted((spelling, i) for i, t in enumerate(text_tokens) for spelling in t.spellings)
         self._keys = [spelling for spelling, _ in self._sorted]
 
     def starts(self, part: Part) -> list[int]:
         """Positions of the tokens that match one keyword word, in text order."""
         prefix, lemmas, exact = part
         if exact is not None:
-            return [i for i, t in enumerate(self.tokens) if _exact(t, exact)]
+            return list(self._by_form.get(exact, ()))
         found: set[int] = set()
         for lemma in lemmas:
             found.update(self._by_lemma.get(lemma, ()))
@@ -117,7 +122,7 @@ def _word_matches(token: Token, part: Part) -> bool:
     prefix, lemmas, exact = part
     if exact is not None:
         return _exact(token, exact)
-    return any(s.startswith(prefix) for s in token.spellings()) or not token.lemmas.isdisjoint(lemmas)
+    return any(s.startswith(prefix) for s in token.spellings) or not token.lemmas.isdisjoint(lemmas)
 
 
 class KeywordIndex:

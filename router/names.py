@@ -10,6 +10,7 @@ for at the start of the words.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Protocol
 
 from router.keywords import tokens
@@ -21,6 +22,7 @@ class Named(Protocol):
     def surname(self) -> str: ...
 
 
+@lru_cache(maxsize=1024)  # the same few surnames, for every message
 def surname_stems(surname: str) -> tuple[str, ...]:
     """Skeleton stems that find a surname despite Latvian and Russian case endings."""
     # Keeping all but the last letter finds the declined forms without catching shorter

@@ -119,6 +119,7 @@ _LATIN_DIGRAPHS = (("shch", "s"), ("sch", "s"), ("sh", "s"), ("ch", "c"), ("zh",
 _SOFTENING = re.compile(r"(?<=[bcdfghklmnprstvz])[jy](?=[aeiou])")
 
 
+@lru_cache(maxsize=65536)  # every word of every message is reduced, and words repeat
 def name_skeleton(word: str) -> str:
     """A word reduced so that Latvian, Cyrillic and Latin-letter Russian spellings of a name meet:
     Kalniņš, Калниньш, Kalninsh → kalnins; Zariņa, Зариня, Zarinja → zarina."""

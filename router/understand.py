@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.keywords import Analysed, KeywordIndex, compile_keyword, tokens
-from router.language import LANGUAGES, detect_language
+from router.language import LANGUAGES, detect_language, letter_counts
 from router.lexicon import fold
 from router.topics import MATTER, SERVICE, Evidence, Topic, TopicChoice, TopicMatch, Weights, choose_topic
 
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,8 @@ class Understander:
     def language(self, text: str) -> tuple[str, bool]:
         """The language, and whether it is Russian typed in Latin letters."""
         language = detect_language(text, self.default_language, self._index.russian_form)
-        letters = [c for c in text[:2000] if c.isalpha()]
-        cyrillic = sum(1 for c in letters if _CYRILLIC.match(c))
-        return language, language == "ru" and cyrillic * 2 < len(letters)
+        letters, cyrillic = letter_counts(text[:2000])
+        return language, language == "ru" and cyrillic * 2 < letters
 
     def understand(self, *, subject: str | None, text: str, attachments: int = 0) -> Understanding:
         body = f"{subject or ''}\n{text}"

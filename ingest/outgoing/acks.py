@@ -34,12 +34,13 @@ def send_ack(
     employee: Employee,
     now: datetime,
     in_reply_to: str | None,
+    opened_now: bool = False,
 ) -> Outbox | None:
     """The acknowledgement queued, or a ``client_ack_suppressed`` event saying why not."""
     route = notices.reply_route(session, inquiry=inquiry, contact=contact, now=now)
     why = NO_ROUTE if route is None else held_back(
         session, inquiry=inquiry, contact=contact, address=route[1], now=now, window=notices.ack_window,
-        burst_per_minute=notices.ack_burst_per_minute,
+        burst_per_minute=notices.ack_burst_per_minute, opened_now=opened_now,
     )  # fmt: skip
     if route is None or why is not None:
         assert inquiry.id is not None
@@ -58,10 +59,12 @@ def held_back(
     now: datetime,
     window: timedelta,
     burst_per_minute: int,
+    opened_now: bool = False,
 ) -> str | None:
-    """Why no acknowledgement goes to ``address`` for ``inquiry``; None when one goes."""
+    """Why no acknowledgement goes to ``address`` for ``inquiry``; None when one goes. An inquiry
+    ``opened_now`` (in this transaction) cannot have one yet: the query is saved, once per message."""
     assert inquiry.id is not None
-    if thread_repo.acknowledgements_of(session, inquiry_id=inquiry.id):
+    if not opened_now and thread_repo.acknowledgements_of(session, inquiry_id=inquiry.id):
         return "this inquiry was acknowledged already"
     if contact.id is None:
         return None

@@ -40,7 +40,8 @@ def _tell(arrival: Arrival, employee: Employee) -> None:
         now=now,
     )
     if not arrival.follow_up and arrival.acknowledge:
-        notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now)
+        notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now,
+                           opened_now=True)  # fmt: skip
 
 
 STEP = Step("notify", run)
