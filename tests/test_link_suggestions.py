@@ -9,6 +9,7 @@ The pipeline's part stays cheap: no statement for a message without a number-lik
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from ingest.api.tokens import create_token
 from ingest.pipeline.link_suggest import phone_numbers_in
 from storage.db import make_engine, migrate, transaction
 from storage.link_models import ContactLinkSuggestion
-from storage.models import Contact, Event, Inquiry
+from storage.models import Contact, Employee, Event, Inquiry
 from storage.staff_models import AuditLog
 from tests.client_desk_helpers import ClientDesk, client_desk
 from tests.dashboard_helpers import csrf_of
@@ -39,10 +40,20 @@ def test_latvian_numbers_are_read_from_a_text_and_other_digits_are_not() -> None
         assert phone_numbers_in(no_number) == [], no_number
 
 
+# A suggestion is decided by who may see an inquiry of each of its two clients: the coordinator
+# (a supervisor) here, as the two clients' inquiries usually go to different employees.
+COORDINATOR = "koordinatore"
+
+
 @pytest.fixture
 def desk(make_settings: Any) -> Iterator[ClientDesk]:
     with client_desk(make_settings) as desk:
-        yield desk
+        yield dataclasses.replace(desk, token=token_of(desk, COORDINATOR))
+
+
+def token_of(desk: ClientDesk, key: str) -> str:
+    with transaction(desk.service.sessions) as session:
+        return create_token(session, employee_key=key, name="test", now=desk.clock()).secret
 
 
 def suggestions(desk: ClientDesk, token: str | None = None) -> list[dict[str, Any]]:
@@ -68,10 +79,12 @@ def test_a_number_in_an_e_mail_signature_is_suggested_accepted_and_the_client_is
         "id": 0, "reason": "phone_in_text", "state": "open", "email": "anna.l@client.example", "email_name": "Anna",
         "phone": ANNA, "phone_name": "Anna L.", "whatsapp": True, "message_id": mail_message.id, "created_at": "",
     }  # fmt: skip
-    # Someone who may see neither client's inquiry does not see the suggestion.
-    with transaction(desk.service.sessions) as session:
-        other = create_token(session, employee_key="siltums", name="test", now=desk.clock()).secret
-    assert suggestions(desk, other) == []
+    # Someone who may see neither client's inquiry does not see the suggestion, nor does the
+    # employee who has only the WhatsApp client's (the e-mail went to her colleague).
+    assert suggestions(desk, token_of(desk, "siltums")) == []
+    (waste,) = desk.rows(Employee, Employee.key == "atkritumi-1")
+    assert [i.contact_id for i in desk.rows(Inquiry, Inquiry.employee_id == waste.id)] == [by_phone.id]
+    assert suggestions(desk, token_of(desk, "atkritumi-1")) == []
     accepted = desk.call("POST", f"/api/v1/contacts/link-suggestions/{suggested['id']}/accept")
     assert accepted.status_code == 200, accepted.text
     body = accepted.json()
@@ -81,7 +94,7 @@ def test_a_number_in_an_e_mail_signature_is_suggested_accepted_and_the_client_is
     again = desk.call("POST", f"/api/v1/contacts/link-suggestions/{suggested['id']}/accept")
     assert again.status_code == 404  # decided already
     (row,) = desk.rows(ContactLinkSuggestion)
-    assert (row.state, row.decided_by) == ("accepted", "atkritumi-1")
+    assert (row.state, row.decided_by) == ("accepted", COORDINATOR)
     (audited,) = desk.rows(AuditLog, AuditLog.action == "contact.link")
     assert audited.detail["suggestion_id"] == row.id and audited.detail["contact_id"] == by_phone.id
     assert "anna.l@client.example" not in str(audited.detail)  # ids only, as a link made by hand
@@ -98,7 +111,7 @@ def test_a_dismissed_suggestion_is_not_made_again(desk: ClientDesk) -> None:
     desk.mail("b1@client.example", "Māja <maja@client.example>", "Konteiners",
               "Lūdzu izvest atkritumus.\n--\nBruno, 2933 3444")  # fmt: skip
     (suggested,) = suggestions(desk)
-    workspace = desk.workspace()
+    workspace = desk.workspace(COORDINATOR)
     listed = workspace.get("/dashboard/contacts/link")
     assert f'id="suggestion-{suggested["id"]}"' in listed.text and "29333444" in listed.text
     dismissed = workspace.post(f"/dashboard/contacts/link-suggestions/{suggested['id']}/dismiss",
@@ -106,7 +119,7 @@ def test_a_dismissed_suggestion_is_not_made_again(desk: ClientDesk) -> None:
     assert dismissed.status_code == 200 and 'id="dismissed"' in dismissed.text
     assert f'id="suggestion-{suggested["id"]}"' not in dismissed.text and 'id="no-suggestions"' in dismissed.text
     (audited,) = desk.rows(AuditLog, AuditLog.action == "contact.link_dismiss")
-    assert audited.detail["suggestion_id"] == suggested["id"] and audited.actor == "atkritumi-1"
+    assert audited.detail["suggestion_id"] == suggested["id"] and audited.actor == COORDINATOR
     # The address writes again with the number: nothing new is suggested, nothing was linked.
     desk.mail("b2@client.example", "Māja <maja@client.example>", "Atkal", "Joprojām pilns.\n--\nBruno, 29333444")
     assert suggestions(desk) == []
@@ -123,7 +136,7 @@ def test_the_same_name_is_suggested_either_way_and_accepted_in_the_workspace(des
     assert set(by_pair) == {("cilda@client.example", CILDA), ("dace@client.example", DACE)}
     assert {s["reason"] for s in by_pair.values()} == {"same_name"}
     cilda = by_pair[("cilda@client.example", CILDA)]
-    workspace = desk.workspace()
+    workspace = desk.workspace(COORDINATOR)
     form = workspace.get("/dashboard/contacts/link")
     done = workspace.post(f"/dashboard/contacts/link-suggestions/{cilda['id']}/accept",
                           data={"csrf": csrf_of(form.text)})  # fmt: skip
@@ -136,6 +149,32 @@ def test_the_same_name_is_suggested_either_way_and_accepted_in_the_workspace(des
     dismissed = desk.call("POST", f"/api/v1/contacts/link-suggestions/{dace['id']}/dismiss")
     assert dismissed.status_code == 200 and dismissed.json()["state"] == "dismissed"
     assert suggestions(desk) == [] and contact_of(desk, phone=DACE).email is None
+
+
+def test_staff_who_may_see_only_one_of_the_two_clients_neither_see_nor_decide_the_suggestion(
+    desk: ClientDesk,
+) -> None:
+    desk.whatsapp("SM1", BRUNO, "Labdien, atkritumu konteiners ir pilns.", profile="Bruno")
+    desk.mail("b1@client.example", "Māja <maja@client.example>", "Konteiners",
+              "Lūdzu izvest atkritumus.\n--\nBruno, 2933 3444")  # fmt: skip
+    (suggested,) = suggestions(desk)
+    # The heating specialist is given the e-mail client's inquiry only, never the WhatsApp one's.
+    (mailed,) = desk.rows(Inquiry, Inquiry.contact_id == contact_of(desk, email="maja@client.example").id)
+    with transaction(desk.service.sessions) as session:
+        (heating,) = session.exec(select(Employee).where(Employee.key == "siltums")).all()
+        row = session.get(Inquiry, mailed.id)
+        assert row is not None
+        row.employee_id = heating.id
+        session.add(row)
+    token = token_of(desk, "siltums")
+    assert suggestions(desk, token) == []
+    for decision in ("accept", "dismiss"):
+        refused = desk.call("POST", f"/api/v1/contacts/link-suggestions/{suggested['id']}/{decision}", token=token)
+        assert refused.status_code == 404, refused.text  # as an unknown one: nothing of it is shown
+    (row_after,) = desk.rows(ContactLinkSuggestion)
+    assert row_after.state == "open" and contact_of(desk, phone=BRUNO).email is None
+    assert desk.rows(AuditLog, AuditLog.action.in_(("contact.link", "contact.link_dismiss"))) == []  # type: ignore[attr-defined]
+    assert [s["id"] for s in suggestions(desk)] == [suggested["id"]]  # who sees both clients still does
 
 
 # --- the pipeline's cost, and the migration ---------------------------------------------------

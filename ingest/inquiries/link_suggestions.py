@@ -3,16 +3,16 @@ an e-mail's signature, the same name: ingest/pipeline/link_suggest.py), as staff
 them. Accepting links the two as staff linking them by hand would (ingest/inquiries/
 contact_links.py); dismissing keeps the pair from being suggested again. Audited by the caller.
 
-Staff see a suggestion when they may see an inquiry of either client (ingest/inquiries/
-access.py): what the suggestion shows of the other client (an address, a number, a name) is what
-they need to decide it.
+Staff see, accept and dismiss a suggestion only when they may see an inquiry of each of its two
+clients (ingest/inquiries/access.py): it shows both clients' address, number and name, and
+accepting it moves one client's inquiries to the other, so seeing one side is not enough.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -30,12 +30,12 @@ class SuggestionGone(LookupError):
 
 
 def seen_by(session: Session, principal: Principal) -> list[ColumnElement[bool]]:
-    """The condition that ``principal`` may see an inquiry of one of the suggestion's clients."""
-    clients = or_(
-        col(Inquiry.contact_id) == col(link_repo.EmailSide.id), col(Inquiry.contact_id) == col(link_repo.PhoneSide.id)
-    )
-    seen = select(col(Inquiry.id)).where(clients, visible(principal, session.get_bind().dialect.name))
-    return [exists(seen)]
+    """The conditions that ``principal`` may see an inquiry of each of the suggestion's clients."""
+    shown = visible(principal, session.get_bind().dialect.name)
+    return [
+        exists(select(col(Inquiry.id)).where(col(Inquiry.contact_id) == col(side.id), shown))
+        for side in (link_repo.EmailSide, link_repo.PhoneSide)
+    ]
 
 
 def open_suggestions(session: Session, principal: Principal) -> list[link_repo.Shown]:
