@@ -10,6 +10,7 @@ The pipeline's part stays cheap: no statement for a message without a number-lik
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,11 +23,14 @@ from ingest.pipeline.link_suggest import phone_numbers_in
 from storage.db import make_engine, migrate, transaction
 from storage.link_models import ContactLinkSuggestion
 from storage.models import Contact, Employee, Event, Inquiry
+from storage.names import name_key
 from storage.staff_models import AuditLog
 from tests.client_desk_helpers import ClientDesk, client_desk
 from tests.dashboard_helpers import csrf_of
 from tests.pipeline_office import PipelineOffice, pipeline_office
 from tests.twilio_helpers import twilio_section
+
+migration_name_key = importlib.import_module("storage.migrations.versions.0016_contact_link_suggestions").name_key
 
 ANNA, BRUNO, CILDA, DACE = "+37129111222", "+37129333444", "+37126555666", "+37129777888"
 SIGNATURE = "Ar cieņu,\nAnna\nTālr. +371 2911 1222"
@@ -177,6 +181,15 @@ def test_staff_who_may_see_only_one_of_the_two_clients_neither_see_nor_decide_th
     assert [s["id"] for s in suggestions(desk)] == [suggested["id"]]  # who sees both clients still does
 
 
+def test_an_initial_is_not_a_word_of_a_name(desk: ClientDesk) -> None:
+    for name in ("Anna L.", "L. Anna", "A. B. Liepa", "Anna"):
+        assert name_key(name) is None and migration_name_key(name) is None, name
+    assert name_key("J. Anna Liepa") == migration_name_key("J. Anna Liepa") == "anna liepa"
+    desk.whatsapp("SM1", ANNA, "Labdien, netiek izvesti atkritumi.", profile="Anna L.")
+    desk.mail("l1@client.example", "L. Anna <anna.l@client.example>", "Atkritumi", "Kad izvedīs atkritumus?")
+    assert contact_of(desk, phone=ANNA).name_key is None and suggestions(desk) == []
+
+
 # --- the pipeline's cost, and the migration ---------------------------------------------------
 
 
@@ -228,12 +241,17 @@ def test_the_migration_gives_existing_contacts_their_name_keys(database_url: str
         with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "0015")
-            for name in ("Jānis Bērziņš", "Anna", None):
+            for name in ("Jānis Bērziņš", "Anna", None, "Anna L."):
                 connection.execute(text("INSERT INTO contact (kind, name, created_at) VALUES ('person', :n, :t)"),
                                    {"n": name, "t": "2026-03-10 10:00:00+00:00"})  # fmt: skip
         migrate(engine)
         with engine.connect() as conn:
             keys = conn.execute(text("SELECT name, name_key FROM contact ORDER BY id")).all()
-        assert [tuple(k) for k in keys] == [("Jānis Bērziņš", "berzins janis"), ("Anna", None), (None, None)]
+        assert [tuple(k) for k in keys] == [
+            ("Jānis Bērziņš", "berzins janis"),
+            ("Anna", None),
+            (None, None),
+            ("Anna L.", None),
+        ]
     finally:
         engine.dispose()

@@ -5,17 +5,18 @@ Revises: 0015
 
 The service suggests linking an e-mail contact with a phone contact when it sees the number in an
 e-mail or the same name on both (issue 18): one row per pair, open until staff accept or dismiss
-it. ``contact.name_key`` (storage/names.py) makes "the same name" one indexed look-up; existing
+it. ``contact.name_key`` (storage/names.py, copied here as it was) makes "the same name" one indexed look-up; existing
 contacts get theirs here.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 
 import storage.types
-from storage.names import name_key
 
 revision = "0016"
 down_revision = "0015"
@@ -23,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 BATCH = 1000
+NAME_KEY_LENGTH = 200
 
 
 def upgrade() -> None:
@@ -62,6 +64,21 @@ def _fill_name_keys() -> None:
     update = contact.update().where(contact.c.id == sa.bindparam("row_id")).values(name_key=sa.bindparam("key"))
     for start in range(0, len(keyed), BATCH):
         bind.execute(update, keyed[start : start + BATCH])
+
+
+def name_key(name: str | None) -> str | None:
+    """storage/names.py's ``name_key`` as of this revision (a migration does not change when the
+    service's code does): letters without diacritics, case folded, words of two letters or more,
+    sorted; None for fewer than two such words."""
+    if not name:
+        return None
+    letters = "".join(
+        c if c.isalpha() else " " for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+    )
+    words = sorted(word for word in letters.casefold().split() if len(word) > 1)
+    if len(words) < 2:
+        return None
+    return " ".join(words)[:NAME_KEY_LENGTH]
 
 
 def downgrade() -> None:
