@@ -2,7 +2,8 @@
 
 An event's ``actor`` is a plain name; ``actor_kind`` says what the name is. Only an event whose
 kind is ``employee`` is an employee's own doing: the name is then their key, known from their
-login (an API token, a dashboard session) or from an e-mail reply proven to be theirs. Access
+login (an API token, a dashboard session) or from an e-mail reply proven to be theirs that
+answers a notification sent to them (or comes from the inquiry's responsible employee). Access
 rules (``ingest/inquiries/access.py``) compare keys with such events only, so a command-line
 user whose ``--actor`` (or ``$USER``) equals an employee's key, or a forged ``From``, counts as
 nobody's.

@@ -13,15 +13,17 @@ from storage.models import Event, Outbox
 from storage.privacy_repo import ANONYMISED_EVENT
 
 
-def staff_recipients(session: Session, *, inquiry_ids: Sequence[int], kinds: Sequence[str]) -> set[str]:
+def staff_recipients(
+    session: Session, *, inquiry_ids: Sequence[int], kinds: Sequence[str], excluding: Sequence[str] = ()
+) -> set[str]:
     """The addresses (lower case) that outbox rows of these inquiries whose kind starts with one of
-    ``kinds`` were written to."""
+    ``kinds`` (and is none of ``excluding``) were written to."""
     if not inquiry_ids or not kinds:
         return set()
     rows = session.exec(
         select(Outbox.kind, Outbox.recipient).where(col(Outbox.inquiry_id).in_(list(inquiry_ids)))
     ).all()
-    return {recipient.lower() for kind, recipient in rows if kind.startswith(tuple(kinds))}
+    return {r.lower() for kind, r in rows if kind.startswith(tuple(kinds)) and kind not in excluding}
 
 
 def last_closed_at(session: Session, *, inquiry_id: int) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,11 +22,11 @@ from ingest.api.shapes import detail
 from ingest.inquiries.access import can_see
 from ingest.inquiries.explain import explain
 from ingest.pipeline.arrival import Outcome
-from storage.models import Employee, Event, Inquiry
+from storage.models import Employee, Event, Inquiry, Outbox
 from storage.staff_models import Role
 from tests.staff_proof_helpers import STAFF_REPLIES, vouch
 from tests.support import write_config
-from tests.test_staff_reply_proof import deliver, office, reply, the_inquiry
+from tests.test_staff_reply_proof import deliver, office, reply, rows, the_inquiry
 
 # An employee of another field: nothing of the lift inquiry is theirs.
 STRANGER = "siltums"
@@ -70,13 +71,24 @@ def test_a_cli_action_under_an_employees_key_is_not_theirs(make_settings: Any, t
         assert any(line.endswith(f"reassigned by {STRANGER} (cli)") for line in lines), lines
 
 
-def test_a_reply_from_an_employee_counts_as_theirs_only_when_proven(make_settings: Any) -> None:
+def reply_to_notice(world: Any, sender: str, outbox: Outbox, text: str, n: int) -> bytes:
+    """A reply to one of the service's e-mails by its Message-ID alone (no reply address)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "klienti@example.lv"
+    msg["Subject"] = "Re: " + str(outbox.payload["subject"])
+    msg["Message-ID"] = f"<notice-reply-{n}@example.lv>"
+    assert outbox.external_id is not None
+    msg["In-Reply-To"] = "<" + outbox.external_id.removeprefix("mid:") + ">"
+    msg.set_content(text)
+    return vouch(msg.as_bytes())
+
+
+def test_a_reply_from_an_employee_counts_as_theirs_only_when_proven_and_bound(make_settings: Any) -> None:
     with office(make_settings, **STAFF_REPLIES) as world:
         _, responsible = the_inquiry(world)
         with Session(world.engine) as session:
             employees = {e.key: e for e in session.exec(select(Employee)).all()}
-        # Two strangers: the service answers a reply with a notice about the inquiry, which binds
-        # its recipient to it (ingest/pipeline/staff_reply.py), so one of them is used for each.
         forged_as, colleague = (employees[k] for k in ("siltums", "celi"))
         assert responsible.key not in (forged_as.key, colleague.key)
         # Anyone can write an employee's address into From: kept as a note, theirs in name only.
@@ -85,8 +97,24 @@ def test_a_reply_from_an_employee_counts_as_theirs_only_when_proven(make_setting
         assert (note.actor, note.actor_kind, note.data["reason"]) == (forged_as.key, "sender", "unverified")
         # Before: the note's actor equalled the key, and the inquiry was theirs to see.
         assert not sees(world, forged_as.key)
-        # Proven by the office's mail server: the colleague's own note, and they see what they wrote on.
+        # Proven by the office's mail server, but through a reply address forwarded to the colleague
+        # (the notification went to someone else): kept as a note, and still not theirs to see.
         assert deliver(world, vouch(reply(world, colleague.email, "Es to izdarīšu.", 2))) == Outcome.NOTE
         note = last_event(world, "note_added")
-        assert (note.actor, note.actor_kind, note.data["reason"]) == (colleague.key, "employee", "not_yours")
-        assert sees(world, colleague.key)
+        assert (note.actor, note.actor_kind, note.data["reason"]) == (colleague.key, "sender", "not_yours")
+        assert not sees(world, colleague.key)
+        # Both were told it was not sent on; being told binds nobody: a proven reply after it,
+        # by the reply address or to the notice itself, is still not theirs.
+        notices = [o for o in rows(world, Outbox) if o.kind == "staff_reply_not_relayed"]
+        assert {o.recipient for o in notices} == {forged_as.email, colleague.email}
+        assert deliver(world, vouch(reply(world, forged_as.email, "Tagad ar parakstu.", 3))) == Outcome.NOTE
+        to_notice = next(o for o in notices if o.recipient == colleague.email)
+        assert deliver(world, reply_to_notice(world, colleague.email, to_notice, "#slēgt", 4)) == Outcome.NOTE
+        kinds = [(e.actor, e.actor_kind, e.data["reason"]) for e in rows(world, Event) if e.type == "note_added"]
+        assert kinds[-2:] == [(forged_as.key, "sender", "not_yours"), (colleague.key, "sender", "not_yours")]
+        assert not sees(world, forged_as.key) and not sees(world, colleague.key)
+        assert rows(world, Inquiry)[0].status == "open"  # the colleague's #slēgt closed nothing
+        # The responsible employee's proven note is theirs.
+        assert deliver(world, vouch(reply(world, responsible.email, "#piezīme Zvanīju.", 5))) == Outcome.NOTE
+        note = last_event(world, "note_added")
+        assert (note.actor, note.actor_kind, note.data["reason"]) == (responsible.key, "employee", None)

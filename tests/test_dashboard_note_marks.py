@@ -73,11 +73,12 @@ def test_an_unproven_reply_is_marked_on_the_page_and_a_proven_note_is_not(make_s
             token = create_token(session, employee_key="koordinatore", name="test", now=utcnow()).secret
         shown = httpx.get(f"{base}/api/v1/inquiries/{reference}", headers={"Authorization": f"Bearer {token}"},
                           timeout=30)  # fmt: skip
-    # The API says the same: the note's reason, and whose doing the event is.
+    # The API says the same: the note's reason, and whose doing the event is (a colleague's proven
+    # reply to a notification that went to someone else is theirs in name only: it grants no access).
     assert shown.status_code == 200, shown.text
     kept = {e["data"]["message_id"]: e for e in shown.json()["events"] if e["type"] == "note_added"}
     assert [(kept[ids[t]]["data"]["reason"], kept[ids[t]]["actor_kind"]) for t in (FORGED, PROVEN, COLLEAGUE)] == [
-        ("unverified", "sender"), (None, "employee"), ("not_yours", "employee")
+        ("unverified", "sender"), (None, "employee"), ("not_yours", "sender")
     ]  # fmt: skip
     assert doubt_on(page, ids[FORGED]) == "unverified"
     assert doubt_on(page, ids[PROVEN]) is None

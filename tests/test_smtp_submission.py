@@ -23,18 +23,23 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from ingest.api.tokens import create_token
 from ingest.config import ConfigError, parse_config
 from ingest.dashboard import passwords as password_module
+from storage.db import transaction
 from storage.models import Event, Inquiry, Message, Receipt
 from storage.staff_models import AuditLog
+from storage.types import utcnow
 from tests.dashboard_helpers import PASSWORD, give_passwords, login
 from tests.smtp_helpers import client_mail, rows, send
 from tests.staff_proof_helpers import AUTHSERV_ID, vouch
 from tests.support import deep_merge, example_document, wait_until
 
 JANIS = "janis.kalnins@example.lv"  # atkritumi-1: the waste inquiries' responsible employee
+DACE = "dace.krumina@example.lv"  # nami: a colleague of another field
 ANSWER = "Labdien! Atkritumi tiks izvesti rīt līdz plkst. 12."
 
 
@@ -207,8 +212,39 @@ def test_a_colleagues_session_or_a_self_written_authentication_results_proves_no
         notes = [e for e in rows(service, Event) if e.type == "note_added"]
         inquiry = rows(service, Inquiry)[0]
     assert answered_client(relay) == [] and inquiry.status == "open"
-    # Dace's own reply is proven hers (her session), kept as a note: she is not responsible for it.
-    assert sorted((n.actor, n.data["proof"]) for n in notes) == [("atkritumi-1", None), ("nami", "submission")]
+    # Dace's own reply is proven hers (her session), kept as a note: she is not responsible for it,
+    # and the notification did not go to her, so the note is hers in name only (no access).
+    assert sorted((n.actor, n.actor_kind, n.data["proof"], n.data["reason"]) for n in notes) == [
+        ("atkritumi-1", "sender", None, "unverified"), ("nami", "sender", "submission", "not_yours"),
+    ]  # fmt: skip
+
+
+@pytest.mark.slow  # a running service and a relay
+def test_a_colleagues_proven_reply_through_a_forwarded_reply_address_shows_them_nothing(
+    office: Any, relay: Any, service_factory: Any
+) -> None:
+    """Jānis forwards his notification to Dace; her proven reply to its reply address is kept as a
+    note, and neither it nor the "not sent on" notice she is sent lets her read the inquiry."""
+    with service_factory(office()) as service:
+        notice = notified(service, relay)
+        reference = rows(service, Inquiry)[0].reference
+        with transaction(service.sessions) as session:
+            secret = create_token(session, employee_key="nami", name="test", now=utcnow()).secret
+        submit(service, reply_to(notice, n=1, sender=DACE, body="Es zinu šo māju."), user="nami")
+        (told,) = wait_until(lambda: [m for m in relay.staff() if m["To"].addresses[0].addr_spec == DACE],
+                             what="Dace told it was not sent on")  # fmt: skip
+        # Her proven answer to that notice: still the inquiry's, still binds her to nothing.
+        submit(service, reply_to(told, n=2, sender=DACE, body="Tad aizveriet."), user="nami")
+        wait_until(lambda: len([e for e in rows(service, Event) if e.type == "note_added"]) == 2, what="two notes")
+        notes = [e for e in rows(service, Event) if e.type == "note_added"]
+        answer = httpx.get(f"http://127.0.0.1:{service.http_port}/api/v1/inquiries/{reference}",
+                           headers={"Authorization": f"Bearer {secret}"}, timeout=30)  # fmt: skip
+        inquiry = rows(service, Inquiry)[0]
+    assert answered_client(relay) == [] and inquiry.status == "open"
+    assert [(n.actor, n.actor_kind, n.data["proof"], n.data["reason"]) for n in notes] == [
+        ("nami", "sender", "submission", "not_yours"),
+    ] * 2  # fmt: skip
+    assert answer.status_code == 404, answer.text
 
 
 @pytest.mark.slow  # a running service and a relay

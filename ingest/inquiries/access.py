@@ -2,7 +2,8 @@
 
 - employee: the inquiries assigned to them and those they handled before (routed to them,
   reassigned away from them, or an event they made as themselves, logged in or by an e-mail
-  proven theirs: an answer, a note, a change; storage/actors.py), but never a complaint that
+  proven theirs in reply to a notification sent to them: an answer, a note, a change;
+  storage/actors.py), but never a complaint that
   names them, not even when it is assigned to them;
 - supervisor: every inquiry but complaints;
 - board: everything;

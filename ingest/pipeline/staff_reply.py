@@ -39,6 +39,11 @@ from storage.staff_models import Role
 
 # Outbox kinds that went to staff: a reply to one of them is a staff reply.
 STAFF_KINDS = ("staff_", "deadline_")
+# The notice that a reply was not sent on: it goes to whoever sent the reply, so a reply to it
+# still belongs to the inquiry but binds nobody to it (being told so makes nobody a recipient
+# of the inquiry's notifications).
+NOT_RELAYED = "staff_reply_not_relayed"
+UNBINDING_KINDS = (NOT_RELAYED,)
 
 # A first line that is one of these makes a reply a command instead of an answer to the client.
 COMMANDS = {
@@ -71,11 +76,15 @@ class Reply:
 
 
 def actor_of(reply: Reply) -> Actor:
-    """The employee, when the reply is proven theirs; otherwise only the sender its From names, so
-    that no access rule takes it for the employee's doing (storage/actors.py)."""
+    """The employee, when the reply is proven theirs and they were sent this inquiry's
+    notification (or are its responsible employee); otherwise only the sender its From names, so
+    that no access rule takes it for the employee's doing (storage/actors.py): a colleague holding
+    a forwarded reply address gains no access by a proven note."""
     if reply.author is None:
         return Actor.sender(UNKNOWN_SENDER)
-    return Actor.employee(reply.author.key) if reply.proof is not None else Actor.sender(reply.author.key)
+    if reply.proof is not None and reply.bound:
+        return Actor.employee(reply.author.key)
+    return Actor.sender(reply.author.key)
 
 
 def doubt(reply: Reply) -> str | None:
@@ -167,20 +176,22 @@ def run(arrival: Arrival) -> Outcome | None:
 def _replied_inquiry(arrival: Arrival) -> tuple[Inquiry, set[str]] | None:
     """The inquiry a reply to one of our staff messages belongs to, and the addresses (lower case)
     the staff messages it answers went to: all of the inquiry's for its reply address, the one
-    message's for a Message-ID."""
+    message's for a Message-ID; never a "not sent on" notice's (UNBINDING_KINDS)."""
     inbound, session = arrival.inbound, arrival.session
     if inbound.channel != "email":
         return None
     for token in arrival.office.notices.tokens_in(inbound.recipients):
         inquiry = repo.inquiry_by_token(session, token=token)
         if inquiry is not None and inquiry.id is not None:
-            sent_to = staff_reply_repo.staff_recipients(session, inquiry_ids=[inquiry.id], kinds=STAFF_KINDS)
+            sent_to = staff_reply_repo.staff_recipients(
+                session, inquiry_ids=[inquiry.id], kinds=STAFF_KINDS, excluding=UNBINDING_KINDS
+            )
             return inquiry, sent_to
     for row in repo.outbox_by_external_ids(session, external_ids=inbound.refers_to):
         if row.inquiry_id is not None and row.kind.startswith(STAFF_KINDS):
             replied = session.get(Inquiry, row.inquiry_id)
             if replied is not None:
-                return replied, {row.recipient.lower()}
+                return replied, set() if row.kind in UNBINDING_KINDS else {row.recipient.lower()}
     return None
 
 
@@ -261,7 +272,7 @@ def _tell(
     days = arrival.office.staff_proof.token_grace.days
     notice = not_relayed_notice(inquiry.reference, responsible, notices.translations_for(employee),
                                 reason=reason, days=days, closing=closing, kept=kept)  # fmt: skip
-    notices.staff_message(arrival.session, kind="staff_reply_not_relayed", inquiry=inquiry, employee=employee,
+    notices.staff_message(arrival.session, kind=NOT_RELAYED, inquiry=inquiry, employee=employee,
                           subject=notice.subject, text=notice.text, now=arrival.now)  # fmt: skip
 
 
