@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage import event_buffer
-from storage.models import Event, Outbox, OutboxStatus
+from storage.models import Event, Inquiry, Outbox, OutboxStatus
 
 TASK = "call_back_task"
 REMINDER_KIND = "staff_call_back_reminder"
@@ -19,6 +19,12 @@ REMINDER_QUEUED = f"{REMINDER_KIND}_queued"
 DONE = "call_back_done"  # the call was logged
 CANCELLED = "call_back_cancelled"  # no longer owed: the inquiry was answered or closed
 SETTLED = (DONE, CANCELLED)
+
+
+def lock_inquiry(session: Session, *, inquiry_id: int) -> None:
+    """The inquiry's row locked until the transaction ends (PostgreSQL; on SQLite the write
+    transaction holds the database already)."""
+    session.execute(select(col(Inquiry.id)).where(col(Inquiry.id) == inquiry_id).with_for_update())
 
 
 def task_events(session: Session, *, inquiry_id: int) -> list[Event]:

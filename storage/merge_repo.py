@@ -51,6 +51,23 @@ def final_inquiry(session: Session, inquiry: Inquiry) -> Inquiry:
     return current
 
 
+def locked_final(session: Session, inquiry: Inquiry) -> Inquiry:
+    """:func:`final_inquiry`, read again under a row lock (PostgreSQL: SELECT ... FOR UPDATE;
+    SQLite's write transaction holds the whole database) until the inquiry reached is not merged.
+
+    A merge locks its two rows too, so what is added to the inquiry returned either comes before
+    a merge of it (and moves with the rest) or sees the merge done and goes to the final one.
+    """
+    current = inquiry
+    for _ in range(MAX_HOPS):
+        session.refresh(current, with_for_update=True)
+        following = final_inquiry(session, current)
+        if following is current:
+            break
+        current = following
+    return current
+
+
 def references_by_id(session: Session, *, ids: Iterable[int | None]) -> dict[int, str]:
     """The public references of these inquiries (for the ``merged_into`` pointers of a list)."""
     wanted = sorted({i for i in ids if i is not None})

@@ -79,8 +79,9 @@ def _on_inquiry(
     now: datetime,
 ) -> Logged:
     """Logged on the inquiry it was about (the one it was merged into, if it was), by anyone who
-    may add a note to it."""
-    inquiry = merge_repo.final_inquiry(session, visible_inquiry(session, principal, reference))
+    may add a note to it: found and locked before anything is decided, so that a merge committed
+    meanwhile is seen and one still running waits (storage/merge_repo.py)."""
+    inquiry = merge_repo.locked_final(session, visible_inquiry(session, principal, reference))
     require_action(session, principal, inquiry, Action.NOTE)
     try:
         return log_on_inquiry(session, entry=entry, inquiry=inquiry, logger=logger, desk=desk, now=now)

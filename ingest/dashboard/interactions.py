@@ -57,12 +57,13 @@ def interaction_form(
 
 
 def _target(dash: DashboardContext, session: Any, user: User, reference: str) -> Inquiry | Response:
-    """The inquiry a call or visit is logged on (the one it was merged into, if it was): one the
-    user may see and add a note to; else the page that says why not."""
+    """The inquiry a call or visit is logged on (the one it was merged into, if it was, read under
+    a row lock: storage/merge_repo.py): one the user may see and add a note to; else the page
+    that says why not."""
     found = load(session, user, reference.strip())
     if found is None:
         return problem(dash, 404, N_("No such inquiry that you may see."), user)
-    inquiry = merge_repo.final_inquiry(session, found)
+    inquiry = merge_repo.locked_final(session, found)
     if not can_act(session, user.principal, inquiry, Action.NOTE):
         return problem(dash, 404, N_("No such inquiry that you may see."), user)
     return inquiry

@@ -85,7 +85,11 @@ def settle(
     session: Session, *, inquiry_id: int, reason: str, actor: Actor, now: datetime, message_id: int | None = None
 ) -> Settled | None:
     """The inquiry's open call-back tasks settled for ``reason`` (:data:`SETTLED_BY`): their
-    reminders still waiting are cancelled, and one event says why. None when no task was open."""
+    reminders still waiting are cancelled, and one event says why. None when no task was open.
+
+    The inquiry's row is locked first, so that an answer and a logged call at the same time settle
+    a task once: the second waits for the first and then finds it settled."""
+    call_back_repo.lock_inquiry(session, inquiry_id=inquiry_id)
     events = call_back_repo.task_events(session, inquiry_id=inquiry_id)
     tasks = open_tasks(events)
     if not tasks:

@@ -31,7 +31,10 @@ def log_on_inquiry(
     session: Session, *, entry: Interaction, inquiry: Inquiry, logger: Employee, desk: Desk, now: datetime
 ) -> Logged:
     """The call or visit as a message of ``inquiry`` (open or waiting), a phone call settling its
-    call backs; InquiryError when the inquiry is answered or closed (reopen it first)."""
+    call backs; InquiryError when the inquiry is answered or closed (reopen it first).
+
+    ``inquiry`` is the final one of a merge, its row locked (storage/merge_repo.py
+    ``locked_final``, as the callers find it), so its status is read as it stands."""
     if inquiry.status not in OPEN_STATUSES:
         raise InquiryError(N_("%(reference)s is answered or closed; reopen it to log a call or visit on it."),
                            reference=inquiry.reference)  # fmt: skip

@@ -29,17 +29,9 @@ def run(arrival: Arrival) -> Outcome | None:
 
 
 def _locked_final(arrival: Arrival, found: Inquiry) -> Inquiry:
-    """The inquiry the message joins, its row locked until the message is stored (PostgreSQL).
-
-    A merge locks its two rows too, so the message either comes before it (and moves with the
-    other messages) or sees it done and goes on to the target; never onto a merged inquiry.
-    """
-    session = arrival.session
-    session.refresh(found, with_for_update=True)
-    final = merge_repo.final_inquiry(session, found)
-    if final is not found:
-        session.refresh(final, with_for_update=True)
-    return final
+    """The inquiry the message joins, its row locked until the message is stored
+    (storage/merge_repo.py): never a merged inquiry, even when the merge was just committed."""
+    return merge_repo.locked_final(arrival.session, found)
 
 
 def _thread_target(arrival: Arrival) -> Inquiry | None:
