@@ -5,6 +5,8 @@ are listed, accepted (linked and audited alike) or dismissed (``contact.link_dis
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at import time.
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -101,16 +103,23 @@ def link_suggestions(principal: Caller, ctx: Context) -> list[LinkSuggestionOut]
         return [suggestion_out(s) for s in shown]
 
 
+@contextmanager
+def _not_found_when_gone() -> Iterator[None]:
+    """A suggestion unknown, decided already or about a client the caller may not see: 404 alike."""
+    try:
+        yield
+    except SuggestionGone as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
 @router.post("/link-suggestions/{suggestion_id}/accept", response_model=ContactLinkOut,
              summary="Link the suggested address and number")  # fmt: skip
 def accept_suggestion(principal: Caller, ctx: Context, suggestion_id: SuggestionId) -> ContactLinkOut:
     require_roles(principal, *INQUIRY_ROLES, what="link a client's address and number")
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        try:
+        with _not_found_when_gone():
             linked = suggestions.accept(session, suggestion_id=suggestion_id, principal=principal, now=now)
-        except SuggestionGone as exc:
-            raise ApiError(404, "not_found", str(exc)) from None
         return _linked(session, principal, linked, now, suggestion_id=suggestion_id)
 
 
@@ -120,10 +129,8 @@ def dismiss_suggestion(principal: Caller, ctx: Context, suggestion_id: Suggestio
     require_roles(principal, *INQUIRY_ROLES, what="dismiss a suggested link")
     now = ctx.clock()
     with transaction(ctx.sessions) as session:
-        try:
+        with _not_found_when_gone():
             shown = suggestions.dismiss(session, suggestion_id=suggestion_id, principal=principal, now=now)
-        except SuggestionGone as exc:
-            raise ApiError(404, "not_found", str(exc)) from None
         audit.record(session, principal=principal, action="contact.link_dismiss", now=now, detail={
             "suggestion_id": suggestion_id, "email_contact_id": shown.email_contact.id,
             "phone_contact_id": shown.phone_contact.id,

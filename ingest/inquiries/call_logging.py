@@ -8,7 +8,6 @@ question of ours, so a clock stopped for them runs again (as when they write).
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlmodel import Session
@@ -18,10 +17,10 @@ from ingest.i18n import N_
 from ingest.inquiries import call_back
 from ingest.inquiries.clock import resume_clock
 from ingest.inquiries.errors import InquiryError
-from ingest.inquiries.interactions import SUBJECTS, Desk, Interaction, Logged, send_written_form
+from ingest.inquiries.interactions import Desk, Interaction, Logged, logged_message, send_written_form
 from storage import repo
 from storage.actors import Actor
-from storage.models import OPEN_STATUSES, Contact, Direction, Employee, Inquiry, InquiryStatus, Message
+from storage.models import OPEN_STATUSES, Contact, Employee, Inquiry, InquiryStatus, Message
 
 # How the message came onto the inquiry, in its ``message_received`` event (``ingest explain``).
 RULE = "logged_on_inquiry"
@@ -63,19 +62,5 @@ def log_on_inquiry(
 
 
 def _message(session: Session, *, entry: Interaction, inquiry: Inquiry, contact: Contact) -> Message:
-    assert inquiry.id is not None
     phone = normalise_number(entry.phone) if entry.phone and entry.phone.strip() else None
-    message = Message(
-        inquiry_id=inquiry.id,
-        direction=Direction.IN.value,  # the client's words, whoever dialled
-        channel=entry.channel,
-        external_id=f"{entry.channel}-log:{secrets.token_hex(16)}",
-        sender=phone or contact.phone or contact.email,
-        sender_name=contact.name,
-        subject=SUBJECTS[entry.channel],
-        text=entry.text.strip(),
-        received_at=entry.received_at,
-    )
-    session.add(message)
-    session.flush()
-    return message
+    return logged_message(session, entry=entry, inquiry=inquiry, contact=contact, sender=phone)

@@ -113,7 +113,7 @@ def log_interaction(session: Session, *, entry: Interaction, logger: Employee, d
     employee = repo.employees_by_key(session).get(employee_key)
     inquiry = _open(session, entry=entry, understood=understood, contact=contact, employee=employee, desk=desk, now=now)
     assert inquiry.id is not None
-    message = _first_message(session, entry=entry, inquiry=inquiry, contact=contact)
+    message = logged_message(session, entry=entry, inquiry=inquiry, contact=contact)
     repo.add_event(session, inquiry_id=inquiry.id, type="received", at=now, actor=Actor.employee(logger.key),
                    data={"channel": entry.channel, "logged_by": logger.key, "message_id": message.id})  # fmt: skip
     record_routing(session, inquiry=inquiry, employee_key=employee_key, rule=rule, facts=facts,
@@ -176,14 +176,18 @@ def _open(
     )  # fmt: skip
 
 
-def _first_message(session: Session, *, entry: Interaction, inquiry: Inquiry, contact: Contact) -> Message:
+def logged_message(
+    session: Session, *, entry: Interaction, inquiry: Inquiry, contact: Contact, sender: str | None = None
+) -> Message:
+    """The client's words of a logged call or visit, as a message of ``inquiry`` (direction in,
+    whoever dialled); from ``sender`` when given, else the contact's number or address."""
     assert inquiry.id is not None
     message = Message(
         inquiry_id=inquiry.id,
         direction=Direction.IN.value,
         channel=entry.channel,
         external_id=f"{entry.channel}-log:{secrets.token_hex(16)}",
-        sender=contact.phone or contact.email,
+        sender=sender or contact.phone or contact.email,
         sender_name=contact.name,
         subject=SUBJECTS[entry.channel],
         text=entry.text.strip(),
