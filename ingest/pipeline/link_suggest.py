@@ -49,10 +49,12 @@ def run(arrival: Arrival) -> Outcome | None:
     session, now = arrival.session, arrival.now
     is_email_contact = contact.email is not None and contact.phone is None
     if arrival.inbound.channel == "email" and is_email_contact:
-        # Staff's own numbers (an acknowledgement quoted in the reply names the employee's) are no
-        # client's; the employees are read once per batch.
-        staff = {normalise_number(e.phone) for e in arrival.batch.employees().values() if e.phone}
-        numbers = [n for n in phone_numbers_in(arrival.inbound.text) if n not in staff]
+        numbers = phone_numbers_in(arrival.inbound.text)
+        if numbers:
+            # Staff's own numbers (an acknowledgement quoted in the reply names the employee's) are
+            # no client's; the employees are read once per batch.
+            staff = {normalise_number(e.phone) for e in arrival.batch.employees().values() if e.phone}
+            numbers = [n for n in numbers if n not in staff]
         if numbers:
             link_repo.suggest_by_phone(session, email_contact_id=contact.id, numbers=numbers, message_id=message.id,
                                        now=now)  # fmt: skip
