@@ -31,6 +31,7 @@ from channels.email_headers import (
     raw_header,
     unstructured,
 )
+from channels.email_policy import READING
 from channels.email_mime import (
     Leaf,
     is_attachment,
@@ -130,16 +131,16 @@ def _load(raw: bytes, state: ParseState) -> Message:
         state.note("header lines without their leading blank read as continuations")
         raw = mended
     try:
-        return email.message_from_bytes(raw, policy=policy.default)
+        return email.message_from_bytes(raw, policy=READING)
     except Exception as exc:  # deep nesting can exhaust the recursive parser
         state.note(f"message structure unreadable ({type(exc).__name__}); headers and raw body only")
     try:
-        msg = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        msg = BytesHeaderParser(policy=READING).parsebytes(raw)
         if "content-type" in msg:
             del msg["content-type"]
         return msg
     except Exception:
-        return Message(policy=policy.default)
+        return Message(policy=READING)
 
 
 def _parser_defects(msg: Message, state: ParseState) -> None:
