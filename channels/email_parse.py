@@ -13,7 +13,6 @@ import email
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
 from email.message import Message
 from email.parser import BytesHeaderParser
 
@@ -31,7 +30,6 @@ from channels.email_headers import (
     raw_header,
     unstructured,
 )
-from channels.email_policy import READING
 from channels.email_mime import (
     Leaf,
     is_attachment,
@@ -42,6 +40,7 @@ from channels.email_mime import (
     payload_bytes,
     walk_leaves,
 )
+from channels.email_policy import READING
 from channels.email_uuencode import guess_type, split_uuencoded
 from channels.html_text import html_to_text
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import smtplib
 import ssl
-import tempfile
-import unicodedata
+import threading
 from dataclasses import dataclass
 from email import policy, quoprimime
 from email.header import Header
@@ -18,9 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.outgoing.mail_bytes import message_bytes
 from ingest.queues.runner import QueueFailure
 
 log = logging.getLogger(__name__)
+
+# Unicode's Cc (control characters) and the line and paragraph separators (Zl, Zp).
+_UNSAFE_IN_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class TemporaryFailure(QueueFailure):
@@ -43,8 +47,10 @@ class MailTransport(Protocol):
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write then rename, so a half-written file never appears under the final name; a failed write
-    (disk full) leaves no partial file behind to fill the disk further."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    (disk full) leaves no partial file behind to fill the disk further. The temporary name is this
+    process's and thread's own (``mkstemp``'s random names cost as much as the write)."""
+    tmp = path.with_name(f".tmp-{path.stem}-{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -60,7 +66,9 @@ def write_atomically(path: Path, data: bytes) -> None:
 def header_text(value: object) -> str:
     """Client text made safe for a header: control characters (CR, LF, NUL, ESC, ...) and Unicode
     line separators become spaces, runs of space one. Client text can never start a header of its own."""
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in str(value or ""))
+    text = str(value or "")
+    if not (text.isascii() and text.isprintable()):
+        text = _UNSAFE_IN_HEADER.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -215,6 +223,6 @@ class FolderTransport:
     def send(self, message: EmailMessage, *, name: str) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.folder / f"{name}.eml", message.as_bytes())
+            write_atomically(self.folder / f"{name}.eml", message_bytes(message))
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to {self.folder}: {exc.strerror}") from None

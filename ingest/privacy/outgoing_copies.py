@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from ingest.outgoing.mail_bytes import message_bytes
 from ingest.outgoing.mail_transport import build_email, write_atomically
 from ingest.privacy.scrub import ANONYMISED, WITHDRAWN, Identifiers
 from storage import privacy_repo
@@ -127,6 +128,6 @@ def rewrite_copies(folder: Path, session: Session, outbox_ids: Collection[int]) 
 
 def _eml(payload: dict[str, Any]) -> bytes | None:
     try:
-        return build_email(payload).as_bytes()
+        return message_bytes(build_email(payload))
     except Exception:  # noqa: BLE001 - a payload that no longer makes a message: the copy just goes
         return None
