@@ -14,7 +14,6 @@ A keyword matches a client's word when
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,6 +74,8 @@ class Token:
     folded: str
     lemmas: frozenset[str]
     readings: tuple[str, ...] = ()  # Cyrillic readings of a Latin-letter Russian word, case-folded
+    # The index's keywords whose first word this token matches: found once per distinct word.
+    first_of: frozenset[str] = frozenset()
 
     @cached_property  # asked for every keyword word tried against the token
     def spellings(self) -> tuple[str, ...]:
@@ -88,30 +89,16 @@ class Analysed:
     def __init__(self, text_tokens: list[Token], subject_tokens: int = 0) -> None:
         self.tokens = text_tokens
         self.subject_tokens = subject_tokens  # the first ones come from the subject
-        self._by_lemma: dict[str, list[int]] = {}
-        self._by_form: dict[str, list[int]] = {}  # exact keyword words: the word or a reading
+        # Keyword -> positions of the tokens its first word matches (the index's own keywords).
+        self.first: dict[str, list[int]] = {}
         for i, token in enumerate(text_tokens):
-            for lemma in token.lemmas:
-                self._by_lemma.setdefault(lemma, []).append(i)
-            for form in {token.word, *token.readings}:
-                self._by_form.setdefault(form, []).append(i)
-        self._sorted = sorted((spelling, i) for i, t in enumerate(text_tokens) for spelling in t.spellings)
-        self._keys = [spelling for spelling, _ in self._sorted]
+            for keyword in token.first_of:
+                self.first.setdefault(keyword, []).append(i)
 
     def starts(self, part: Part) -> list[int]:
-        """Positions of the tokens that match one keyword word, in text order."""
-        prefix, lemmas, exact = part
-        if exact is not None:
-            return list(self._by_form.get(exact, ()))
-        found: set[int] = set()
-        for lemma in lemmas:
-            found.update(self._by_lemma.get(lemma, ()))
-        lo = bisect.bisect_left(self._keys, prefix)
-        for key, i in self._sorted[lo:]:
-            if not key.startswith(prefix):
-                break
-            found.add(i)
-        return sorted(found)
+        """Positions of the tokens that match one keyword word, in text order (any keyword word:
+        slower than :attr:`first`, which holds those of the index's keywords)."""
+        return [i for i, token in enumerate(self.tokens) if _word_matches(token, part)]
 
 
 def _exact(token: Token, exact: str) -> bool:
@@ -133,6 +120,7 @@ class KeywordIndex:
         self.lexicon = load_lexicon(keyword_words(keywords), lexicon_dir)
         self._compiled = {k: compile_keyword(k, self.lexicon) for k in keywords}
         self._tokens: dict[tuple[str, bool], Token] = {}
+        self._first_words = _FirstWords(self._compiled)
         self._russian_prefixes = frozenset(
             prefix
             for kw in self._compiled.values()
@@ -163,7 +151,8 @@ class KeywordIndex:
         for reading in readings:
             lemmas.add(fold(reading))
             lemmas.update(self.lexicon.lemmas(reading))
-        return Token(word, folded, frozenset(lemmas), readings)
+        token = Token(word, folded, frozenset(lemmas), readings)
+        return Token(word, folded, token.lemmas, readings, self._first_words.matched_by(token))
 
     def analyse(self, text: str, *, subject: str = "", transliterated: bool = False) -> Analysed:
         """The subject's and the text's tokens; ``transliterated``: the text is Russian in Latin letters."""
@@ -173,14 +162,17 @@ class KeywordIndex:
 
     def find_all(self, analysed: Analysed, keyword: str) -> list[tuple[int, int]]:
         """Where ``keyword`` matches: (first token, number of tokens), in text order."""
-        kw = self._compiled.get(keyword) or compile_keyword(keyword, self.lexicon)
-        if not kw.parts:
-            return []
+        kw = self._compiled.get(keyword)
+        if kw is None:
+            kw = compile_keyword(keyword, self.lexicon)
+            starts = analysed.starts(kw.parts[0]) if kw.parts else []
+        else:
+            starts = analysed.first.get(keyword, [])
         n = len(kw.parts)
         text_tokens = analysed.tokens
         return [
             (i, n)
-            for i in analysed.starts(kw.parts[0])
+            for i in starts
             if i + n <= len(text_tokens) and all(_word_matches(text_tokens[i + j], kw.parts[j]) for j in range(1, n))
         ]
 
@@ -189,3 +181,37 @@ class KeywordIndex:
         for i, n in self.find_all(analysed, keyword):
             return " ".join(t.folded for t in analysed.tokens[i : i + n])
         return None
+
+
+class _FirstWords:
+    """The keywords by their first word: exact words, lemmas and prefixes looked up in dicts, so a
+    token finds the keywords it can start without trying each (``_word_matches`` for every one)."""
+
+    def __init__(self, compiled: dict[str, Keyword]) -> None:
+        self.exact: dict[str, list[str]] = {}
+        self.lemma: dict[str, list[str]] = {}
+        self.prefix: dict[str, list[str]] = {}
+        for keyword, kw in compiled.items():
+            if not kw.parts:
+                continue
+            prefix, lemmas, exact = kw.parts[0]
+            if exact is not None:
+                self.exact.setdefault(exact, []).append(keyword)
+                continue
+            self.prefix.setdefault(prefix, []).append(keyword)
+            for lemma in lemmas:
+                self.lemma.setdefault(lemma, []).append(keyword)
+        self.prefix_lengths = sorted({len(p) for p in self.prefix})
+
+    def matched_by(self, token: Token) -> frozenset[str]:
+        found: set[str] = set()
+        for form in (token.word, *token.readings):
+            found.update(self.exact.get(form, ()))
+        for lemma in token.lemmas:
+            found.update(self.lemma.get(lemma, ()))
+        for spelling in token.spellings:
+            for length in self.prefix_lengths:
+                if length > len(spelling):
+                    break
+                found.update(self.prefix.get(spelling[:length], ()))
+        return frozenset(found)

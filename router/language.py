@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from router.lexicon import fold
 from router.translit import cyrillic_readings
@@ -86,12 +87,9 @@ def latin_scores(words: Sequence[str], russian_form: Callable[[str], bool] | Non
     words = [w for w in words if not _CYRILLIC.search(w)]
     frequent_russian = 0
     for word in words:
-        folded = fold(word)
-        if folded in _LV or any(c in _LATVIAN_LETTERS for c in word):
-            counts["lv"] += 1
-        if folded in _EN or (len(word) > 2 and _ENGLISH_PATTERN.search(word) and word == folded):
-            counts["en"] += 1
-        russian = looks_russian(word, russian_form)
+        latvian, english, russian = _word_signs(word, russian_form)
+        counts["lv"] += latvian
+        counts["en"] += english
         counts["ru"] += russian > 0
         frequent_russian += russian == 2
     # Keyword forms alone do not make Russian: "kontejners pilns" is Latvian misspelt, not "контейнерс".
@@ -99,6 +97,15 @@ def latin_scores(words: Sequence[str], russian_form: Callable[[str], bool] | Non
         counts["ru"] = 0
     total = max(len(words), 1)
     return {lang: counts[lang] / total for lang in LANGUAGES}
+
+
+@lru_cache(maxsize=50_000)  # the same words come back in every message; a bounded cache
+def _word_signs(word: str, russian_form: Callable[[str], bool] | None) -> tuple[bool, bool, int]:
+    """Whether a Latin-letter word speaks for Latvian, for English, and :func:`looks_russian`."""
+    folded = fold(word)
+    latvian = folded in _LV or any(c in _LATVIAN_LETTERS for c in word)
+    english = folded in _EN or bool(len(word) > 2 and _ENGLISH_PATTERN.search(word) and word == folded)
+    return latvian, english, looks_russian(word, russian_form)
 
 
 def looks_russian(word: str, russian_form: Callable[[str], bool] | None = None) -> int:
