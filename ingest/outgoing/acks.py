@@ -35,12 +35,13 @@ def send_ack(
     now: datetime,
     in_reply_to: str | None,
     opened_now: bool = False,
+    contact_new: bool = False,
 ) -> Outbox | None:
     """The acknowledgement queued, or a ``client_ack_suppressed`` event saying why not."""
     route = notices.reply_route(session, inquiry=inquiry, contact=contact, now=now)
     why = NO_ROUTE if route is None else held_back(
         session, inquiry=inquiry, contact=contact, address=route[1], now=now, window=notices.ack_window,
-        burst_per_minute=notices.ack_burst_per_minute, opened_now=opened_now,
+        burst_per_minute=notices.ack_burst_per_minute, opened_now=opened_now, contact_new=contact_new,
     )  # fmt: skip
     if route is None or why is not None:
         assert inquiry.id is not None
@@ -60,13 +61,15 @@ def held_back(
     window: timedelta,
     burst_per_minute: int,
     opened_now: bool = False,
+    contact_new: bool = False,
 ) -> str | None:
     """Why no acknowledgement goes to ``address`` for ``inquiry``; None when one goes. An inquiry
-    ``opened_now`` (in this transaction) cannot have one yet: the query is saved, once per message."""
+    ``opened_now`` (in this transaction) cannot have one yet, and a contact created for this message
+    (``contact_new``) has sent one message, less than a burst: those queries are saved."""
     assert inquiry.id is not None
     if not opened_now and thread_repo.acknowledgements_of(session, inquiry_id=inquiry.id):
         return "this inquiry was acknowledged already"
-    if contact.id is None:
+    if contact.id is None or (contact_new and burst_per_minute > 1):
         return None
     # The message being processed is stored already, and counted.
     recent = thread_repo.messages_from_contact(session, contact_id=contact.id, since=now - BURST_SPAN)

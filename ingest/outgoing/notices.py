@@ -293,14 +293,17 @@ class Notices:
         employee: Employee,
         now: datetime,
         opened_now: bool = False,
+        contact_new: bool = False,
     ) -> Outbox | None:
         """Tell the client who handles the inquiry and by when, on the channel the inquiry came on (the
         client's last); one per inquiry, held back only in a loop (ingest/outgoing/acks.py).
-        ``opened_now``: the inquiry was opened in this transaction, so it has no acknowledgement yet."""
+        ``opened_now``: the inquiry was opened in this transaction, so it has no acknowledgement yet;
+        ``contact_new``: the contact was created for this message, so it is in no burst."""
         if not self.acknowledge:
             return None
         return send_ack(self, session, inquiry=inquiry, contact=contact, employee=employee, now=now,
-                        in_reply_to=email_message_id(message.external_id), opened_now=opened_now)  # fmt: skip
+                        in_reply_to=email_message_id(message.external_id), opened_now=opened_now,
+                        contact_new=contact_new)  # fmt: skip
 
     def send_template(
         self,

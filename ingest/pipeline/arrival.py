@@ -63,6 +63,8 @@ class Arrival:
     # The contact is new or got its name from this message: its name is compared with other
     # clients' names once, then (ingest/pipeline/link_suggest.py).
     contact_named: bool = False
+    # The contact was created for this message: it has sent nothing else (no burst to look for).
+    contact_new: bool = False
     inquiry: Inquiry | None = None
     # True when the message joins an inquiry that existed before it.
     follow_up: bool = False

@@ -18,15 +18,16 @@ PHONE_CHANNELS = ("sms", "whatsapp", "phone")
 
 def run(arrival: Arrival) -> Outcome | None:
     if arrival.inbound.channel in PHONE_CHANNELS:
-        arrival.contact, had_name = _phone_contact(arrival.session, arrival.inbound)
+        arrival.contact, had_name, arrival.contact_new = _phone_contact(arrival.session, arrival.inbound)
     else:
-        arrival.contact, had_name = _address_contact(arrival)
+        arrival.contact, had_name, arrival.contact_new = _address_contact(arrival)
     arrival.contact_named = bool(arrival.contact.name) and not had_name
     return None
 
 
-def _address_contact(arrival: Arrival) -> tuple[Contact, str | None]:
-    """The contact, and the name it had before this message (None: new, or had none)."""
+def _address_contact(arrival: Arrival) -> tuple[Contact, str | None, bool]:
+    """The contact, the name it had before this message (None: new, or had none), and whether it
+    was created for this message."""
     session, inbound = arrival.session, arrival.inbound
     address = inbound.sender_address.lower()
     is_email = inbound.channel == "email"
@@ -35,15 +36,15 @@ def _address_contact(arrival: Arrival) -> tuple[Contact, str | None]:
         # Stored with the inquiry it opens (which gives it its language), or the message it sends.
         contact = Contact(name=inbound.sender_name, email=address if is_email else None)
         session.add(contact)
-        return contact, None
+        return contact, None, True
     had = contact.name
     if not contact.name and inbound.sender_name:
         contact.name = inbound.sender_name
         session.add(contact)
-    return contact, had
+    return contact, had, False
 
 
-def _phone_contact(session: Session, inbound: InboundMessage) -> tuple[Contact, str | None]:
+def _phone_contact(session: Session, inbound: InboundMessage) -> tuple[Contact, str | None, bool]:
     """As :func:`_address_contact`, by the number."""
     phone = inbound.sender_address.removeprefix("whatsapp:")
     whatsapp_id = None
@@ -54,7 +55,7 @@ def _phone_contact(session: Session, inbound: InboundMessage) -> tuple[Contact, 
         contact = Contact(name=inbound.sender_name, phone=phone, whatsapp_id=whatsapp_id)
         session.add(contact)
         session.flush()
-        return contact, None
+        return contact, None, True
     had = contact.name
     # Fill in what is missing; the WhatsApp profile name only when the contact has no name.
     if not contact.phone:
@@ -64,7 +65,7 @@ def _phone_contact(session: Session, inbound: InboundMessage) -> tuple[Contact, 
     if not contact.name and inbound.sender_name:
         contact.name = inbound.sender_name
     session.add(contact)
-    return contact, had
+    return contact, had, False
 
 
 STEP = Step("contact", run)

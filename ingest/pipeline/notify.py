@@ -41,7 +41,7 @@ def _tell(arrival: Arrival, employee: Employee) -> None:
     )
     if not arrival.follow_up and arrival.acknowledge:
         notices.client_ack(session, inquiry=inquiry, contact=contact, message=message, employee=employee, now=now,
-                           opened_now=True)  # fmt: skip
+                           opened_now=True, contact_new=arrival.contact_new)  # fmt: skip
 
 
 STEP = Step("notify", run)
