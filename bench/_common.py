@@ -171,9 +171,9 @@ def twilio_env() -> dict[str, str]:
     return {f"INGEST__TWILIO__{k}": v for k, v in twilio.items()}
 
 
-def start_service(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_service(config: Path, env: dict[str, str], roles: str | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config)],
+        [sys.executable, "-m", "ingest.cli", "serve", "--config", str(config), *(["--roles", roles] if roles else [])],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     )

@@ -1,6 +1,6 @@
 """End to end, the service's main job: e-mails waiting -> every staff notification written (issue 17).
 
-Run: .venv/bin/python -m bench.end_to_end [--messages 2000] [--skip-postgres]
+Run: .venv/bin/python -m bench.end_to_end [--messages 2000] [--skip-postgres] [--workers 1,2,4]
                                           [--database-url postgresql+psycopg://root@127.0.0.1:5432/postgres]
 
 Four rows, each against its baseline measured in the same run on the same messages:
@@ -15,7 +15,9 @@ Four rows, each against its baseline measured in the same run on the same messag
   process of its own) that parses each message the same way and commits it to SQLite before
   its 250.
 
-Each on SQLite and, unless skipped, on a throwaway database of the PostgreSQL server. Printed:
+Each on SQLite and, unless skipped, on a throwaway database of the PostgreSQL server, there once
+per number of ``--workers``: ``ingest serve`` and that many less one ``ingest serve --roles worker``
+processes sharing the queues (SKIP LOCKED; they poll every 0.2 s). Printed:
 messages/s, the ratio to the baseline (issue 17's goal: 0.5), the service's CPU per message
 (/proc), and, from an in-process run of the pipeline and the outbox on the same messages, the
 SQL statements and commits per message (SQLAlchemy event hooks).
@@ -62,27 +64,33 @@ def notifications(folder: Path) -> int:
 
 
 def run_service(
-    database_url: str, env: dict[str, str], start: Callable[[int], None], total: int
+    database_url: str, env: dict[str, str], start: Callable[[int], None], total: int, workers: int = 1
 ) -> tuple[float, float]:
-    """``ingest serve`` on ``database_url``; ``start(smtp_port)`` sets the messages going once it
-    is up. Returns (seconds until ``total`` staff notifications are written, CPU s per message)."""
+    """``ingest serve`` on ``database_url``, and ``workers - 1`` more processes that only work the
+    queues (``--roles worker``); ``start(smtp_port)`` sets the messages going once it is up. Returns
+    (seconds until ``total`` staff notifications are written, CPU s per message of all of them)."""
     with tempfile.TemporaryDirectory(prefix="gk-bench-e2e-") as tmp:
         http_port, smtp_port = free_port(), free_port()
         config = service_config(Path(tmp), http_port=http_port, smtp_port=smtp_port)
         db = {"INGEST__DATABASE__URL": database_url} if database_url else {}
-        process = start_service(config, {**env, **db})
+        # The extra processes hear of new work only by polling: poll often, as a busy office would set it.
+        polling = {f"INGEST__{queue}__POLL_SECONDS": "0.2" for queue in ("PIPELINE", "OUTBOX") if workers > 1}
+        processes = [start_service(config, {**env, **db, **polling})]
         try:
+            processes += [start_service(config, {**db, **polling}, roles="worker") for _ in range(workers - 1)]
             wait_up(f"http://127.0.0.1:{http_port}/health", timeout=300)
             folder = Path(tmp) / "var" / "outgoing-mail"
-            cpu0, t0 = cpu_seconds(process.pid), time.perf_counter()
+            cpu0, t0 = sum(cpu_seconds(p.pid) for p in processes), time.perf_counter()
             start(smtp_port)
             while notifications(folder) < total:
-                if process.poll() is not None:
-                    raise RuntimeError("the service stopped")
+                if any(p.poll() is not None for p in processes):
+                    raise RuntimeError("a service process stopped")
                 time.sleep(0.05)
-            return time.perf_counter() - t0, (cpu_seconds(process.pid) - cpu0) / total
+            seconds = time.perf_counter() - t0
+            return seconds, (sum(cpu_seconds(p.pid) for p in processes) - cpu0) / total
         finally:
-            stop(process)
+            for process in processes:
+                stop(process)
 
 
 def smtp_burst(port: int, messages: list[bytes], connections: int = 4) -> None:
@@ -136,58 +144,69 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--database-url", default=DEFAULT_PG, help="a PostgreSQL server for throwaway databases")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workers", default="1,2,4", help="PostgreSQL: processes working the queues, per row")
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
     total = args.messages
     print(f"machine: {machine()}")
     messages = build_mailbox(total)
-    databases = [("SQLite", "")] + ([] if args.skip_postgres else [("PostgreSQL", args.database_url)])
+    databases = [("SQLite", "", [1])]
+    if not args.skip_postgres:
+        databases.append(("PostgreSQL", args.database_url, [int(n) for n in args.workers.split(",")]))
     server = Dovecot()
     server.start(pool=2)
     rows: list[str] = []
     try:
-        for label, server_url in databases:
-            rows += measure(server, label, server_url, messages)
+        for label, server_url, workers in databases:
+            rows += measure(server, label, server_url, messages, workers)
     finally:
         server.cleanup()
     print(f"\n{total} messages; ratio = end-to-end rate / baseline rate (goal 0.5)")
-    header = f"{'path':14} {'database':11} {'msg/s':>7} {'baseline':>9} {'ratio':>6} {'CPU ms/msg':>11}"
+    header = f"{'path':14} {'database':11} {'workers':>7} {'msg/s':>7} {'baseline':>9} {'ratio':>6} {'CPU ms/msg':>11}"
     print(f"{header} statements/commits")
     for row in rows:
         print(row)
 
 
-def measure(server: Dovecot, label: str, server_url: str, messages: list[bytes]) -> list[str]:
+def measure(server: Dovecot, label: str, server_url: str, messages: list[bytes], workers: list[int]) -> list[str]:
     total = len(messages)
     rows = []
     with throwaway_database(server_url or None, "counts") as url:
         stmts, commits = statements_per_message(url, messages)
     counts = f"{stmts:.1f} / {commits:.3f}"
-    # IMAP backlog.
+
+    def row(path: str, n: int, rate: float, base: float, cpu: float) -> None:
+        rows.append(f"{path:14} {label:11} {n:7} {rate:7.1f} {base:9.1f} {rate / base:6.3f} {cpu * 1e3:11.1f} {counts}")
+        print(rows[-1], flush=True)
+
+    # IMAP backlog: the baseline before and after the runs, their mean.
     user = server.new_user()
     append_all(user, messages)
     base1, n, _ = plain_import(user, 200)
     assert n == total, n
-    client = user.client()
-    client.create_folder("Staging")
-    client.move(client.search(["ALL"]), "Staging")
-    client.logout()
-    with throwaway_database(server_url or None, "imap") as url:
-        seconds, cpu = run_service(url, imap_env(user), lambda _port: move_all(user), total)
+    results = []
+    for count in workers:
+        staged = server.new_user()
+        append_all(staged, messages)
+        client = staged.client()
+        client.create_folder("Staging")
+        client.move(client.search(["ALL"]), "Staging")
+        client.logout()
+        with throwaway_database(server_url or None, "imap") as url:
+            seconds, cpu = run_service(url, imap_env(staged), lambda _port, u=staged: move_all(u), total, count)
+        results.append((count, seconds, cpu))
     user2 = server.new_user()
     append_all(user2, messages)
     base2, _, _ = plain_import(user2, 200)
     base = total / ((base1 + base2) / 2)
-    rate = total / seconds
-    rows.append(f"{'IMAP backlog':14} {label:11} {rate:7.1f} {base:9.1f} {rate / base:6.3f} {cpu * 1e3:11.1f} {counts}")
-    print(rows[-1], flush=True)
+    for count, seconds, cpu in results:
+        row("IMAP backlog", count, total / seconds, base, cpu)
     # SMTP burst.
     sink = sink_rate(messages)
-    with throwaway_database(server_url or None, "smtp") as url:
-        seconds, cpu = run_service(url, {}, lambda port: smtp_burst(port, messages), total)
-    rate = total / seconds
-    rows.append(f"{'SMTP burst':14} {label:11} {rate:7.1f} {sink:9.1f} {rate / sink:6.3f} {cpu * 1e3:11.1f} {counts}")
-    print(rows[-1], flush=True)
+    for count in workers:
+        with throwaway_database(server_url or None, "smtp") as url:
+            seconds, cpu = run_service(url, {}, lambda port: smtp_burst(port, messages), total, count)
+        row("SMTP burst", count, total / seconds, sink, cpu)
     return rows
 
 
