@@ -9,7 +9,8 @@ import re
 import smtplib
 import ssl
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from email import policy, quoprimime
 from email.header import Header
 from email.headerregistry import Address
@@ -173,28 +174,74 @@ class SmtpRelay:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    # Inside :meth:`batch`, this thread's connection to the relay, kept from one send to the next.
+    _kept: threading.local = field(default_factory=threading.local, compare=False, repr=False)
 
     def describe(self) -> str:
         return f"SMTP relay {self.host}:{self.port} ({self.security})"
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The sends inside share one connection, opened at the first and closed at the end, instead
+        of a connection each: with TLS and a login that was most of a send's time."""
+        self._kept.on = True
+        try:
+            yield
+        finally:
+            self._kept.on = False
+            self._drop(quit_first=True)
+
     def send(self, message: EmailMessage, *, name: str) -> None:
         try:
-            with self._connect() as smtp:
-                if self.username:
-                    smtp.login(self.username, self.password)
-                refused = smtp.send_message(message)
+            refused = self._send(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise self._classify(min(codes) if codes else 450, "recipient refused") from None
         except smtplib.SMTPResponseException as exc:
+            # smtplib has reset the transaction (RSET): a kept connection serves the next message.
             error = exc.smtp_error
             text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
             raise self._classify(exc.smtp_code, text) from None
         except (smtplib.SMTPException, OSError) as exc:
+            self._drop(quit_first=False)
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
         if refused:
             code = min(code for code, _ in refused.values())
             raise self._classify(code, "recipient refused")
+
+    def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        if not getattr(self._kept, "on", False):
+            with self._open() as smtp:
+                return smtp.send_message(message)
+        kept: smtplib.SMTP | None = getattr(self._kept, "smtp", None)
+        if kept is not None:
+            try:
+                return kept.send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                # The relay closed the kept connection (its idle timeout, a restart): once more on a
+                # new one. At worst the relay had taken the message: sent twice, as with any retry.
+                self._drop(quit_first=False)
+        self._kept.smtp = fresh = self._open()
+        return fresh.send_message(message)
+
+    def _open(self) -> smtplib.SMTP:
+        smtp = self._connect()
+        try:
+            if self.username:
+                smtp.login(self.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _drop(self, *, quit_first: bool) -> None:
+        smtp, self._kept.smtp = getattr(self._kept, "smtp", None), None
+        if smtp is None:
+            return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            if quit_first:
+                smtp.quit()
+        smtp.close()
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "tls":

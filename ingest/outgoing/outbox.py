@@ -8,6 +8,7 @@ receiving system can recognise a repeat.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -60,15 +61,21 @@ class OutboxSender:
         rows = self.claim()
         attempted: list[Attempted] = []
         recorded_at = time.monotonic()
-        for row in rows:
-            if row.lease_until is not None and row.lease_until <= self.clock():
-                break  # a slow batch outlived its lease (the rows share it): another process may have them
-            attempted.append(self._try(row))
-            # Recorded every so often, not only at the end: a process that dies between sending
-            # and recording sends again what it did not record (at least once, never lost).
-            if len(attempted) >= RECORD_EVERY or time.monotonic() - recorded_at > RECORD_AFTER_SECONDS:
-                self.record_all(attempted)
-                attempted, recorded_at = [], time.monotonic()
+        with contextlib.ExitStack() as connections:
+            # A transport that can keep its connection (the SMTP relay) keeps it for the batch.
+            for transport in self.transports.values():
+                batch = getattr(transport, "batch", None)
+                if batch is not None:
+                    connections.enter_context(batch())
+            for row in rows:
+                if row.lease_until is not None and row.lease_until <= self.clock():
+                    break  # a slow batch outlived its lease (the rows share it): another process may have them
+                attempted.append(self._try(row))
+                # Recorded every so often, not only at the end: a process that dies between sending
+                # and recording sends again what it did not record (at least once, never lost).
+                if len(attempted) >= RECORD_EVERY or time.monotonic() - recorded_at > RECORD_AFTER_SECONDS:
+                    self.record_all(attempted)
+                    attempted, recorded_at = [], time.monotonic()
         if attempted:
             self.record_all(attempted)
         return len(rows)
