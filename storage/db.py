@@ -18,9 +18,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from storage.leader import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,11 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Processes started together on a new database (``serve`` and ``serve --roles worker``)
+            # would each create alembic_version and the tables: one migrates, the others wait
+            # for its commit and find nothing left to do. SQLite's write lock does the same there.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrations")})
         cfg.attributes["connection"] = connection
         # "heads": branches written side by side apply together until a merge revision joins them.
         command.upgrade(cfg, "heads")
