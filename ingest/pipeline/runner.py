@@ -86,8 +86,12 @@ class Pipeline:
     max_batch_seconds: float = 0.25
     # ... and parses at most this many bytes of raw messages ahead of its transaction.
     max_batch_bytes: int = 64 * 1024 * 1024
+    # Under a stream of arrivals, a batch that would be small waits this long for more when the
+    # previous batch ended less than this ago (see :meth:`process_due`); 0: never waits.
+    linger_seconds: float = 0.05
     # Receipts parsed for a batch that its time budget cut short: the next batch takes them.
     _parsed: dict[int, Parsed] = field(default_factory=dict, init=False, repr=False)
+    _last_batch_end: float = field(default=float("-inf"), init=False, repr=False)
 
     @cached_property
     def office(self) -> Office:
@@ -103,9 +107,24 @@ class Pipeline:
         )
 
     def process_due(self) -> int:
-        """Process one batch of due receipts; returns how many were decided on (0: nothing due)."""
+        """Process one batch of due receipts; returns how many were decided on (0: nothing due).
+
+        Messages coming in one after another (an SMTP burst) made batches of two or three, each
+        paying a batch's fixed costs (its reads of the office, its commit and sync, the outbox's
+        round after it) and keeping the receivers from the interpreter. So a batch that would be
+        small, right after the previous one, first waits ``linger_seconds`` for more; a message
+        after a quiet spell is taken at once."""
         receipt_ids = self.claim()
-        return len(self.process_batch(receipt_ids)) if receipt_ids else 0
+        busy = time.monotonic() - self._last_batch_end < self.linger_seconds
+        if receipt_ids and busy and len(receipt_ids) < self.retry.batch_size:
+            time.sleep(self.linger_seconds)
+            receipt_ids = self.claim()
+        if not receipt_ids:
+            return 0
+        try:
+            return len(self.process_batch(receipt_ids))
+        finally:
+            self._last_batch_end = time.monotonic()
 
     def claim(self) -> list[int]:
         # No lease: receipts are claimed inside the transaction that processes them.
