@@ -30,7 +30,7 @@ from ingest.pipeline.staff_proof import StaffProof, staff_proof
 from ingest.routing import calendar_from_settings, router_from_settings
 from router.deadlines import DeadlinePolicy
 from storage import repo, staff_repo
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory, one_at_a_time, transaction
 from storage.models import Absence, Employee
 
 
@@ -80,6 +80,8 @@ def callback_window_from_settings(settings: Settings) -> CallbackWindow | None:
 def sync_employees(sessions: SessionFactory, settings: Settings) -> None:
     """Make employee and absence rows match the config; employees no longer configured become inactive."""
     with transaction(sessions) as session:
+        # Two processes starting together on a new database would both insert every employee.
+        one_at_a_time(session.connection(), "staff-sync")
         existing = repo.employees_by_key(session)
         for conf in settings.employees:
             row = existing.pop(conf.key, None) or Employee(key=conf.key, name="", surname="", position="", email="")

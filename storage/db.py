@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -189,15 +189,21 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+def one_at_a_time(connection: Connection, name: str) -> None:
+    """Start-up work that processes must not do side by side (migrating, writing the configured
+    staff): on PostgreSQL the others wait here until this transaction ends, then find it done. On
+    SQLite a write transaction (``WRITE_OPTION``) already holds the database's one write lock."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            # Processes started together on a new database (``serve`` and ``serve --roles worker``)
-            # would each create alembic_version and the tables: one migrates, the others wait
-            # for its commit and find nothing left to do. SQLite's write lock does the same there.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrations")})
+        # Processes started together on a new database (``serve`` and ``serve --roles worker``)
+        # would each create alembic_version and the tables: one migrates, the others wait.
+        one_at_a_time(connection, "migrations")
         cfg.attributes["connection"] = connection
         # "heads": branches written side by side apply together until a merge revision joins them.
         command.upgrade(cfg, "heads")
