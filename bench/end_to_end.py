@@ -77,7 +77,11 @@ def run_service(
         polling = {f"INGEST__{queue}__POLL_SECONDS": "0.2" for queue in ("PIPELINE", "OUTBOX") if workers > 1}
         processes = [start_service(config, {**env, **db, **polling})]
         try:
-            processes += [start_service(config, {**db, **polling}, roles="worker") for _ in range(workers - 1)]
+            for n in range(1, workers):
+                # Each process answers /health on a port of its own; the data folder is shared.
+                extra = Path(tmp) / f"worker-{n}.toml"
+                extra.write_text(config.read_text().replace(f"port = {http_port}", f"port = {free_port()}"))
+                processes.append(start_service(extra, {**db, **polling}, roles="worker"))
             wait_up(f"http://127.0.0.1:{http_port}/health", timeout=300)
             folder = Path(tmp) / "var" / "outgoing-mail"
             cpu0, t0 = sum(cpu_seconds(p.pid) for p in processes), time.perf_counter()
