@@ -151,8 +151,8 @@ class KeywordIndex:
         for reading in readings:
             lemmas.add(fold(reading))
             lemmas.update(self.lexicon.lemmas(reading))
-        token = Token(word, folded, frozenset(lemmas), readings)
-        return Token(word, folded, token.lemmas, readings, self._first_words.matched_by(token))
+        probe = Token(word, folded, frozenset(lemmas), readings)  # its spellings tell the keywords it starts
+        return Token(word, folded, probe.lemmas, readings, self._first_words.matched_by(probe))
 
     def analyse(self, text: str, *, subject: str = "", transliterated: bool = False) -> Analysed:
         """The subject's and the text's tokens; ``transliterated``: the text is Russian in Latin letters."""
