@@ -9,27 +9,19 @@ from dataclasses import replace
 from typing import Any
 
 from channels.email import EmailChannel
-from ingest.assembly import build_pipeline, sync_employees
-from ingest.intake.receipts import IncomingReceipt, ReceiptStore
-from storage.db import make_engine, migrate, session_factory
-from storage.types import utcnow
+from ingest.intake.receipts import IncomingReceipt
+from tests.pipeline_office import pipeline_office
 from tests.smtp_helpers import client_mail
 
 
 def test_a_small_batch_right_after_another_waits_for_more(make_settings: Any) -> None:
-    settings = make_settings()
-    engine = make_engine(settings.database_url())
-    migrate(engine)
-    sessions = session_factory(engine)
-    sync_employees(sessions, settings)
-    pipeline = replace(build_pipeline(settings, sessions, utcnow), linger_seconds=3.0)
-    store, channel = ReceiptStore(sessions=sessions, clock=utcnow), EmailChannel()
+    with pipeline_office(make_settings()) as office:
+        pipeline, channel = replace(office.pipeline, linger_seconds=3.0), EmailChannel()
 
-    def arrive(n: int) -> None:
-        raw = client_mail(f"Konteiners {n}", "Lūdzu izvest atkritumus.", sender=f"k{n}@example.net").as_bytes()
-        store.store_many_sync([IncomingReceipt(channel, "smtp", raw, {})])
+        def arrive(n: int) -> None:
+            raw = client_mail(f"Konteiners {n}", "Lūdzu izvest atkritumus.", sender=f"k{n}@example.net").as_bytes()
+            office.store.store_many_sync([IncomingReceipt(channel, "smtp", raw, {})])
 
-    try:
         arrive(1)
         started = time.monotonic()
         assert pipeline.process_due() == 1  # the first after a quiet spell: taken at once
@@ -41,5 +33,3 @@ def test_a_small_batch_right_after_another_waits_for_more(make_settings: Any) ->
         assert pipeline.process_due() == 2
         later.join()
         assert pipeline.process_due() == 0
-    finally:
-        engine.dispose()
