@@ -211,8 +211,8 @@ class SmtpRelay:
 
     def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
         if not getattr(self._kept, "on", False):
-            with self._open() as smtp:
-                return smtp.send_message(message)
+            with self.batch():  # a send on its own is a batch of one: one way to open and close
+                return self._send(message)
         kept: smtplib.SMTP | None = getattr(self._kept, "smtp", None)
         if kept is not None:
             try:
