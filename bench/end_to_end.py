@@ -19,8 +19,9 @@ Each on SQLite and, unless skipped, on a throwaway database of the PostgreSQL se
 per number of ``--workers``: ``ingest serve`` and that many less one ``ingest serve --roles worker``
 processes sharing the queues (SKIP LOCKED; they poll every 0.2 s). Printed:
 messages/s, the ratio to the baseline (issue 17's goal: 0.5), the service's CPU per message
-(/proc), and, from an in-process run of the pipeline and the outbox on the same messages, the
-SQL statements and commits per message (SQLAlchemy event hooks).
+(/proc; its preparing processes, [pipeline] prepare_processes, included), and, from an
+in-process run of the pipeline and the outbox on the same messages, the SQL statements and
+commits per message (SQLAlchemy event hooks).
 """
 
 from __future__ import annotations
@@ -55,8 +56,16 @@ DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+    """CPU of the process and of its children that are running (the pipeline's preparing pool)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or its parent is
+            total += (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in ticks of 1/100 s
+    return total
 
 
 def notifications(folder: Path) -> int:

@@ -6,8 +6,10 @@ commands build the same parts the running service uses.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from channels.base import Channel
@@ -25,6 +27,7 @@ from ingest.outgoing.employee_card import FIELDS
 from ingest.outgoing.mail_transport import FolderTransport, MailTransport, SmtpRelay
 from ingest.outgoing.notices import ClientTemplates, Notices
 from ingest.outgoing.reply_templates import ReplyTemplates
+from ingest.pipeline.prepare import Preparer, PreparingPool
 from ingest.pipeline.runner import Pipeline
 from ingest.pipeline.staff_proof import StaffProof, staff_proof
 from ingest.routing import calendar_from_settings, router_from_settings
@@ -156,6 +159,18 @@ def build_pipeline(settings: Settings, sessions: SessionFactory, clock: Callable
         staff_proof=staff_proof_from_settings(settings),
         cross_channel=timedelta(hours=settings.threading.cross_channel_hours),
     )
+
+
+def preparer_from_settings(settings: Settings) -> Preparer:
+    """What each process of the preparing pool builds as it starts: the office's channel adapters
+    and its router's reading of texts, the same as the service's own."""
+    return Preparer(channels_from_settings(settings), router_from_settings(settings).understander)
+
+
+def preparing_pool(settings: Settings) -> PreparingPool | None:
+    """``[pipeline] prepare_processes`` processes (None: 0, or a one-core machine)."""
+    processes = settings.pipeline.preparing_processes(os.cpu_count())
+    return PreparingPool(partial(preparer_from_settings, settings), processes) if processes else None
 
 
 def staff_proof_from_settings(settings: Settings) -> StaffProof:

@@ -22,6 +22,7 @@ from ingest.assembly import (
     dashboard_options,
     mail_transport,
     media_fetcher,
+    preparing_pool,
     staff_api_context,
     sync_employees,
 )
@@ -40,6 +41,7 @@ from ingest.intake.whatsapp_cloud_webhook import WhatsAppCloudWebhook
 from ingest.metrics import metrics_registry
 from ingest.outgoing.outbox import OutboxSender
 from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTransport
+from ingest.pipeline.prepare import PreparingPool
 from ingest.pipeline.staff_proof import NOTHING_ACCEPTED, SUBMISSION_SOURCE
 from ingest.queues.workers import Worker
 from ingest.web import create_app
@@ -67,6 +69,7 @@ class Service:
         self.imap_lock: LeaderLock | None = None
         self.transport = mail_transport(settings)
         self.pipeline = build_pipeline(settings, self.sessions, clock)
+        self.preparing: PreparingPool | None = None
         self._build_queues(settings)
         self._build_receivers(settings)
         self.app = self._build_app(settings)
@@ -261,6 +264,11 @@ class Service:
         log.info("outgoing mail goes to %s", self.transport.describe())
         if not self.pipeline.staff_proof.accept:
             log.warning(NOTHING_ACCEPTED)
+        if self._runs(self.pipeline_worker):
+            self.preparing = preparing_pool(self.settings)
+            if self.preparing is not None:
+                self.preparing.warm()  # the processes start beside the rest of the service
+                self.pipeline.prepare_in(self.preparing)
         for worker in filter(self._runs, self.workers):
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
@@ -342,6 +350,9 @@ class Service:
         # Workers finish the batch they are in: a receipt half-processed is rolled back anyway.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.preparing is not None:
+            self.pipeline.prepare_in(None)
+            await asyncio.to_thread(self.preparing.close)
         # Closing the lock connections hands the roles over at once, not when a follower's
         # next try finds the connection gone.
         for lock in self._leader_locks():

@@ -99,8 +99,11 @@ class Router:
         situation: Situation,
         attachments: int = 0,
         sender_name: str | None = None,
+        understanding: Understanding | None = None,
     ) -> RoutingDecision:
-        u = self.understand(subject=subject, text=text, attachments=attachments)
+        """``understanding``: the text already read by :meth:`understand` (the pipeline reads it
+        in another process while it writes the previous messages), to save reading it again."""
+        u = understanding or self.understand(subject=subject, text=text, attachments=attachments)
         facts: dict[str, Any] = {"language": u.language, "kind": u.kind}
         if u.kind_keyword:
             facts["kind_keyword"] = u.kind_keyword

@@ -110,6 +110,18 @@ class RetrySettings(Section):
     lease_seconds: float = Field(default=300, gt=0)
 
 
+class PipelineSettings(RetrySettings):
+    # Processes beside the service's own that parse receipts and read their text for routing
+    # (ingest/pipeline/prepare.py); 0: done in the service's process. Unset: one less than the
+    # machine's cores, at most 4.
+    prepare_processes: int | None = Field(default=None, ge=0, le=32)
+
+    def preparing_processes(self, cores: int | None) -> int:
+        if self.prepare_processes is not None:
+            return self.prepare_processes
+        return max(0, min(4, (cores or 1) - 1))
+
+
 Role = Literal["web", "worker", "imap", "scheduler"]
 # What one process can run; see ClusterSettings.
 ROLES: tuple[Role, ...] = ("web", "worker", "imap", "scheduler")

@@ -36,6 +36,7 @@ from ingest.config.runtime import (
     ClusterSettings,
     DatabaseSettings,
     HttpSettings,
+    PipelineSettings,
     RetentionSettings,
     RetrySettings,
     ServiceSettings,
@@ -55,7 +56,7 @@ class Settings(Section):
     imap: ImapSettings = Field(default_factory=ImapSettings)
     # What proves a reply to a notification is the employee's (README "Answering by e-mail").
     staff_replies: StaffReplySettings = Field(default_factory=StaffReplySettings)
-    pipeline: RetrySettings = Field(default_factory=RetrySettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     outbox: RetrySettings = Field(default_factory=lambda: RetrySettings(poll_seconds=10, max_attempts=12))
     # Downloading Twilio media: retried with growing pauses, then given up (listed by `ingest doctor`).
     media_fetch: RetrySettings = Field(

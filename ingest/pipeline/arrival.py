@@ -16,6 +16,7 @@ from ingest.pipeline.batch import Batch
 from ingest.pipeline.staff_proof import StaffProof
 from router.deadlines import DeadlinePolicy
 from router.route import Router
+from router.understand import Understanding
 from storage.models import Contact, Inquiry, Message, Receipt
 
 
@@ -59,6 +60,9 @@ class Arrival:
     office: Office
     # What the receipts of this batch share: routing's view of the office, reference numbers.
     batch: Batch
+    # The router's reading of the text, when it was read while preparing the receipt
+    # (ingest/pipeline/prepare.py); None: read when the message is routed.
+    understanding: Understanding | None = None
     contact: Contact | None = None
     # The contact is new or got its name from this message: its name is compared with other
     # clients' names once, then (ingest/pipeline/link_suggest.py).

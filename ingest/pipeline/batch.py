@@ -36,7 +36,7 @@ class Batch:
     _employees: dict[str, Employee] | None = None
     # Read ahead for the whole batch, so that a receipt needs no query of its own for them:
     # (channel, natural id) -> the message stored before the batch; e-mail address -> contact.
-    _read_ahead: bool = False
+    _covered: set[tuple[str, str, str]] = field(default_factory=set)
     _messages: dict[tuple[str, str], int] = field(default_factory=dict)
     _contacts: dict[str, Contact | None] = field(default_factory=dict)
     # Keys that more than one receipt of the batch has are looked up again when asked: an
@@ -44,10 +44,14 @@ class Batch:
     _repeated: set[tuple[str, str, str]] = field(default_factory=set)
 
     def read_ahead(self, inbounds: Iterable[InboundMessage]) -> None:
-        """The messages and e-mail contacts that the batch's receipts may already have, in two queries."""
+        """The messages and e-mail contacts that these receipts may already have, in two queries.
+
+        They are the batch's first receipts (all of them, or those prepared when it started);
+        the batch calls :meth:`end_read_ahead` before it goes on to the others."""
         items = list(inbounds)
         keys = Counter(("message", i.channel, i.external_id) for i in items)
         keys.update(("email", i.channel, i.sender_address.lower()) for i in items if i.channel == "email")
+        self._covered = set(keys)
         self._repeated = {key for key, n in keys.items() if n > 1}
         for channel in {i.channel for i in items}:
             ids = [i.external_id for i in items if i.channel == channel]
@@ -55,20 +59,28 @@ class Batch:
         emails = {address for kind, _, address in keys if kind == "email"}
         found = batch_repo.contacts_by_email(self.session, emails=emails) if emails else {}
         self._contacts = {address: found.get(address) for address in emails}
-        self._read_ahead = True
 
     def stored_message_id(self, *, channel: str, external_id: str) -> int | None:
         """The message already stored under this natural id, if any."""
-        if self._read_ahead and ("message", channel, external_id) not in self._repeated:
+        if self._read_ahead_holds(("message", channel, external_id)):
             return self._messages.get((channel, external_id))
         message = repo.message_by_external_id(self.session, channel=channel, external_id=external_id)
         return message.id if message else None
 
     def contact_by_email(self, address: str) -> Contact | None:
         """The contact of an e-mail address (lower case), if there is one."""
-        if self._read_ahead and ("email", "email", address) not in self._repeated and address in self._contacts:
+        if self._read_ahead_holds(("email", "email", address)):
             return self._contacts[address]
         return repo.find_contact_by_email(self.session, email=address)
+
+    def end_read_ahead(self) -> None:
+        """The receipts read ahead for are done: those after them look up their own keys, and so
+        see what the first ones stored (a client's second message finds the contact of her first)."""
+        self._covered = set()
+
+    def _read_ahead_holds(self, key: tuple[str, str, str]) -> bool:
+        # Only for a key one receipt alone asked for: with two, the first may have stored it since.
+        return key in self._covered and key not in self._repeated
 
     # -- what routing needs -----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ def run(arrival: Arrival) -> Outcome | None:
         attachments=len(inbound.attachments),
         situation=batch.situation(contact=contact, received_at=inbound.received_at),
         sender_name=inbound.sender_name,
+        understanding=arrival.understanding,
     )
     employee = batch.employees().get(decision.employee_key)
     inquiry = create_inquiry(

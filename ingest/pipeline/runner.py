@@ -24,11 +24,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from channels.base import Channel, InboundMessage, UnprocessableReceipt
+from channels.base import Channel, UnprocessableReceipt
 from ingest.config import RetrySettings
 from ingest.outgoing.notices import Notices
+from ingest.pipeline.ahead import Ahead
 from ingest.pipeline.arrival import Arrival, Office, Outcome
 from ingest.pipeline.batch import Batch
+from ingest.pipeline.prepare import Job, Parsed, Prepared, Preparer, PreparingPool
 from ingest.pipeline.staff_proof import StaffProof
 from ingest.pipeline.steps import run_steps
 from ingest.pipeline.storable import storable
@@ -44,8 +46,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Outcome", "Pipeline", "park", "storable"]
 
 PARKED = ReceiptStatus.PARKED.value
-# A receipt on its way through a batch: normalised, or the error that stopped its normalising.
-Parsed = InboundMessage | Exception
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,17 @@ class Pipeline:
     # Under a stream of arrivals, a batch that would be small waits this long for more when the
     # previous batch ended less than this ago (see :meth:`process_due`); 0: never waits.
     linger_seconds: float = 0.05
-    # Receipts parsed for a batch that its time budget cut short: the next batch takes them.
-    _parsed: dict[int, Parsed] = field(default_factory=dict, init=False, repr=False)
+    # Receipts prepared for a batch (ingest/pipeline/ahead.py); what its time budget cut short
+    # is taken by the next one.
+    _ahead: Ahead = field(init=False, repr=False)
     _last_batch_end: float = field(default=float("-inf"), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._ahead = Ahead()
+
+    def prepare_in(self, pool: PreparingPool | None) -> None:
+        """Prepare receipts (normalise them, read their text) in this pool of processes; None: here."""
+        self._ahead.pool = pool
 
     @cached_property
     def office(self) -> Office:
@@ -151,81 +159,85 @@ class Pipeline:
         """Process receipts in one transaction (a failing one parked alone, see :meth:`_transaction`);
         returns what became of each receipt decided on. A batch cut short by its time or size
         budget leaves the rest waiting, untouched; the first one is always decided."""
-        parsed, results = self._parse(receipt_ids)
-        if not parsed:
+        admitted, results = self._parse(receipt_ids)
+        if not admitted:
             return results
         try:
-            done, taken = self._transaction(parsed)
+            done, taken = self._transaction(admitted)
         except Exception as exc:  # noqa: BLE001 - the whole batch failed: find the culprit alone
-            if len(parsed) > 1:
-                for receipt_id in parsed:
+            if len(admitted) > 1:
+                for receipt_id in admitted:
                     results.update(self.process_batch([receipt_id]))
                 return results
-            (receipt_id,) = parsed
+            (receipt_id,) = admitted
             self._park(receipt_id, exc)
             return {**results, receipt_id: Outcome.PARKED}
         self._after_commit(done)
         decided = {member.receipt_id for member in done}
-        for receipt_id in parsed:
+        for receipt_id in admitted:
             if receipt_id in decided or receipt_id not in taken:
-                self._parsed.pop(receipt_id, None)
-        results.update({i: Outcome.SKIPPED for i in parsed if i not in taken})
+                self._ahead.forget(receipt_id)
+        results.update({i: Outcome.SKIPPED for i in admitted if i not in taken})
         results.update({member.receipt_id: member.outcome for member in done})
         return results
 
-    def _parse(self, receipt_ids: Sequence[int]) -> tuple[dict[int, Parsed], dict[int, Outcome]]:
-        """Each waiting receipt normalised, in id order, up to the batch's size budget; and SKIPPED
-        for those no longer waiting. Parsing needs no lock: done before the write transaction,
-        so that on SQLite the receivers waiting to commit are not held up by it. What a batch cut
-        short did not reach stays parsed for the next one."""
+    def _parse(self, receipt_ids: Sequence[int]) -> tuple[list[int], dict[int, Outcome]]:
+        """The waiting receipts, in id order, up to the batch's size budget, each being prepared
+        (normalised); and SKIPPED for those no longer waiting. Preparing needs no lock: done before
+        the write transaction (or beside it, in a pool), so that on SQLite the receivers waiting
+        to commit are not held up by it. What a batch cut short did not reach stays prepared for
+        the next one."""
         with self.sessions() as session:
             sizes = batch_repo.receipt_sizes(session, ids=receipt_ids)
             admitted = _within(sizes, self.max_batch_bytes)
-            missing = [i for i in admitted if i not in self._parsed]
+            self._ahead.keep_only(admitted)  # what is no longer waiting is not kept
+            missing = [i for i in admitted if not self._ahead.known(i)]
             receipts = batch_repo.raw_receipts(session, ids=missing) if missing else []
         waiting = {receipt_id for receipt_id, _ in sizes}
         results = {i: Outcome.SKIPPED for i in receipt_ids if i not in waiting}
-        for receipt in receipts:
-            assert receipt.id is not None
-            self._parsed[receipt.id] = self._normalise(receipt)
-        parsed = {i: self._parsed[i] for i in admitted}
-        self._parsed = parsed.copy()  # what is no longer waiting is not kept
-        return parsed, results
+        jobs = [Job(r.id, r.channel, r.raw, dict(r.meta)) for r in receipts if r.id is not None]
+        self._ahead.start(jobs, self._here())
+        return admitted, results
 
-    def _normalise(self, receipt: Receipt) -> Parsed:
-        try:
-            channel = self.channels.get(receipt.channel)
-            if channel is None:
-                raise UnprocessableReceipt(f"no channel adapter named {receipt.channel!r}")
-            return storable(channel.normalise(receipt.raw, receipt.meta))
-        except Exception as exc:  # noqa: BLE001 - parked with its error in the transaction
-            return exc
+    def _here(self) -> Preparer:
+        """Prepares in this thread (no pool, or the pool failed); the router reads the text later."""
+        return Preparer(self.channels)
 
-    def _transaction(self, parsed: dict[int, Parsed]) -> tuple[list[Member], set[int]]:
+    def _transaction(self, admitted: list[int]) -> tuple[list[Member], set[int]]:
         """The batch's one transaction; returns the members decided and the receipts it took.
 
         A receipt that fails rolls the transaction back; it is tried again without that receipt,
         which is parked with its error in the same commit as the others. Failures are rare, and
         this costs no savepoint per receipt (two statements each) when none fails."""
-        failed = {i: item for i, item in parsed.items() if isinstance(item, Exception)}
+        failed: dict[int, Exception] = {}
         while True:
             try:
-                return self._attempt_batch(parsed, failed)
+                return self._attempt_batch(admitted, failed)
             except _MemberFailed as failure:
                 failed[failure.receipt_id] = failure.error
 
-    def _attempt_batch(self, parsed: dict[int, Parsed], failed: dict[int, Exception]) -> tuple[list[Member], set[int]]:
+    def _attempt_batch(self, admitted: list[int], failed: dict[int, Exception]) -> tuple[list[Member], set[int]]:
         done: list[tuple[Member, Arrival | None, Receipt]] = []
+        # The read-ahead queries cover what is prepared when the batch starts (all of it without a
+        # pool, waited for before the write lock is taken); each later receipt looks up its own.
+        ready = self._ahead.ready_prefix(admitted, self._here())
         with transaction(self.sessions) as session:
             batch = Batch(session=session, calendar=self.router.calendar)
-            receipts = batch_repo.waiting_receipts(session, ids=list(parsed))
-            batch.read_ahead(item for i, item in parsed.items() if i not in failed and not isinstance(item, Exception))
+            receipts = batch_repo.waiting_receipts(session, ids=admitted)
+            waiting = {receipt.id for receipt in receipts}
+            batch.read_ahead(
+                p.inbound for i, p in ready if i in waiting and i not in failed and isinstance(p, Prepared)
+            )
+            covered = {i for i, _ in ready}
             started = time.monotonic()
             for receipt in receipts:
-                if done and time.monotonic() - started > self.max_batch_seconds:
-                    break
                 assert receipt.id is not None
-                member, arrival = self._member(batch, receipt, failed.get(receipt.id) or parsed[receipt.id])
+                if receipt.id not in covered:
+                    batch.end_read_ahead()
+                item = failed.get(receipt.id) or self._next(receipt.id, first=not done, started=started)
+                if item is None:
+                    break  # the time budget is spent: the next batch takes the rest
+                member, arrival = self._member(batch, receipt, item)
                 done.append((member, arrival, receipt))
             # Marked at the end, all together: one UPDATE of the receipts for the whole batch.
             for _, arrival, receipt in done:
@@ -233,6 +245,14 @@ class Pipeline:
                     _mark_processed(receipt, arrival, now=arrival.now)
             batch.finish()
         return [member for member, _, _ in done], {receipt.id for receipt in receipts if receipt.id is not None}
+
+    def _next(self, receipt_id: int, *, first: bool, started: float) -> Parsed | None:
+        """The next receipt's preparation, waited for while the batch's time budget lasts (the
+        first's always); None when the budget is spent first."""
+        if first:
+            return self._ahead.result(receipt_id, self._here())
+        left = self.max_batch_seconds - (time.monotonic() - started)
+        return self._ahead.result_within(receipt_id, self._here(), left) if left > 0 else None
 
     def _member(self, batch: Batch, receipt: Receipt, item: Parsed) -> tuple[Member, Arrival | None]:
         """One receipt: processed (its receipt marked at the batch's end), or parked with its error."""
@@ -244,13 +264,14 @@ class Pipeline:
             parked = Member(receipt.id, Outcome.PARKED, "", error=item, attempts=receipt.attempts,
                             retry_at=receipt.next_attempt_at)  # fmt: skip
             return parked, None
-        arrival = Arrival(session=session, receipt=receipt, inbound=item, now=now, office=self.office, batch=batch)
+        arrival = Arrival(session=session, receipt=receipt, inbound=item.inbound, now=now, office=self.office,
+                          batch=batch, understanding=item.understanding)  # fmt: skip
         try:
             with event_buffer.together(session):  # the receipt's events in one INSERT
                 outcome, decided_by = run_steps(arrival)
         except Exception as exc:  # noqa: BLE001 - any failure parks the receipt, none is lost
             raise _MemberFailed(receipt.id, exc) from exc
-        media = any(attachment.fetch_url for attachment in item.attachments)
+        media = any(attachment.fetch_url for attachment in item.inbound.attachments)
         return Member(receipt.id, outcome, decided_by, queued=arrival.queued, media=media), arrival
 
     def _after_commit(self, done: Sequence[Member]) -> None:
