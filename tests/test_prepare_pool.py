@@ -243,3 +243,20 @@ def test_processes_that_die_as_they_start_are_given_up_after_three_restarts(make
         assert pool.generation == 3 and "failed 4 times" in caplog.text
         with Session(office.engine) as session:
             assert all(r.status == "processed" for r in session.exec(select(Receipt)).all())
+
+
+def stuck_preparer() -> Preparer:
+    time.sleep(3600)  # a process that never comes up
+    raise AssertionError("unreachable")
+
+
+def test_closing_kills_a_process_that_does_not_stop() -> None:
+    pool = PreparingPool(stuck_preparer, 1)
+    pool.warm()
+    time.sleep(2)  # it is up, and stuck in its start
+    (process,) = pool._executor._processes.values()  # type: ignore[union-attr]
+    assert process.is_alive()
+    started = time.monotonic()
+    pool.close(timeout=2)
+    took = time.monotonic() - started
+    assert took < 10 and not process.is_alive(), (took, process.exitcode)

@@ -146,8 +146,20 @@ class PreparingPool:
         self.generation += 1
         self.warm()
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout: float = 10) -> None:
+        """Stop the processes: what they prepare is only a cache, so one that does not end within
+        ``timeout`` seconds (stuck starting, or on a pathological message) is killed rather than
+        let hold up the service's stop."""
+        # The executor has no way to end its processes but waiting for them: its own table of them.
+        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.warning("a preparing process did not stop within %.0f s: killed", timeout)
+                process.kill()
+                process.join(5)
 
 
 def chunks(jobs: Sequence[Job], processes: int) -> list[Sequence[Job]]:
