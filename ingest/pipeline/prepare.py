@@ -152,14 +152,17 @@ class PreparingPool:
         let hold up the service's stop."""
         # The executor has no way to end its processes but waiting for them: its own table of them.
         processes = list((getattr(self._executor, "_processes", None) or {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + timeout
+        stopping = threading.Thread(
+            target=self._executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, name="pool-stop"
+        )
+        stopping.start()
+        stopping.join(timeout)
         for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 log.warning("a preparing process did not stop within %.0f s: killed", timeout)
                 process.kill()
                 process.join(5)
+        stopping.join(5)
 
 
 def chunks(jobs: Sequence[Job], processes: int) -> list[Sequence[Job]]:
