@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ingest.metrics import latency_family, metrics_registry
+from storage.db import transaction
 from storage.models import Inquiry, Outbox, Receipt
 from storage.types import utcnow
 from tests.smtp_helpers import client_mail, send
@@ -54,13 +55,14 @@ def test_metrics_match_the_database(settings: Any, relay: Any, service_factory: 
                 return all(o.status == "sent" for o in session.exec(select(Outbox)).all())
 
         wait_until(all_sent, what="every outgoing message recorded as sent")
-        # One inquiry overdue: its due time moved into the past.
-        with Session(service.engine) as session:
+        # One inquiry overdue: its due time moved into the past, in a write transaction as the
+        # service's own (a plain session's read-then-write meets SQLite's busy snapshot when the
+        # service writes in between).
+        with transaction(service.sessions) as session:
             first = session.exec(select(Inquiry).order_by(col(Inquiry.id))).first()
             assert first is not None
             first.due_at = utcnow() - timedelta(hours=1)
             session.add(first)
-            session.commit()
         metrics = scrape(service.http_port)  # type: ignore[arg-type]
         health = httpx.get(f"http://127.0.0.1:{service.http_port}/health", timeout=10).json()
         with Session(service.engine) as session:
