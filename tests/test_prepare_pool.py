@@ -260,3 +260,10 @@ def test_closing_kills_a_process_that_does_not_stop() -> None:
     pool.close(timeout=2)
     took = time.monotonic() - started
     assert took < 10 and not process.is_alive(), (took, process.exitcode)
+
+
+def test_prepare_processes_default_to_one_less_than_the_cores(make_settings: Any) -> None:
+    default = make_settings().pipeline
+    assert [default.preparing_processes(cores) for cores in (None, 1, 2, 3, 8, 64)] == [0, 0, 1, 2, 4, 4]
+    assert make_settings(pipeline={"prepare_processes": 0}).pipeline.preparing_processes(8) == 0
+    assert make_settings(pipeline={"prepare_processes": 6}).pipeline.preparing_processes(2) == 6
