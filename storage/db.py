@@ -47,6 +47,21 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
+def _set_wal(cursor: Any, patience: float = 30.0) -> None:
+    """WAL mode, which the file keeps once set. Connections opening a new file at once (processes
+    started together) each ask for it, and the switch answers "database is locked" at once rather
+    than wait in the busy handler: asked again until one of them has made it."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -58,7 +73,7 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         # FULL: a committed receipt survives a power loss, not only a process crash; the
         # service acknowledges mail and webhooks only after that commit.
         cursor.execute("PRAGMA synchronous=FULL")
