@@ -10,7 +10,7 @@ when it reaches it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -32,6 +32,8 @@ class _Chunk:
 
 @dataclass
 class Ahead:
+    # Makes the preparer that works in the pipeline's own thread: without a pool, or when it fails.
+    here: Callable[[], Preparer]
     pool: PreparingPool | None = None
     _done: dict[int, Parsed] = field(default_factory=dict)
     _pending: dict[int, _Chunk] = field(default_factory=dict)
@@ -39,10 +41,10 @@ class Ahead:
     def known(self, receipt_id: int) -> bool:
         return receipt_id in self._done or receipt_id in self._pending
 
-    def start(self, jobs: Sequence[Job], here: Preparer) -> None:
-        """Prepare these: handed to the pool, or done here and now by ``here``."""
+    def start(self, jobs: Sequence[Job]) -> None:
+        """Prepare these: handed to the pool, or done here and now."""
         if self.pool is None or not self.pool.started():
-            self._done.update((job.receipt_id, here(job)) for job in jobs)
+            self._done.update(self.here().chunk(jobs))
             return
         for part in chunks(jobs, self.pool.processes):
             generation = self.pool.generation
@@ -50,32 +52,32 @@ class Ahead:
                 pending = _Chunk(self.pool.submit(part), part, generation)
             except Exception as exc:  # noqa: BLE001 - a pool found broken: this chunk prepared here
                 self._pool_failed(exc, generation)
-                self._done.update(here.chunk(part))
+                self._done.update(self.here().chunk(part))
                 continue
             self._pending.update((job.receipt_id, pending) for job in part)
 
-    def result(self, receipt_id: int, here: Preparer) -> Parsed:
-        """The receipt's result, waiting for its chunk if it is still being prepared (by ``here``
-        when the pool fails)."""
+    def result(self, receipt_id: int) -> Parsed:
+        """The receipt's result, waiting for its chunk if it is still being prepared (here, when
+        the pool fails)."""
         if receipt_id not in self._done:
-            self._collect(self._pending[receipt_id], here)
+            self._collect(self._pending[receipt_id])
         return self._done[receipt_id]
 
-    def result_within(self, receipt_id: int, here: Preparer, timeout: float) -> Parsed | None:
+    def result_within(self, receipt_id: int, timeout: float) -> Parsed | None:
         """As :meth:`result`, waiting at most ``timeout`` seconds; None when it is not ready by then."""
         pending = self._pending.get(receipt_id)
         if pending is not None and not wait([pending.future], timeout=max(timeout, 0)).done:
             return None
-        return self.result(receipt_id, here)
+        return self.result(receipt_id)
 
-    def ready_prefix(self, receipt_ids: Sequence[int], here: Preparer) -> list[tuple[int, Parsed]]:
+    def ready_prefix(self, receipt_ids: Sequence[int]) -> list[tuple[int, Parsed]]:
         """The results of the leading receipts that are ready now, in order; at least the first's."""
         ready: list[tuple[int, Parsed]] = []
         for receipt_id in receipt_ids:
             pending = self._pending.get(receipt_id)
             if ready and pending is not None and not pending.future.done():
                 break
-            ready.append((receipt_id, self.result(receipt_id, here)))
+            ready.append((receipt_id, self.result(receipt_id)))
         return ready
 
     def keep_only(self, receipt_ids: Iterable[int]) -> None:
@@ -88,12 +90,12 @@ class Ahead:
         self._done.pop(receipt_id, None)
         self._pending.pop(receipt_id, None)
 
-    def _collect(self, pending: _Chunk, here: Preparer) -> None:
+    def _collect(self, pending: _Chunk) -> None:
         try:
             results = pending.future.result()
         except Exception as exc:  # noqa: BLE001 - only a cache: prepared here instead
             self._pool_failed(exc, pending.generation)
-            results = here.chunk(pending.jobs)
+            results = self.here().chunk(pending.jobs)
         for receipt_id, parsed in results:
             self._pending.pop(receipt_id, None)
             self._done[receipt_id] = parsed

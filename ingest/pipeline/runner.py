@@ -95,7 +95,7 @@ class Pipeline:
     _last_batch_end: float = field(default=float("-inf"), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._ahead = Ahead()
+        self._ahead = Ahead(here=self._here)
 
     def prepare_in(self, pool: PreparingPool | None) -> None:
         """Prepare receipts (normalise them, read their text) in this pool of processes; None: here."""
@@ -196,7 +196,7 @@ class Pipeline:
         waiting = {receipt_id for receipt_id, _ in sizes}
         results = {i: Outcome.SKIPPED for i in receipt_ids if i not in waiting}
         jobs = [Job(r.id, r.channel, r.raw, dict(r.meta)) for r in receipts if r.id is not None]
-        self._ahead.start(jobs, self._here())
+        self._ahead.start(jobs)
         return admitted, results
 
     def _here(self) -> Preparer:
@@ -220,7 +220,7 @@ class Pipeline:
         done: list[tuple[Member, Arrival | None, Receipt]] = []
         # The read-ahead queries cover what is prepared when the batch starts (all of it without a
         # pool, waited for before the write lock is taken); each later receipt looks up its own.
-        ready = self._ahead.ready_prefix(admitted, self._here())
+        ready = self._ahead.ready_prefix(admitted)
         with transaction(self.sessions) as session:
             batch = Batch(session=session, calendar=self.router.calendar)
             receipts = batch_repo.waiting_receipts(session, ids=admitted)
@@ -250,9 +250,9 @@ class Pipeline:
         """The next receipt's preparation, waited for while the batch's time budget lasts (the
         first's always); None when the budget is spent first."""
         if first:
-            return self._ahead.result(receipt_id, self._here())
+            return self._ahead.result(receipt_id)
         left = self.max_batch_seconds - (time.monotonic() - started)
-        return self._ahead.result_within(receipt_id, self._here(), left) if left > 0 else None
+        return self._ahead.result_within(receipt_id, left) if left > 0 else None
 
     def _member(self, batch: Batch, receipt: Receipt, item: Parsed) -> tuple[Member, Arrival | None]:
         """One receipt: processed (its receipt marked at the batch's end), or parked with its error."""
