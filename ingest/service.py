@@ -269,6 +269,7 @@ class Service:
             if self.preparing is not None:
                 self.preparing.warm()  # the processes start beside the rest of the service
                 self.pipeline.prepare_in(self.preparing)
+                self.outbox.render_in(self.preparing)
         for worker in filter(self._runs, self.workers):
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
@@ -352,6 +353,7 @@ class Service:
         self._tasks.clear()
         if self.preparing is not None:
             self.pipeline.prepare_in(None)
+            self.outbox.render_in(None)
             await asyncio.to_thread(self.preparing.close)
         # Closing the lock connections hands the roles over at once, not when a follower's
         # next try finds the connection gone.

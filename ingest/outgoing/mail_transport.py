@@ -9,7 +9,7 @@ import re
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy, quoprimime
 from email.header import Header
@@ -17,10 +17,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ingest.outgoing.mail_bytes import message_bytes
 from ingest.queues.runner import QueueFailure
+
+if TYPE_CHECKING:
+    from ingest.outgoing.rendered_mail import RenderedMail
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,15 @@ class MailTransport(Protocol):
         ...
 
     def describe(self) -> str: ...
+
+
+@runtime_checkable
+class RenderedMailTransport(MailTransport, Protocol):
+    """A transport that also sends a message rendered beforehand (ingest/outgoing/rendered_mail.py)."""
+
+    def send_rendered(self, mail: RenderedMail, *, name: str) -> None:
+        """Deliver the rendered message as :meth:`send` delivers the message it was rendered from."""
+        ...
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -192,8 +204,15 @@ class SmtpRelay:
             self._drop(quit_first=True)
 
     def send(self, message: EmailMessage, *, name: str) -> None:
+        self._deliver(lambda smtp: smtp.send_message(message))
+
+    def send_rendered(self, mail: RenderedMail, *, name: str) -> None:
+        """The same transaction as :meth:`send` makes for the message the bytes were rendered from."""
+        self._deliver(lambda smtp: smtp.sendmail(mail.sender, list(mail.recipients), mail.data))
+
+    def _deliver(self, send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         try:
-            refused = self._send(message)
+            refused = self._send(send)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise self._classify(min(codes) if codes else 450, "recipient refused") from None
@@ -209,20 +228,20 @@ class SmtpRelay:
             code = min(code for code, _ in refused.values())
             raise self._classify(code, "recipient refused")
 
-    def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _send(self, send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> dict[str, tuple[int, bytes]]:
         if not getattr(self._kept, "on", False):
             with self.batch():  # a send on its own is a batch of one: one way to open and close
-                return self._send(message)
+                return self._send(send)
         kept: smtplib.SMTP | None = getattr(self._kept, "smtp", None)
         if kept is not None:
             try:
-                return kept.send_message(message)
+                return send(kept)
             except smtplib.SMTPServerDisconnected:
                 # The relay closed the kept connection (its idle timeout, a restart): once more on a
                 # new one. At worst the relay had taken the message: sent twice, as with any retry.
                 self._drop(quit_first=False)
         self._kept.smtp = fresh = self._open()
-        return fresh.send_message(message)
+        return send(fresh)
 
     def _open(self) -> smtplib.SMTP:
         smtp = self._connect()
@@ -268,8 +287,14 @@ class FolderTransport:
         return f"folder {self.folder}"
 
     def send(self, message: EmailMessage, *, name: str) -> None:
+        self._write(name, message_bytes(message))
+
+    def send_rendered(self, mail: RenderedMail, *, name: str) -> None:
+        self._write(name, mail.data)
+
+    def _write(self, name: str, data: bytes) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.folder / f"{name}.eml", message_bytes(message))
+            write_atomically(self.folder / f"{name}.eml", data)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to {self.folder}: {exc.strerror}") from None

@@ -12,14 +12,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ingest.config import RetrySettings
-from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, build_email
+from ingest.outgoing.mail_ahead import MailAhead
+from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, RenderedMailTransport, build_email
+from ingest.pipeline.prepare import PreparingPool
 from ingest.queues.runner import count_failure
 from storage import event_buffer, repo
 from storage.db import SessionFactory, transaction
@@ -54,6 +56,8 @@ class OutboxSender:
     transports: Mapping[str, MailTransport]  # by channel
     retry: RetrySettings
     clock: Callable[[], datetime]
+    # Renders a claimed batch's e-mails ahead, in the preparing pool when it has one (render_in).
+    mail_ahead: MailAhead = field(default_factory=MailAhead)
 
     def deliver_due(self) -> int:
         """Send one batch of due rows, recording the outcomes of several sends in one transaction;
@@ -61,7 +65,9 @@ class OutboxSender:
         rows = self.claim()
         attempted: list[Attempted] = []
         recorded_at = time.monotonic()
+        self.mail_ahead.start(rows)
         with contextlib.ExitStack() as connections:
+            connections.callback(self.mail_ahead.forget)
             # A transport that can keep its connection (the SMTP relay) keeps it for the batch.
             for transport in self.transports.values():
                 batch = getattr(transport, "batch", None)
@@ -101,8 +107,18 @@ class OutboxSender:
         transport = self.transports.get(row.channel)
         if transport is None:
             raise PermanentFailure(f"no transport for channel {row.channel!r}")
-        transport.send(build_email(row.payload), name=f"{row.id:08d}-{row.kind}")
+        name = f"{row.id:08d}-{row.kind}"
+        if isinstance(transport, RenderedMailTransport):
+            mail = self.mail_ahead.take(row)
+            if mail is not None:
+                transport.send_rendered(mail, name=name)
+                return None
+        transport.send(build_email(row.payload), name=name)
         return None
+
+    def render_in(self, pool: PreparingPool | None) -> None:
+        """Render outgoing e-mail in these processes from now on (None: in the outbox's own thread)."""
+        self.mail_ahead = MailAhead(pool)
 
     def record_all(self, attempted: Sequence[Attempted]) -> None:
         """Record the attempts, in one transaction. The messages may already be with the relay,

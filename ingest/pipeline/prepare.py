@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.base import Channel, InboundMessage, UnprocessableReceipt
+from ingest.outgoing.rendered_mail import Rendering, render_chunk
 from ingest.pipeline.storable import storable
 from router.understand import Understander, Understanding
 
@@ -138,6 +139,11 @@ class PreparingPool:
 
     def submit(self, jobs: Sequence[Job]) -> Future[list[tuple[int, Parsed]]]:
         return self._executor.submit(_prepare_chunk, list(jobs))
+
+    def render(self, payloads: Sequence[Mapping[str, Any]]) -> Future[list[Rendering]]:
+        """The outbox's e-mails rendered (ingest/outgoing/mail_ahead.py): the processes have the
+        cores that preparing receipts leaves them."""
+        return self._executor.submit(render_chunk, list(payloads))
 
     def restart(self) -> None:
         """After a failure: a new set of processes for what comes next."""
