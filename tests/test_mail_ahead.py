@@ -110,7 +110,9 @@ def outbox(office: PipelineOffice) -> list[Outbox]:
         return list(session.exec(select(Outbox).order_by(col(Outbox.id))).all())
 
 
-def test_the_pool_renders_every_notice_as_the_outbox_would(make_settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_the_pool_renders_every_notice_as_the_outbox_would(
+    make_settings: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
     with pipeline_office(make_settings()) as office:
         pool = start(office, 60)
         try:
