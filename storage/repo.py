@@ -404,6 +404,33 @@ def record_message_status(
     return True, row
 
 
+def mark_outbox_sent(
+    session: Session, *, leased: Sequence[tuple[int, datetime | None]], now: datetime
+) -> list[tuple[int, int | None, str, int]]:
+    """Rows sent under the lease they were claimed with, marked sent in one UPDATE per lease;
+    returns (id, inquiry_id, kind, attempts) of each marked. A row whose lease is not that one
+    any more (another process took it over, or it was recorded already) or that was withdrawn is
+    left as it is: its record is another's."""
+    marked: list[tuple[int, int | None, str, int]] = []
+    by_lease: dict[datetime | None, list[int]] = {}
+    for row_id, lease_until in leased:
+        by_lease.setdefault(lease_until, []).append(row_id)
+    for lease_until, ids in by_lease.items():
+        if lease_until is None:
+            continue  # never claimed: nothing this process may record
+        stmt = (
+            update(Outbox)
+            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.SENDING.value,
+                   col(Outbox.lease_until) == lease_until)
+            .values(status=OutboxStatus.SENT.value, sent_at=now, last_error=None, lease_until=None,
+                    attempts=col(Outbox.attempts) + 1)
+            .returning(col(Outbox.id), col(Outbox.inquiry_id), col(Outbox.kind), col(Outbox.attempts))
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        marked += [(int(r[0]), r[1], str(r[2]), int(r[3])) for r in session.execute(stmt).all()]
+    return sorted(marked)
+
+
 def outbox_rows(session: Session, *, ids: Sequence[int]) -> dict[int, Outbox]:
     rows = session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids)))).all() if ids else []
     return {row.id: row for row in rows if row.id is not None}

@@ -107,6 +107,8 @@ def test_the_outbox_records_only_a_row_it_still_holds(sessions: Any) -> None:
     with transaction(sessions) as session:
         (theirs,) = repo.claim_outbox(session, now=clock["now"], lease=timedelta(seconds=60), limit=10)
     sender.record_all([Attempted(mine, None, None)])  # the first process finally records its send: not counted
+    with Session(sessions().get_bind()) as session:
+        assert session.exec(select(Outbox)).one().status == "sending"  # still the other process's to record
     sender.record_all([Attempted(theirs, None, None)])
     with Session(sessions().get_bind()) as session:
         row = session.exec(select(Outbox)).one()

@@ -142,9 +142,16 @@ class OutboxSender:
 
     def _record_once(self, attempted: Sequence[Attempted]) -> None:
         now = self.clock()
+        # A plain send (most of them): marked in one statement. A failure, or a Twilio message
+        # whose delivery callbacks may have come first, row by row below.
+        plain = [item for item in attempted if item.error is None and not item.provider_id and item.row.id]
+        rest = [item for item in attempted if item.error is not None or item.provider_id or not item.row.id]
         with transaction(self.sessions) as session, event_buffer.together(session):
-            current_rows = repo.outbox_rows(session, ids=[item.row.id for item in attempted if item.row.id])
-            for item in attempted:
+            leased = [(item.row.id or 0, item.row.lease_until) for item in plain]
+            for row_id, inquiry_id, kind, attempts in repo.mark_outbox_sent(session, leased=leased, now=now):
+                _sent_event(session, row_id=row_id, inquiry_id=inquiry_id, kind=kind, attempts=attempts, now=now)
+            current_rows = repo.outbox_rows(session, ids=[item.row.id for item in rest if item.row.id])
+            for item in rest:
                 current = current_rows.get(item.row.id or 0)
                 if current is None or current.status == OutboxStatus.WITHDRAWN.value:
                     continue  # erased meanwhile: neither "sent" nor an error text that may quote the address
@@ -170,15 +177,16 @@ def _sent(session: Session, row: Outbox, now: datetime) -> None:
     row.status = OutboxStatus.SENT.value
     row.sent_at = now
     row.last_error = None
-    if row.inquiry_id is not None:
-        repo.add_event(
-            session,
-            inquiry_id=row.inquiry_id,
-            type="notified",
-            at=now,
-            data={"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts},
-        )
-    log.info("outbox %s sent (%s, attempt %s)", row.id, row.kind, row.attempts)
+    _sent_event(session, row_id=row.id or 0, inquiry_id=row.inquiry_id, kind=row.kind, attempts=row.attempts, now=now)
+
+
+def _sent_event(
+    session: Session, *, row_id: int, inquiry_id: int | None, kind: str, attempts: int, now: datetime
+) -> None:
+    if inquiry_id is not None:
+        repo.add_event(session, inquiry_id=inquiry_id, type="notified", at=now,
+                       data={"outbox_id": row_id, "kind": kind, "attempts": attempts})  # fmt: skip
+    log.info("outbox %s sent (%s, attempt %s)", row_id, kind, attempts)
 
 
 def _not_sent(session: Session, row: Outbox, error: BaseException, *, retry: RetrySettings, now: datetime) -> None:
