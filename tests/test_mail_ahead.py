@@ -182,3 +182,17 @@ def test_an_unusable_address_is_recorded_the_same_rendered_anywhere(
     assert "a@b.lv" not in failed.last_error  # the address stays out of what is stored and logged
     assert sent.status == OutboxStatus.SENT.value
     assert len(list((tmp_path / "out").glob("*.eml"))) == 1
+
+
+def test_a_closed_pool_leaves_the_rendering_here(make_settings: Any, tmp_path: Path) -> None:
+    # The pipeline gives its pool up after it broke three times, and closes it (ingest/pipeline/ahead.py).
+    with pipeline_office(make_settings()) as office:
+        pool = start(office, 5)
+        pool.close()
+        assert not pool.started()
+        out = sender(office, tmp_path / "out")
+        out.render_in(pool)
+        while out.deliver_due():
+            pass
+        rows = outbox(office)
+    assert rows and all(row.status == OutboxStatus.SENT.value for row in rows)

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -22,7 +23,8 @@ from channels.email import EmailChannel
 from ingest.assembly import preparer_from_settings
 from ingest.config import Settings
 from ingest.intake.receipts import IncomingReceipt
-from ingest.pipeline.prepare import Preparer, PreparingPool
+from ingest.pipeline.ahead import Ahead
+from ingest.pipeline.prepare import Job, Preparer, PreparingPool
 from ingest.pipeline.runner import Pipeline
 from storage.models import Contact, Inquiry, Message, Outbox, Receipt
 from tests.fault_helpers import ServiceProcess, base_env, smtp_once
@@ -267,3 +269,31 @@ def test_prepare_processes_default_to_one_less_than_the_cores(make_settings: Any
     assert [default.preparing_processes(cores) for cores in (None, 1, 2, 3, 8, 64)] == [0, 0, 1, 2, 4, 4]
     assert make_settings(pipeline={"prepare_processes": 0}).pipeline.preparing_processes(8) == 0
     assert make_settings(pipeline={"prepare_processes": 6}).pipeline.preparing_processes(2) == 6
+
+
+@dataclass
+class BrokenPool:
+    """A pool on its last restart whose processes are gone: every submit fails."""
+
+    processes: int = 1
+    generation: int = 3
+    closed: bool = False
+
+    def started(self) -> bool:
+        return True
+
+    def submit(self, jobs: Any) -> Any:
+        raise BrokenProcessPool("a process died as it started")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_pool_given_up_between_two_chunks_of_a_batch_leaves_the_rest_prepared_here() -> None:
+    pool = BrokenPool()
+    ahead = Ahead(here=lambda: Preparer({"email": EmailChannel()}), pool=pool)  # type: ignore[arg-type]
+    mails = [client_mail(f"Izvešana {n}", "Konteiners.", sender=f"k{n}@example.net").as_bytes() for n in range(8)]
+    meta = {"received_at": "2026-11-25T09:00:00+00:00"}
+    ahead.start([Job(n, "email", raw, meta) for n, raw in enumerate(mails)])  # four chunks of two
+    assert pool.closed and ahead.pool is None
+    assert [ahead.result(n).inbound.subject for n in range(8)] == [f"Izvešana {n}" for n in range(8)]  # type: ignore[union-attr]

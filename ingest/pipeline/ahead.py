@@ -47,9 +47,13 @@ class Ahead:
             self._done.update(self.here().chunk(jobs))
             return
         for part in chunks(jobs, self.pool.processes):
-            generation = self.pool.generation
+            pool = self.pool
+            if pool is None:  # given up on at a chunk before this one
+                self._done.update(self.here().chunk(part))
+                continue
+            generation = pool.generation
             try:
-                pending = _Chunk(self.pool.submit(part), part, generation)
+                pending = _Chunk(pool.submit(part), part, generation)
             except Exception as exc:  # noqa: BLE001 - a pool found broken: this chunk prepared here
                 self._pool_failed(exc, generation)
                 self._done.update(self.here().chunk(part))

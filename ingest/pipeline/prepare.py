@@ -120,6 +120,7 @@ class PreparingPool:
         self._build = build
         self._executor = self._new_executor()
         self._starting: list[Future[bool]] = []
+        self._closed = False
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn: the service's process has threads, which a forked child would inherit half-way.
@@ -134,8 +135,9 @@ class PreparingPool:
 
     def started(self) -> bool:
         """False while the processes :meth:`warm` started are still starting: the pipeline
-        prepares in its own process meanwhile rather than make the first messages wait."""
-        return all(future.done() for future in self._starting)
+        prepares in its own process meanwhile rather than make the first messages wait. False
+        once closed: the pipeline gave the pool up, and the outbox renders its mail itself."""
+        return not self._closed and all(future.done() for future in self._starting)
 
     def submit(self, jobs: Sequence[Job]) -> Future[list[tuple[int, Parsed]]]:
         return self._executor.submit(_prepare_chunk, list(jobs))
@@ -156,6 +158,7 @@ class PreparingPool:
         """Stop the processes: what they prepare is only a cache, so one that does not end within
         ``timeout`` seconds (stuck starting, or on a pathological message) is killed rather than
         let hold up the service's stop."""
+        self._closed = True
         # The executor has no way to end its processes but waiting for them: its own table of them.
         processes = list((getattr(self._executor, "_processes", None) or {}).values())
         stopping = threading.Thread(
