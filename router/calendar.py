@@ -47,6 +47,8 @@ class WorkingCalendar:
     pre_holiday_shortening: timedelta = timedelta(hours=1)
     country: str = "LV"
     _holidays: holidays.HolidayBase = field(init=False, repr=False)
+    # hours_on per day: scheduling one inquiry's alarms asks about the same few weeks ~40 times.
+    _hours: dict[date, Hours | None] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._holidays = holidays.country_holidays(self.country)
@@ -66,6 +68,11 @@ class WorkingCalendar:
 
     def hours_on(self, day: date) -> Hours | None:
         """The working hours of ``day`` (local), or None if it is not a working day."""
+        if day not in self._hours:
+            self._hours[day] = self._hours_on(day)
+        return self._hours[day]
+
+    def _hours_on(self, day: date) -> Hours | None:
         if day in self._holidays:
             return None
         if self.is_transferred_workday(day):
