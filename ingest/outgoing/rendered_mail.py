@@ -54,6 +54,8 @@ def envelope(message: EmailMessage) -> tuple[str, tuple[str, ...]] | None:
         return None
     prefix = "Resent-" if resent else ""
     sender_field = message[f"{prefix}Sender"] if f"{prefix}Sender" in message else message[f"{prefix}From"]
+    if sender_field is None:
+        return None  # build_email always writes a From: left to send_message, whatever it makes of it
     sender = getaddresses([str(sender_field)])[0][1]
     fields = [str(value) for value in (message[f"{prefix}To"], message[f"{prefix}Cc"]) if value is not None]
     return sender, tuple(address for _, address in getaddresses(fields))
