@@ -44,6 +44,7 @@ from ingest.outgoing.twilio_transport import ChannelOutboxSender, TwilioTranspor
 from ingest.pipeline.prepare import PreparingPool
 from ingest.pipeline.staff_proof import NOTHING_ACCEPTED, SUBMISSION_SOURCE
 from ingest.queues.workers import Worker
+from ingest.scheduled_jobs import JobsInFlight
 from ingest.web import create_app
 from storage.db import make_engine, migrate, session_factory
 from storage.leader import LeaderLock, leader_lock
@@ -77,6 +78,7 @@ class Service:
         self._submission_server: asyncio.base_events.Server | None = None
         self._http: uvicorn.Server | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._jobs: JobsInFlight | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.smtp_port: int | None = None
@@ -273,6 +275,7 @@ class Service:
         for worker in filter(self._runs, self.workers):
             self._tasks.append(asyncio.create_task(worker.run(), name=f"worker-{worker.name}"))
         self._scheduler = AsyncIOScheduler(timezone=self.settings.service.timezone)
+        self._jobs = JobsInFlight(self._scheduler)
         self._scheduler.add_job(
             self.pipeline_worker.wake, "interval", seconds=self.settings.pipeline.poll_seconds, id="pipeline-due"
         )
@@ -345,12 +348,16 @@ class Service:
                 await server.wait_closed()
         await self.receipts.close()  # receipts already handed in are committed and answered
         if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()  # no new jobs; those running finish below (ingest/scheduled_jobs.py)
         for worker in self.workers:
             worker.stop()
         # Workers finish the batch they are in: a receipt half-processed is rolled back anyway.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._scheduler is not None and self._scheduler.running:
+            if self._jobs is not None and not await self._jobs.settle(timeout=10):
+                log.warning("a scheduled job was still running at the stop: cancelled")
+            self._scheduler.shutdown(wait=False)
         if self.preparing is not None:
             self.pipeline.prepare_in(None)
             self.outbox.render_in(None)
