@@ -9,6 +9,9 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -196,3 +199,43 @@ def test_a_closed_pool_leaves_the_rendering_here(make_settings: Any, tmp_path: P
             pass
         rows = outbox(office)
     assert rows and all(row.status == OutboxStatus.SENT.value for row in rows)
+
+
+class StuckFuture(Future):  # type: ignore[type-arg]
+    """A chunk the pool never gives back; counts how often it was waited for."""
+
+    waited = 0
+
+    def result(self, timeout: float | None = None) -> Any:
+        StuckFuture.waited += 1
+        raise FutureTimeout()
+
+
+@dataclass
+class StuckPool:
+    processes: int = 1
+    generation: int = 0
+
+    def started(self) -> bool:
+        return True
+
+    def render(self, payloads: Any) -> Future:  # type: ignore[type-arg]
+        return StuckFuture()
+
+
+def test_a_stuck_pool_is_waited_for_once_per_batch(make_settings: Any, tmp_path: Path, caplog: Any) -> None:
+    with pipeline_office(make_settings()) as office:
+        with transaction(office.sessions) as session:
+            for n in range(40):  # three chunks of the pool's
+                session.add(Outbox(kind="staff_notification", channel="email", recipient="janis.kalnins@example.lv",
+                                   payload={**BASE, "message_id": f"m{n}@example.lv"},
+                                   next_attempt_at=office.clock() - timedelta(seconds=1)))  # fmt: skip
+        out = sender(office, tmp_path / "out")
+        out.render_in(StuckPool())  # type: ignore[arg-type]
+        StuckFuture.waited = 0
+        with caplog.at_level(logging.WARNING, logger="ingest.outgoing.mail_ahead"):
+            assert out.deliver_due() == 40
+        rows = outbox(office)
+    assert StuckFuture.waited == 1  # the first chunk's wait ran out: the rest rendered here at once
+    assert all(row.status == OutboxStatus.SENT.value for row in rows)
+    assert "did not render outgoing mail (TimeoutError)" in caplog.text

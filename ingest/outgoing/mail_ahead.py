@@ -77,6 +77,7 @@ class MailAhead:
             except Exception as exc:  # noqa: BLE001 - a broken or stuck pool: rendered here instead
                 if self.pool is not None:
                     self._failed(self.pool, exc)
+                self._pending.clear()  # the rest of the batch too, rather than wait for each chunk
         return row_id in self._done
 
     def _failed(self, pool: PreparingPool, exc: BaseException) -> None:
