@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -57,14 +56,6 @@ PAYLOADS = {
     "a copy to a second address": {**BASE, "headers": {"Cc": "Anna <anna@example.lv>"}},
     "ascii only": {**BASE, "from": ["Office", "klienti@example.lv"], "to": ["", "a@b.example"], "subject": "Hi"},
 }
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    server = Relay()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))

@@ -39,9 +39,9 @@ class MailAhead:
     _warned_generation: int = -1
 
     def start(self, rows: Sequence[Outbox]) -> None:
-        """Hand the batch's e-mail rows to the pool, when there is one that has started."""
+        """Hand these rows' mail to the pool, when there is one that has started."""
         pool = self.pool
-        mail = [row for row in rows if row.channel == "email" and row.id is not None]
+        mail = [row for row in rows if row.id is not None]
         if pool is None or not pool.started() or not mail:
             return
         for i in range(0, len(mail), CHUNK):

@@ -17,7 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.outgoing.mail_bytes import message_bytes
 from ingest.queues.runner import QueueFailure
@@ -43,19 +43,12 @@ class PermanentFailure(QueueFailure):
 
 class MailTransport(Protocol):
     def send(self, message: EmailMessage, *, name: str) -> None:
-        """Deliver one message; raise TemporaryFailure or PermanentFailure."""
+        """Deliver one message; raise TemporaryFailure or PermanentFailure. A transport that also
+        has ``send_rendered(mail, *, name)`` is handed the mail rendered beforehand, in the
+        preparing pool (ingest/outgoing/rendered_mail.py), and delivers it as ``send`` would."""
         ...
 
     def describe(self) -> str: ...
-
-
-@runtime_checkable
-class RenderedMailTransport(MailTransport, Protocol):
-    """A transport that also sends a message rendered beforehand (ingest/outgoing/rendered_mail.py)."""
-
-    def send_rendered(self, mail: RenderedMail, *, name: str) -> None:
-        """Deliver the rendered message as :meth:`send` delivers the message it was rendered from."""
-        ...
 
 
 def write_atomically(path: Path, data: bytes) -> None:

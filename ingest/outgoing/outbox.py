@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ingest.config import RetrySettings
 from ingest.outgoing.mail_ahead import MailAhead
-from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, RenderedMailTransport, build_email
+from ingest.outgoing.mail_transport import MailTransport, PermanentFailure, build_email
 from ingest.pipeline.prepare import PreparingPool
 from ingest.queues.runner import count_failure
 from storage import event_buffer, repo
@@ -65,7 +65,8 @@ class OutboxSender:
         rows = self.claim()
         attempted: list[Attempted] = []
         recorded_at = time.monotonic()
-        self.mail_ahead.start(rows)
+        # Rendered ahead: the rows whose transport sends rendered mail (e-mail's; not Twilio's).
+        self.mail_ahead.start([row for row in rows if hasattr(self.transports.get(row.channel), "send_rendered")])
         with contextlib.ExitStack() as connections:
             connections.callback(self.mail_ahead.forget)
             # A transport that can keep its connection (the SMTP relay) keeps it for the batch.
@@ -108,11 +109,11 @@ class OutboxSender:
         if transport is None:
             raise PermanentFailure(f"no transport for channel {row.channel!r}")
         name = f"{row.id:08d}-{row.kind}"
-        if isinstance(transport, RenderedMailTransport):
-            mail = self.mail_ahead.take(row)
-            if mail is not None:
-                transport.send_rendered(mail, name=name)
-                return None
+        send_rendered = getattr(transport, "send_rendered", None)
+        mail = self.mail_ahead.take(row) if send_rendered is not None else None
+        if send_rendered is not None and mail is not None:
+            send_rendered(mail, name=name)
+            return None
         transport.send(build_email(row.payload), name=name)
         return None
 
@@ -144,8 +145,8 @@ class OutboxSender:
         now = self.clock()
         # A plain send (most of them): marked in one statement. A failure, or a Twilio message
         # whose delivery callbacks may have come first, row by row below.
-        plain = [item for item in attempted if item.error is None and not item.provider_id and item.row.id]
-        rest = [item for item in attempted if item.error is not None or item.provider_id or not item.row.id]
+        plain = [item for item in attempted if _plain(item)]
+        rest = [item for item in attempted if not _plain(item)]
         with transaction(self.sessions) as session, event_buffer.together(session):
             leased = [(item.row.id or 0, item.row.lease_until) for item in plain]
             for row_id, inquiry_id, kind, attempts in repo.mark_outbox_sent(session, leased=leased, now=now):
@@ -170,6 +171,10 @@ class OutboxSender:
                     # failure among them) are applied on top.
                     session.flush()
                     repo.link_message_sid(session, outbox_id=current.id, message_sid=item.provider_id, now=now)  # type: ignore[arg-type]
+
+
+def _plain(item: Attempted) -> bool:
+    return item.error is None and not item.provider_id and item.row.id is not None
 
 
 def _sent(session: Session, row: Outbox, now: datetime) -> None:

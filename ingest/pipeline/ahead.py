@@ -43,12 +43,9 @@ class Ahead:
 
     def start(self, jobs: Sequence[Job]) -> None:
         """Prepare these: handed to the pool, or done here and now."""
-        if self.pool is None or not self.pool.started():
-            self._done.update(self.here().chunk(jobs))
-            return
-        for part in chunks(jobs, self.pool.processes):
+        for part in chunks(jobs, self.pool.processes if self.pool is not None else 1):
             pool = self.pool
-            if pool is None:  # given up on at a chunk before this one
+            if pool is None or not pool.started():  # none, still starting, or given up at a chunk before
                 self._done.update(self.here().chunk(part))
                 continue
             generation = pool.generation
